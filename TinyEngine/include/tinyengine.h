@@ -1,0 +1,171 @@
+/* TinyEngine operator library: int8 kernels bit-exact with TFLite's reference kernels.
+ *
+ * Every kernel takes a parameter struct the generator fills at build time
+ * (shapes, offsets, requantisation multipliers, packed weights) and the
+ * activation pointers into the statically planned arena. Tensors are NHWC. */
+#ifndef TINYENGINE_H
+#define TINYENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    TE_OK = 0,
+    TE_ERROR_ARGUMENT = 1,
+} te_status;
+
+#define TE_MAX_DIMS 6
+
+/* CONV_2D and DEPTHWISE_CONV_2D. Output channel o of a depthwise layer reads
+ * input channel o / depth_multiplier. */
+typedef struct {
+    int32_t batches;
+    int32_t in_h, in_w, in_c;
+    int32_t out_h, out_w, out_c;
+    int32_t k_h, k_w;
+    int32_t stride_h, stride_w;
+    int32_t dil_h, dil_w;
+    int32_t pad_top, pad_left;
+    int32_t depth_multiplier;
+    int32_t input_offset;  /* -(input zero point) */
+    int32_t output_offset; /* output zero point */
+    int32_t act_min, act_max;
+    const int8_t *filter;  /* conv: [out_c][k_h][k_w][in_c]; depthwise: [k_h][k_w][out_c] */
+    const int32_t *bias;   /* [out_c] or NULL */
+    const int32_t *multiplier; /* [out_c] */
+    const int32_t *shift;      /* [out_c] */
+} te_conv_params;
+
+te_status te_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output);
+te_status te_depthwise_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output);
+
+/* FULLY_CONNECTED: output[b][o] = sum_i (in[b][i] + input_offset) * (w[o][i] + filter_offset). */
+typedef struct {
+    int32_t batches, in_features, out_features;
+    int32_t input_offset, filter_offset, output_offset;
+    int32_t act_min, act_max;
+    int32_t per_channel; /* 0: multiplier[0]/shift[0] for every output */
+    const int8_t *filter; /* [out_features][in_features] */
+    const int32_t *bias;  /* [out_features] or NULL */
+    const int32_t *multiplier;
+    const int32_t *shift;
+} te_fc_params;
+
+te_status te_fully_connected_s8(const te_fc_params *p, const int8_t *input, int8_t *output);
+
+/* AVERAGE_POOL_2D and MAX_POOL_2D (padding cells are excluded, as in TFLite). */
+typedef struct {
+    int32_t batches, in_h, in_w, channels, out_h, out_w;
+    int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
+    int32_t act_min, act_max;
+} te_pool_params;
+
+te_status te_avg_pool_s8(const te_pool_params *p, const int8_t *input, int8_t *output);
+te_status te_max_pool_s8(const te_pool_params *p, const int8_t *input, int8_t *output);
+
+/* ADD and MUL with broadcasting: the generator merges dimensions and gives each
+ * input's element strides over the output shape (0 where it broadcasts). */
+typedef struct {
+    int32_t ndim;
+    int32_t shape[TE_MAX_DIMS];
+    int32_t stride1[TE_MAX_DIMS];
+    int32_t stride2[TE_MAX_DIMS];
+    int32_t input1_offset, input2_offset, output_offset;
+    int32_t left_shift; /* ADD only */
+    int32_t input1_multiplier, input1_shift; /* ADD only */
+    int32_t input2_multiplier, input2_shift; /* ADD only */
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} te_binary_params;
+
+te_status te_add_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+te_status te_mul_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+
+/* PAD: the output filled with pad_value, the input copied at offset `before`. */
+typedef struct {
+    int32_t ndim;
+    int32_t in_shape[TE_MAX_DIMS];
+    int32_t out_shape[TE_MAX_DIMS];
+    int32_t before[TE_MAX_DIMS];
+    int32_t pad_value;
+} te_pad_params;
+
+te_status te_pad_s8(const te_pad_params *p, const int8_t *input, int8_t *output);
+
+/* TRANSPOSE (and any strided gather): output in row-major order over `shape`,
+ * reading input[sum(index[d] * in_stride[d])]. */
+typedef struct {
+    int32_t ndim;
+    int32_t shape[TE_MAX_DIMS];
+    int32_t in_stride[TE_MAX_DIMS];
+} te_transpose_params;
+
+te_status te_transpose_s8(const te_transpose_params *p, const int8_t *input, int8_t *output);
+
+/* CONCATENATION of inputs with identical quantisation: `outer` rows, each the
+ * inputs' rows of inner_size[i] bytes one after another. */
+typedef struct {
+    int32_t num_inputs, outer;
+    const int32_t *inner_size;
+} te_concat_params;
+
+te_status te_concatenation_s8(const te_concat_params *p, const int8_t *const *inputs, int8_t *output);
+
+/* RESIZE_NEAREST_NEIGHBOR: source row and column per output row and column,
+ * computed by the generator with TFLite's float arithmetic. */
+typedef struct {
+    int32_t batches, in_h, in_w, channels, out_h, out_w;
+    const int32_t *src_y; /* [out_h] */
+    const int32_t *src_x; /* [out_w] */
+} te_resize_params;
+
+te_status te_resize_nearest_s8(const te_resize_params *p, const int8_t *input, int8_t *output);
+
+/* MEAN over a set of axes. The generator orders the walk so that the outer
+ * (kept) dims come first and the reduced dims last: each output is the mean of
+ * `count` consecutive elements of the walk. TFLite's reference uses one of
+ * three arithmetics depending on the case; `mode` names it (see mean_s8.c). */
+typedef enum {
+    TE_MEAN_INTEGER = 0,    /* 4-D, axes {1,2}, keep_dims: reference_integer_ops::Mean */
+    TE_MEAN_SAME_SCALE = 1, /* equal input/output quantisation: truncating integer mean */
+    TE_MEAN_FLOAT = 2,      /* otherwise: reference_ops::QuantizedMeanOrSum in float */
+} te_mean_mode;
+
+typedef struct {
+    int32_t ndim;
+    int32_t shape[TE_MAX_DIMS];
+    int32_t in_stride[TE_MAX_DIMS];
+    int32_t count; /* reduced elements per output */
+    int32_t mode;  /* te_mean_mode */
+    int32_t input_zero_point, output_zero_point;
+    int32_t multiplier, shift; /* TE_MEAN_INTEGER: input_scale / output_scale */
+    float scale, bias;         /* TE_MEAN_FLOAT: as TFLite computes them in float */
+} te_mean_params;
+
+te_status te_mean_s8(const te_mean_params *p, const int8_t *input, int8_t *output);
+
+/* QUANTIZE int8 -> int8 (requantisation). */
+typedef struct {
+    int32_t size;
+    int32_t input_offset, output_offset;
+    int32_t multiplier, shift;
+} te_requantize_params;
+
+te_status te_requantize_s8(const te_requantize_params *p, const int8_t *input, int8_t *output);
+
+/* Copy for reshapes whose input and output cannot share storage. */
+typedef struct {
+    int32_t size;
+} te_copy_params;
+
+te_status te_copy_s8(const te_copy_params *p, const int8_t *input, int8_t *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

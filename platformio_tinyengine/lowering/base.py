@@ -1,0 +1,123 @@
+"""What a lowering produces (one kernel call) and the registry of lowerings.
+
+A lowering turns one IR operator into a call of one C kernel of the TinyEngine
+library: the kernel's name, its parameter struct (rendered as a `static const`
+initialiser in genModel.c), the tensors it reads and writes, and the constant
+arrays (weights, multipliers, tables) it needs. Everything that can be computed at
+generation time is computed here, so the kernels only do the arithmetic that
+depends on the input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..errors import UnsupportedOperator
+from ..ir import Operator, Tensor
+
+C_TYPES = {
+    "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "uint16": "uint16_t",
+    "int32": "int32_t", "uint32": "uint32_t",
+}
+
+
+@dataclass(frozen=True)
+class Const:
+    """A constant array the generator emits into flash; `symbol` is its C name."""
+
+    symbol: str
+    ctype: str
+    values: tuple  # flattened integer values
+
+
+@dataclass
+class KernelCall:
+    """One call `kernel(&params, args...)`; args are tensors, constants, scratch or literals."""
+
+    kernel: str
+    params_type: str
+    params: dict[str, object]  # struct field -> int, str (C expression) or Const
+    args: list[object]  # Tensor (arena/const pointer), Const, "scratch", or a C expression
+    inputs: list[Tensor]  # activation tensors read (for lifetimes)
+    outputs: list[Tensor]  # activation tensors written
+    scratch_bytes: int = 0
+    macs: int = 0
+    op: Operator | None = None
+
+
+@dataclass
+class Alias:
+    """The output is the input's bytes reinterpreted (RESHAPE and friends): no code, no copy."""
+
+    source: Tensor
+    target: Tensor
+    op: Operator | None = None
+
+
+class LoweringContext:
+    """Collects constants (deduplicated by content) while operators are lowered."""
+
+    def __init__(self) -> None:
+        self.constants: dict[tuple, Const] = {}
+        self._names: set[str] = set()
+
+    def const(self, values: np.ndarray, ctype: str, hint: str) -> Const:
+        flat = tuple(int(v) for v in np.asarray(values).reshape(-1))
+        key = (ctype, flat)
+        found = self.constants.get(key)
+        if found is not None:
+            return found
+        base = "".join(ch if ch.isalnum() else "_" for ch in hint)
+        name, n = base, 1
+        while name in self._names:
+            n += 1
+            name = f"{base}_{n}"
+        self._names.add(name)
+        const = Const(symbol=name, ctype=ctype, values=flat)
+        self.constants[key] = const
+        return const
+
+    def tensor_const(self, tensor: Tensor, hint: str) -> Const:
+        if tensor.dtype not in C_TYPES:
+            raise UnsupportedOperator(f"constant tensor '{tensor.name}' has type {tensor.dtype}")
+        return self.const(tensor.data, C_TYPES[tensor.dtype], hint)
+
+
+Lowering = Callable[[Operator, LoweringContext, str], "KernelCall | Alias"]
+LOWERINGS: dict[str, Lowering] = {}
+
+
+def lowers(*op_types: str):
+    """Register a function as the lowering of the given TFLite operator types."""
+
+    def register(fn: Lowering) -> Lowering:
+        for t in op_types:
+            LOWERINGS[t] = fn
+        return fn
+
+    return register
+
+
+def require(condition: bool, reason: str) -> None:
+    if not condition:
+        raise UnsupportedOperator(reason)
+
+
+def int8_activation(tensor: Tensor | None, role: str) -> Tensor:
+    """Check a non-constant operand is int8 with a per-tensor quantisation."""
+    require(tensor is not None, f"missing {role}")
+    require(tensor.dtype == "int8", f"{role} '{tensor.name}' is {tensor.dtype}; only int8 is supported")
+    require(tensor.quant is not None and not tensor.quant.per_channel,
+            f"{role} '{tensor.name}' needs per-tensor quantisation")
+    return tensor
+
+
+def static_input(op: Operator, i: int, what: str) -> np.ndarray:
+    """A constant operand (axes, paddings, shapes); dynamic ones cannot be compiled."""
+    require(len(op.inputs) > i and op.inputs[i] is not None, f"missing {what}")
+    t = op.inputs[i]
+    require(t.is_constant, f"{what} '{t.name}' is computed at run time; it must be constant")
+    return t.data

@@ -1,0 +1,107 @@
+"""CONV_2D and DEPTHWISE_CONV_2D -> te_conv_s8 / te_depthwise_conv_s8."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Operator, Tensor
+from ..quantization import activation_range, quantize_multipliers
+from .base import KernelCall, LoweringContext, int8_activation, lowers, require
+
+SAME, VALID = 0, 1
+
+
+def padding_before(padding: int, in_size: int, out_size: int, stride: int, dilation: int,
+                   kernel: int) -> int:
+    """tflite::ComputePaddingWithOffset: the smaller half goes before."""
+    if padding == VALID:
+        return 0
+    effective = (kernel - 1) * dilation + 1
+    total = max((out_size - 1) * stride + effective - in_size, 0)
+    return total // 2
+
+
+def expected_out_size(padding: int, in_size: int, stride: int, dilation: int, kernel: int) -> int:
+    effective = (kernel - 1) * dilation + 1
+    if padding == SAME:
+        return (in_size + stride - 1) // stride
+    return (in_size + stride - effective) // stride
+
+
+def per_channel_scales(weights: Tensor, channels: int, role: str) -> np.ndarray:
+    q = weights.quant
+    require(q is not None, f"{role} '{weights.name}' is not quantised (a float or hybrid model?)")
+    scales = q.scale.astype(np.float64)
+    if scales.size == 1:
+        scales = np.repeat(scales, channels)
+    require(scales.size == channels, f"{role} '{weights.name}' has {scales.size} scales for {channels} channels")
+    require(np.all(q.zero_point == 0), f"{role} '{weights.name}' has a non-zero zero point")
+    return scales
+
+
+def requantisation(ctx: LoweringContext, name: str, x: Tensor, w_scales: np.ndarray, y: Tensor):
+    """effective_scale[c] = input_scale * filter_scale[c] / output_scale, in double, as TFLite."""
+    real = float(np.float32(x.quant.s)) * w_scales / float(np.float32(y.quant.s))
+    mult, shift = quantize_multipliers(real)
+    return ctx.const(mult, "int32_t", f"{name}_mult"), ctx.const(shift, "int32_t", f"{name}_shift")
+
+
+def bias_const(ctx: LoweringContext, name: str, bias: Tensor | None, channels: int):
+    if bias is None:
+        return None
+    require(bias.is_constant and bias.dtype == "int32" and bias.size == channels,
+            f"bias '{bias.name}' must be a constant int32 vector of {channels} values")
+    return ctx.const(bias.data, "int32_t", f"{name}_bias")
+
+
+@lowers("CONV_2D", "DEPTHWISE_CONV_2D")
+def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
+    depthwise = op.type == "DEPTHWISE_CONV_2D"
+    x = int8_activation(op.inputs[0], "input")
+    y = int8_activation(op.outputs[0], "output")
+    require(len(op.inputs) >= 2 and op.inputs[1] is not None and op.inputs[1].is_constant,
+            "filter must be a constant tensor")
+    w = op.inputs[1]
+    require(w.dtype == "int8", f"filter '{w.name}' is {w.dtype}; only int8 filters are supported")
+    bias = op.inputs[2] if len(op.inputs) > 2 else None
+    require(len(x.shape) == 4 and len(y.shape) == 4 and len(w.shape) == 4, "only 4-D NHWC tensors are supported")
+    n, in_h, in_w, in_c = x.shape
+    _, out_h, out_w, out_c = y.shape
+    o = op.options
+    stride_h, stride_w = o.get("stride_h", 1), o.get("stride_w", 1)
+    dil_h, dil_w = o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1)
+    padding = o.get("padding", SAME)
+    if depthwise:
+        _, k_h, k_w, w_c = w.shape
+        require(w_c == out_c, f"filter has {w_c} channels, output {out_c}")
+        require(out_c % in_c == 0, f"output channels {out_c} are not a multiple of input channels {in_c}")
+        multiplier = out_c // in_c
+    else:
+        w_out, k_h, k_w, w_in = w.shape
+        require(w_out == out_c, f"filter has {w_out} output channels, the output {out_c}")
+        require(w_in == in_c, f"grouped convolution ({in_c} input channels, filter depth {w_in}) is not supported")
+        multiplier = 1
+    # A PAD fused into this convolution (passes/fuse_pad.py) enlarges the virtual input.
+    extra_top, extra_left, extra_h, extra_w = o.get("fused_pad", (0, 0, 0, 0))
+    virt_h, virt_w = in_h + extra_h, in_w + extra_w
+    for axis, virt, out, s, d, k in (("height", virt_h, out_h, stride_h, dil_h, k_h),
+                                     ("width", virt_w, out_w, stride_w, dil_w, k_w)):
+        expected = expected_out_size(padding, virt, s, d, k)
+        require(expected == out, f"output {axis} {out} does not match the {axis} {expected} the padding implies")
+    pad_top = extra_top + padding_before(padding, virt_h, out_h, stride_h, dil_h, k_h)
+    pad_left = extra_left + padding_before(padding, virt_w, out_w, stride_w, dil_w, k_w)
+    act_min, act_max = activation_range(o.get("fused_activation_function", 0), y.quant.s, y.quant.zp)
+    mult, shift = requantisation(ctx, name, x, per_channel_scales(w, out_c, "filter"), y)
+    params = dict(
+        batches=n, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
+        k_h=k_h, k_w=k_w, stride_h=stride_h, stride_w=stride_w, dil_h=dil_h, dil_w=dil_w,
+        pad_top=pad_top, pad_left=pad_left, depth_multiplier=multiplier,
+        input_offset=-x.quant.zp, output_offset=y.quant.zp, act_min=act_min, act_max=act_max,
+        filter=ctx.tensor_const(w, f"{name}_filter"),
+        bias=bias_const(ctx, name, bias, out_c) or "NULL",
+        multiplier=mult, shift=shift,
+    )
+    macs = n * out_h * out_w * out_c * k_h * k_w * (1 if depthwise else in_c)
+    return KernelCall(kernel="te_depthwise_conv_s8" if depthwise else "te_conv_s8",
+                      params_type="te_conv_params", params=params, args=[x, y],
+                      inputs=[x], outputs=[y], macs=macs)

@@ -1,0 +1,48 @@
+"""FULLY_CONNECTED -> te_fully_connected_s8."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Operator
+from ..quantization import activation_range, quantize_multipliers
+from .base import KernelCall, LoweringContext, int8_activation, lowers, require
+from .conv import bias_const
+
+
+@lowers("FULLY_CONNECTED")
+def lower_fully_connected(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
+    x = int8_activation(op.inputs[0], "input")
+    y = int8_activation(op.outputs[0], "output")
+    require(len(op.inputs) >= 2 and op.inputs[1] is not None and op.inputs[1].is_constant,
+            "weights must be a constant tensor")
+    w = op.inputs[1]
+    require(w.dtype == "int8" and len(w.shape) == 2, f"weights '{w.name}' must be a 2-D int8 matrix")
+    require(op.options.get("weights_format", 0) == 0, "shuffled weight formats are not supported")
+    out_features, in_features = w.shape
+    require(x.size % in_features == 0, f"input of {x.size} values is not a multiple of {in_features}")
+    batches = x.size // in_features
+    require(y.size == batches * out_features, "output size does not match batches x units")
+    require(w.quant is not None, f"weights '{w.name}' are not quantised")
+    per_channel = w.quant.per_channel
+    scales = w.quant.scale.astype(np.float64)
+    require(not per_channel or (scales.size == out_features and w.quant.axis == 0),
+            "per-channel weights must have one scale per output unit")
+    zp = int(w.quant.zero_point[0])
+    require(not per_channel or np.all(w.quant.zero_point == 0), "per-channel weights need zero zero points")
+    # Double arithmetic as in tflite::GetQuantizedConvolutionMultipler / PopulateConvolutionQuantizationParams.
+    real = float(np.float32(x.quant.s)) * scales / float(np.float32(y.quant.s))
+    mult, shift = quantize_multipliers(real)
+    act_min, act_max = activation_range(op.options.get("fused_activation_function", 0), y.quant.s, y.quant.zp)
+    bias = op.inputs[2] if len(op.inputs) > 2 else None
+    params = dict(
+        batches=batches, in_features=in_features, out_features=out_features,
+        input_offset=-x.quant.zp, filter_offset=-zp, output_offset=y.quant.zp,
+        act_min=act_min, act_max=act_max, per_channel=int(per_channel),
+        filter=ctx.tensor_const(w, f"{name}_weights"),
+        bias=bias_const(ctx, name, bias, out_features) or "NULL",
+        multiplier=ctx.const(mult, "int32_t", f"{name}_mult"),
+        shift=ctx.const(shift, "int32_t", f"{name}_shift"),
+    )
+    return KernelCall(kernel="te_fully_connected_s8", params_type="te_fc_params", params=params,
+                      args=[x, y], inputs=[x], outputs=[y], macs=batches * in_features * out_features)

@@ -1,0 +1,21 @@
+"""QUANTIZE int8 -> int8 inside a graph (requantisation) -> te_requantize_s8."""
+
+from __future__ import annotations
+
+from ..ir import Operator
+from ..quantization import quantize_multiplier
+from .base import KernelCall, LoweringContext, int8_activation, lowers, require
+
+
+@lowers("QUANTIZE")
+def lower_quantize(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
+    x, y = op.inputs[0], op.outputs[0]
+    require(x is not None and x.dtype == "int8",
+            f"QUANTIZE from {x.dtype if x else '?'} inside the graph; only int8 -> int8 requantisation "
+            "(float inputs are supported only as the model's own input wrapper)")
+    int8_activation(x, "input")
+    int8_activation(y, "output")
+    mult, shift = quantize_multiplier(float(x.quant.s) / float(y.quant.s))
+    params = dict(size=x.size, input_offset=-x.quant.zp, output_offset=y.quant.zp, multiplier=mult, shift=shift)
+    return KernelCall(kernel="te_requantize_s8", params_type="te_requantize_params", params=params,
+                      args=[x, y], inputs=[x], outputs=[y])

@@ -1,0 +1,116 @@
+"""The whole generator in one place: read model -> IR -> passes -> lower -> memory plan -> emit C."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .codegen.emitter import render
+from .errors import TinyEngineError, UnsupportedModelError, UnsupportedOperator
+from .frontend.tflite_reader import parse_model, read_model
+from .ir import Graph, Tensor
+from .lowering import LOWERINGS, Alias, KernelCall, LoweringContext
+from .memory.planner import MemoryPlan, plan_memory
+from .passes.float_boundary import strip_float_boundary
+from .passes.fold_constants import fold_constants
+from .passes.fuse_pad import fuse_pad
+
+
+@dataclass
+class CompiledModel:
+    graph: Graph
+    steps: list[KernelCall | Alias]
+    plan: MemoryPlan
+    context: LoweringContext
+
+    @property
+    def kernel_calls(self) -> list[KernelCall]:
+        return [s for s in self.steps if isinstance(s, KernelCall)]
+
+    @property
+    def total_macs(self) -> int:
+        return sum(s.macs for s in self.kernel_calls)
+
+
+def _check_io(graph: Graph) -> None:
+    problems = []
+    for kind, tensors in (("input", graph.inputs), ("output", graph.outputs)):
+        for i, t in enumerate(tensors):
+            if t.dtype == "float32":
+                problems.append(f"model {kind} {i} '{t.name}' is float32: this is a float model; "
+                                "quantise it to int8 (full-integer post-training quantisation) first")
+            elif t.dtype != "int8":
+                problems.append(f"model {kind} {i} '{t.name}' is {t.dtype}; only int8 inputs and outputs are supported")
+            elif t.quant is None:
+                problems.append(f"model {kind} {i} '{t.name}' carries no quantisation parameters")
+    if problems:
+        raise UnsupportedModelError("; ".join(problems))
+
+
+def lower_graph(graph: Graph) -> tuple[list[KernelCall | Alias], LoweringContext]:
+    ctx = LoweringContext()
+    steps, problems = [], []
+    for n, op in enumerate(graph.operators):
+        lowering = LOWERINGS.get(op.type)
+        if lowering is None:
+            problems.append(f"  {op.type} (operator #{op.index}, version {op.version}): no kernel for this operator")
+            continue
+        try:
+            step = lowering(op, ctx, f"op{op.index}")
+        except UnsupportedOperator as exc:
+            problems.append(f"  {op.type} (operator #{op.index}): {exc}")
+            continue
+        if isinstance(step, KernelCall):
+            step.op = op
+        steps.append(step)
+    if problems:
+        raise UnsupportedModelError(
+            f"the model uses {len(problems)} operator(s) TinyEngine cannot compile:\n" + "\n".join(problems))
+    return steps, ctx
+
+
+def compile_graph(graph: Graph) -> CompiledModel:
+    strip_float_boundary(graph)
+    _check_io(graph)
+    fold_constants(graph)
+    fuse_pad(graph)
+    steps, ctx = lower_graph(graph)
+    plan = plan_memory(steps, graph.inputs, graph.outputs)
+    return CompiledModel(graph=graph, steps=steps, plan=plan, context=ctx)
+
+
+def compile_model(source: str | Path | bytes, name: str | None = None) -> CompiledModel:
+    graph = parse_model(source, name=name or "model") if isinstance(source, bytes) else read_model(source)
+    return compile_graph(graph)
+
+
+def emit_sources(model: CompiledModel) -> dict[str, str]:
+    return render(model.steps, model.plan, list(model.context.constants.values()),
+                  model.graph.inputs, model.graph.outputs, model.graph.name)
+
+
+def write_sources(files: dict[str, str], out_dir: str | Path) -> list[Path]:
+    """Write each file atomically, so an interrupted run never leaves a half-written source."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TinyEngineError(f"cannot create output directory {out}: {exc.strerror}") from None
+    written = []
+    for name, text in sorted(files.items()):
+        target = out / name
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+        written.append(target)
+    return written
+
+
+def generate(model_path: str | Path, out_dir: str | Path) -> CompiledModel:
+    model = compile_model(model_path)
+    write_sources(emit_sources(model), out_dir)
+    return model
