@@ -78,6 +78,7 @@ class Graph:
     inputs: list[Tensor]
     outputs: list[Tensor]
     name: str = "model"
+    notes: list[str] = field(default_factory=list)  # what the generator changed that a user should know
 
     def producers(self) -> dict[int, Operator]:
         return {id(t): op for op in self.operators for t in op.outputs}

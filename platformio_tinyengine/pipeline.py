@@ -88,7 +88,7 @@ def compile_model(source: str | Path | bytes, name: str | None = None) -> Compil
 
 def emit_sources(model: CompiledModel) -> dict[str, str]:
     return render(model.steps, model.plan, list(model.context.constants.values()),
-                  model.graph.inputs, model.graph.outputs, model.graph.name)
+                  model.graph.inputs, model.graph.outputs, model.graph.name, model.graph.notes)
 
 
 def write_sources(files: dict[str, str], out_dir: str | Path) -> list[Path]:

@@ -26,15 +26,24 @@ def reference_interpreter(model: bytes) -> Interpreter:
         return _interpreter(model, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
 
 
+FLOAT_TAIL_OPS = ("LOG_SOFTMAX", "SOFTMAX", "LOGISTIC", "RESHAPE", "SQUEEZE")
+
+
 def _float_wrapped_io(it: Interpreter):
-    """Map the model's float inputs/outputs to the int8 tensors inside QUANTIZE/DEQUANTIZE."""
+    """Map the model's float inputs/outputs to the int8 tensors inside QUANTIZE/DEQUANTIZE
+    (through float-only tail operators after the last DEQUANTIZE)."""
     ops = it._get_ops_details()
+    producer = {int(o): op for op in ops for o in op["outputs"]}
     ins, outs = {}, {}
     for op in ops:
         if op["op_name"] == "QUANTIZE":
             ins[int(op["inputs"][0])] = int(op["outputs"][0])
-        if op["op_name"] == "DEQUANTIZE":
-            outs[int(op["outputs"][0])] = int(op["inputs"][0])
+    for d in it.get_output_details():
+        op = producer.get(d["index"])
+        while op is not None and op["op_name"] in FLOAT_TAIL_OPS:
+            op = producer.get(int(op["inputs"][0]))
+        if op is not None and op["op_name"] == "DEQUANTIZE":
+            outs[d["index"]] = int(op["inputs"][0])
     return ins, outs
 
 

@@ -31,6 +31,15 @@ static inline int32_t te_requantize(int32_t x, int32_t multiplier, int32_t shift
     return te_rounding_divide_by_pot(te_srdhm((int32_t)((uint32_t)x << left), multiplier), right);
 }
 
+/* One rounding of the 64-bit product (TFLite's TFLITE_SINGLE_ROUNDING arithmetic), which
+ * LiteRT's reference FULLY_CONNECTED uses. */
+static inline int32_t te_requantize_single_round(int32_t x, int32_t multiplier, int32_t shift)
+{
+    const int total_shift = 31 - shift;
+    const int64_t round = (int64_t)1 << (total_shift - 1);
+    return (int32_t)(((int64_t)x * multiplier + round) >> total_shift);
+}
+
 static inline int32_t te_clamp(int32_t x, int32_t lo, int32_t hi)
 {
     return x < lo ? lo : (x > hi ? hi : x);

@@ -68,7 +68,7 @@ def _shape(t: Tensor) -> str:
 
 
 def render(all_steps: list[KernelCall | Alias], plan: MemoryPlan, constants: list[Const], inputs: list[Tensor],
-           outputs: list[Tensor], model_name: str, arena_attributes: str = "__attribute__((aligned(16)))") -> dict[str, str]:
+           outputs: list[Tensor], model_name: str, notes: list[str] = (), arena_attributes: str = "__attribute__((aligned(16)))") -> dict[str, str]:
     steps = [s for s in all_steps if isinstance(s, KernelCall)]
     known = library_kernels()
     missing = sorted({s.kernel for s in steps} - known)
@@ -119,7 +119,7 @@ def render(all_steps: list[KernelCall | Alias], plan: MemoryPlan, constants: lis
         arena_bytes=plan.arena_bytes, lower_bound=plan.lower_bound,
         buffers=[dict(offset=b.offset, size=b.size, first=b.first, last=b.last, label=label(b)) for b in plan.buffers],
         total_macs=sum(s.macs for s in steps), weight_bytes=constant_bytes(constants),
-        arena_attributes=arena_attributes,
+        arena_attributes=arena_attributes, notes=[n.replace("*/", "* /") for n in notes],
     )
     return {name: env.get_template(name + ".j2").render(**context)
             for name in ("genModel.h", "genModel.c", "genMemory.h")}

@@ -30,8 +30,13 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext, name: str) -> Kern
             "per-channel weights must have one scale per output unit")
     zp = int(w.quant.zero_point[0])
     require(not per_channel or np.all(w.quant.zero_point == 0), "per-channel weights need zero zero points")
-    # Double arithmetic as in tflite::GetQuantizedConvolutionMultipler / PopulateConvolutionQuantizationParams.
-    real = float(np.float32(x.quant.s)) * scales / float(np.float32(y.quant.s))
+    if per_channel:
+        # PopulateConvolutionQuantizationParams: in double throughout.
+        real = float(np.float32(x.quant.s)) * scales / float(np.float32(y.quant.s))
+    else:
+        # GetQuantizedConvolutionMultipler multiplies the two scales in float first.
+        product = np.float32(x.quant.s) * np.float32(scales[0])
+        real = np.array([float(product) / float(np.float32(y.quant.s))])
     mult, shift = quantize_multipliers(real)
     act_min, act_max = activation_range(op.options.get("fused_activation_function", 0), y.quant.s, y.quant.zp)
     bias = op.inputs[2] if len(op.inputs) > 2 else None

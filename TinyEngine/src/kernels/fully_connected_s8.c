@@ -1,4 +1,5 @@
-/* FULLY_CONNECTED, int8: tflite::reference_integer_ops::FullyConnected (per tensor or per channel). */
+/* FULLY_CONNECTED, int8, per tensor or per channel, as LiteRT's reference kernel computes it
+ * (its requantisation rounds once, unlike the convolutions'). */
 #include "te_fixedpoint.h"
 #include "tinyengine.h"
 
@@ -19,7 +20,7 @@ te_status te_fully_connected_s8(const te_fc_params *p, const int8_t *input, int8
                 acc += p->bias[o];
             }
             const int32_t c = p->per_channel ? o : 0;
-            acc = te_requantize(acc, p->multiplier[c], p->shift[c]) + p->output_offset;
+            acc = te_requantize_single_round(acc, p->multiplier[c], p->shift[c]) + p->output_offset;
             output[(size_t)b * p->out_features + o] = (int8_t)te_clamp(acc, p->act_min, p->act_max);
         }
     }
