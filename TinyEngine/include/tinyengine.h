@@ -125,25 +125,17 @@ typedef struct {
 
 te_status te_resize_nearest_s8(const te_resize_params *p, const int8_t *input, int8_t *output);
 
-/* MEAN over a set of axes. The generator orders the walk so that the outer
- * (kept) dims come first and the reduced dims last: each output is the mean of
- * `count` consecutive elements of the walk. TFLite's reference uses one of
- * three arithmetics depending on the case; `mode` names it (see mean_s8.c). */
-typedef enum {
-    TE_MEAN_INTEGER = 0,    /* 4-D, axes {1,2}, keep_dims: reference_integer_ops::Mean */
-    TE_MEAN_SAME_SCALE = 1, /* equal input/output quantisation: truncating integer mean */
-    TE_MEAN_FLOAT = 2,      /* otherwise: reference_ops::QuantizedMeanOrSum in float */
-} te_mean_mode;
-
+/* MEAN over a set of axes, as reference_ops::QuantizedMeanOrSum: the zero-point-free
+ * sum of `count` elements requantised with a multiplier that folds in 1/count.
+ * The walk visits the kept dims first and the reduced dims last, so each output
+ * is the mean of `count` consecutive elements of the walk. */
 typedef struct {
     int32_t ndim;
     int32_t shape[TE_MAX_DIMS];
     int32_t in_stride[TE_MAX_DIMS];
-    int32_t count; /* reduced elements per output */
-    int32_t mode;  /* te_mean_mode */
+    int32_t count;
     int32_t input_zero_point, output_zero_point;
-    int32_t multiplier, shift; /* TE_MEAN_INTEGER: input_scale / output_scale */
-    float scale, bias;         /* TE_MEAN_FLOAT: as TFLite computes them in float */
+    int32_t multiplier, shift; /* input_scale / (output_scale * count) */
 } te_mean_params;
 
 te_status te_mean_s8(const te_mean_params *p, const int8_t *input, int8_t *output);

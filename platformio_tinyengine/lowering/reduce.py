@@ -1,4 +1,4 @@
-"""MEAN -> te_mean_s8, choosing the arithmetic TFLite's reference kernel uses for the case."""
+"""MEAN -> te_mean_s8 (TFLite's integer QuantizedMeanOrSum)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from ..quantization import quantize_multiplier
 from .base import KernelCall, LoweringContext, int8_activation, lowers, require, static_input
 from .elementwise import MAX_DIMS, _pad
 
-MEAN_INTEGER, MEAN_SAME_SCALE, MEAN_FLOAT = 0, 1, 2
+
+def mean_multiplier(input_scale: float, output_scale: float, count: int) -> tuple[int, int]:
+    """QuantizedMeanOrSum's multiplier: input/output scale, then 1/count folded in by shifting
+    the multiplier left as far as it safely goes and dividing."""
+    multiplier, shift = quantize_multiplier(float(np.float32(input_scale)) / float(np.float32(output_scale)))
+    extra = min(count.bit_length() - 1, 32, 31 + shift)
+    return (multiplier << extra) // count, shift - extra
 
 
 @lowers("MEAN")
@@ -26,26 +32,9 @@ def lower_mean(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     order = kept + axes
     count = int(np.prod([x.shape[d] for d in axes], dtype=np.int64))
     require(count > 0, "MEAN over an empty axis")
+    multiplier, shift = mean_multiplier(x.quant.s, y.quant.s, count)
     params = dict(ndim=ndim, shape=_pad([x.shape[d] for d in order], 1), in_stride=_pad([strides[d] for d in order]),
-                  count=count, mode=MEAN_FLOAT, input_zero_point=x.quant.zp, output_zero_point=y.quant.zp,
-                  multiplier=0, shift=0, scale="0.0f", bias="0.0f")
-    keep_dims = bool(op.options.get("keep_dims", False))
-    if keep_dims and ndim == 4 and len(raw_axes) == 2 and axes == [1, 2]:
-        params["mode"] = MEAN_INTEGER
-        params["multiplier"], params["shift"] = quantize_multiplier(
-            float(np.float32(x.quant.s)) / float(np.float32(y.quant.s)))
-    elif x.quant.zp == y.quant.zp and x.quant.s == y.quant.s:
-        params["mode"] = MEAN_SAME_SCALE
-    else:
-        # reference_ops::QuantizedMeanOrSum computes these in float.
-        scale = np.float32(x.quant.s) / np.float32(y.quant.s)
-        bias = np.float32(-x.quant.zp) * scale + np.float32(0.5)
-        params["scale"] = float_literal(scale)
-        params["bias"] = float_literal(bias)
+                  count=count, input_zero_point=x.quant.zp, output_zero_point=y.quant.zp,
+                  multiplier=multiplier, shift=shift)
     return KernelCall(kernel="te_mean_s8", params_type="te_mean_params", params=params,
                       args=[x, y], inputs=[x], outputs=[y], macs=x.size)
-
-
-def float_literal(value: np.float32) -> str:
-    """A C float literal that reads back as exactly this float32."""
-    return f"{float(value).hex()}f" if value != 0 else "0.0f"
