@@ -19,13 +19,35 @@ def library_sources() -> list[Path]:
     return sorted(C_SOURCE_DIR.rglob("*.c"))
 
 
-def build_host(gen_dir: Path, exe: Path, extra_flags: list[str] = ()) -> None:
-    cmd = ["gcc", *WARNINGS, "-O2", *extra_flags, "-I", str(C_INCLUDE_DIR), "-I", str(gen_dir),
-           *map(str, sorted(gen_dir.glob("*.c"))), *map(str, library_sources()),
-           str(HERE / "harness" / "host_main.c"), "-lm", "-o", str(exe)]
+_library_objects: dict[tuple, list[Path]] = {}
+_object_dir = Path(tempfile.mkdtemp(prefix="te_lib_"))
+
+
+def _compile(cmd: list[str]) -> None:
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
-        raise AssertionError(f"host build failed:\n{result.stderr[:4000]}")
+        raise AssertionError(f"host build failed:\n{' '.join(cmd)[:400]}\n{result.stderr[:4000]}")
+
+
+def library_objects(flags: tuple[str, ...]) -> list[Path]:
+    """The C library compiled once per flag set and test session."""
+    if flags not in _library_objects:
+        out = _object_dir / str(len(_library_objects))
+        out.mkdir()
+        objects = []
+        for src in library_sources():
+            obj = out / (src.stem + ".o")
+            _compile(["gcc", *WARNINGS, "-O2", *flags, "-I", str(C_INCLUDE_DIR), "-c", str(src), "-o", str(obj)])
+            objects.append(obj)
+        _library_objects[flags] = objects
+    return _library_objects[flags]
+
+
+def build_host(gen_dir: Path, exe: Path, extra_flags: list[str] = ()) -> None:
+    flags = tuple(extra_flags)
+    _compile(["gcc", *WARNINGS, "-O2", *flags, "-I", str(C_INCLUDE_DIR), "-I", str(gen_dir),
+              *map(str, sorted(gen_dir.glob("*.c"))), *map(str, library_objects(flags)),
+              str(HERE / "harness" / "host_main.c"), "-lm", "-o", str(exe)])
 
 
 class HostModel:
