@@ -46,6 +46,9 @@ class KernelCall:
     scratch_bytes: int = 0
     macs: int = 0
     op: Operator | None = None
+    # Inputs the output may overlap where they die here, with the gap (input offset minus
+    # output offset) the kernel's access order needs; see memory/overlap.py.
+    overlaps: list[tuple[Tensor, int]] = field(default_factory=list)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Operator, Tensor
+from ..memory.overlap import window_kernel_gap
 from ..quantization import activation_range, quantize_multipliers
 from .base import KernelCall, LoweringContext, int8_activation, lowers, require
 
@@ -102,6 +103,8 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
         multiplier=mult, shift=shift,
     )
     macs = n * out_h * out_w * out_c * k_h * k_w * (1 if depthwise else in_c)
+    overlap = window_kernel_gap(n, in_h, in_w, in_c, out_h, out_w, out_c, stride_h, stride_w,
+                                pad_top, pad_left, dil_h, dil_w)
     return KernelCall(kernel="te_depthwise_conv_s8" if depthwise else "te_conv_s8",
                       params_type="te_conv_params", params=params, args=[x, y],
-                      inputs=[x], outputs=[y], macs=macs)
+                      inputs=[x], outputs=[y], macs=macs, overlaps=[(x, overlap)])

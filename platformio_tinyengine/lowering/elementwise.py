@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Operator, Tensor
+from ..memory.overlap import elementwise_gap
 from ..quantization import activation_range, quantize_multiplier
 from .base import KernelCall, LoweringContext, lowers, require
 
@@ -85,4 +86,6 @@ def lower_binary(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
         kernel = "te_add_s8"
     return KernelCall(kernel=kernel, params_type="te_binary_params", params=params,
                       args=[_operand(ctx, a, f"{name}_in1"), _operand(ctx, b, f"{name}_in2"), y],
-                      inputs=[t for t in (a, b) if not t.is_constant], outputs=[y], macs=y.size)
+                      inputs=[t for t in (a, b) if not t.is_constant], outputs=[y], macs=y.size,
+                      overlaps=[(t, elementwise_gap()) for t in (a, b)
+                                if not t.is_constant and t.size == y.size and t.shape[-len(y.shape):] == y.shape])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Operator
+from ..memory.overlap import rows_kernel_gap
 from ..quantization import activation_range, quantize_multipliers
 from .base import KernelCall, LoweringContext, int8_activation, lowers, require
 from .conv import bias_const
@@ -50,4 +51,5 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext, name: str) -> Kern
         shift=ctx.const(shift, "int32_t", f"{name}_shift"),
     )
     return KernelCall(kernel="te_fully_connected_s8", params_type="te_fc_params", params=params,
-                      args=[x, y], inputs=[x], outputs=[y], macs=batches * in_features * out_features)
+                      args=[x, y], inputs=[x], outputs=[y], macs=batches * in_features * out_features,
+                      overlaps=[(x, rows_kernel_gap(batches, in_features, out_features))])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..ir import Operator
+from ..memory.overlap import elementwise_gap
 from ..quantization import quantize_multiplier
 from .base import KernelCall, LoweringContext, int8_activation, lowers, require
 
@@ -18,4 +19,4 @@ def lower_quantize(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     mult, shift = quantize_multiplier(float(x.quant.s) / float(y.quant.s))
     params = dict(size=x.size, input_offset=-x.quant.zp, output_offset=y.quant.zp, multiplier=mult, shift=shift)
     return KernelCall(kernel="te_requantize_s8", params_type="te_requantize_params", params=params,
-                      args=[x, y], inputs=[x], outputs=[y])
+                      args=[x, y], inputs=[x], outputs=[y], overlaps=[(x, elementwise_gap())])

@@ -3,7 +3,10 @@
 A buffer is a set of tensors sharing storage (a tensor and its reshape aliases)
 plus per-step scratch. Its lifetime runs from the step that writes it to the
 last step that reads it; model inputs are live from the start and outputs to
-the end. Buffers whose lifetimes overlap never overlap in the arena. Several
+the end. Buffers live at the same step never overlap in the arena, with one
+exception: a kernel's output may overlap an input that dies at that step when
+the kernel's access order makes it safe (an `Overlap`, proved in overlap.py):
+the input must then start at least `gap` bytes above the output. Several
 placement orders are tried and the smallest arena kept.
 """
 
@@ -33,13 +36,32 @@ class Buffer:
         return self.offset < other.offset + other.size and other.offset < self.offset + self.size
 
 
+@dataclass(frozen=True, eq=False)
+class Overlap:
+    """At `step`, `output` may overlap `input` (which dies there) if input.offset - output.offset >= gap."""
+
+    output: Buffer
+    input: Buffer
+    gap: int
+    step: int
+
+    def allows(self, output_offset: int, input_offset: int) -> bool:
+        return input_offset - output_offset >= self.gap
+
+    @property
+    def footprint(self) -> int:
+        """Bytes the pair needs at its step when packed as tightly as allowed."""
+        return max(self.output.size, self.input.size + max(self.gap, 0))
+
+
 @dataclass
 class MemoryPlan:
     buffers: list[Buffer]
     arena_bytes: int
     tensor_buffer: dict[int, Buffer]  # id(tensor) -> buffer
     scratch: dict[int, Buffer]  # step -> scratch buffer
-    lower_bound: int  # largest sum of live bytes at any step
+    overlaps: list[Overlap]
+    lower_bound: int  # largest sum of live bytes at any step, overlapping pairs counted packed
 
     def offset(self, tensor: Tensor) -> int:
         return self.tensor_buffer[id(tensor)].offset
@@ -83,47 +105,89 @@ def build_buffers(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs
     end = max(len(steps) - 1, 0)
     for t in outputs:
         buffer_of[id(t)].last = end
-    return buffers, buffer_of, scratch
+    overlaps = []
+    for i, step in enumerate(steps):
+        if isinstance(step, Alias) or not step.outputs:
+            continue
+        out = buffer_of[id(step.outputs[0])]
+        for t, gap in step.overlaps:
+            inp = buffer_of[id(t)]
+            if inp is not out and inp.last == i and out.first == i:
+                overlaps.append(Overlap(output=out, input=inp, gap=gap, step=i))
+    return buffers, buffer_of, scratch, overlaps
 
 
-def _place(buffers: list[Buffer], order: list[Buffer]) -> int:
-    """First fit: each buffer at the lowest offset clear of placed, time-overlapping ones."""
+def _fits(b: Buffer, offset: int, placed: list[Buffer], allowed) -> bool:
+    for p in placed:
+        if offset < p.offset + p.size and p.offset < offset + b.size and not allowed(b, offset, p):
+            return False
+    return True
+
+
+def _place(order: list[Buffer], overlaps: list[Overlap]) -> int:
+    """First fit: each buffer at the lowest offset clear of the placed buffers live at the same
+    time, where overlapping a partner is allowed when its Overlap permits."""
+    pairs: dict[tuple[int, int], Overlap] = {}
+    for o in overlaps:
+        pairs[(id(o.output), id(o.input))] = o
+
+    def allowed(b: Buffer, offset: int, p: Buffer) -> bool:
+        o = pairs.get((id(b), id(p)))
+        if o is not None:
+            return o.allows(offset, p.offset)
+        o = pairs.get((id(p), id(b)))
+        return o is not None and o.allows(p.offset, offset)
+
     placed: list[Buffer] = []
     top = 0
     for b in order:
-        conflicts = sorted((p for p in placed if p.overlaps_in_time(b)), key=lambda p: p.offset)
-        offset = 0
-        for p in conflicts:
-            if offset + b.size <= p.offset:
-                break
-            offset = max(offset, _align(p.offset + p.size))
-        b.offset = offset
+        live = [p for p in placed if p.overlaps_in_time(b)]
+        candidates = {0} | {_align(p.offset + p.size) for p in live}
+        for p in live:
+            if (id(b), id(p)) in pairs:  # b is the output: sit `gap` below the input
+                candidates.add(max(0, (p.offset - pairs[(id(b), id(p))].gap) // ALIGNMENT * ALIGNMENT))
+            if (id(p), id(b)) in pairs:  # b is the input: sit `gap` above the output
+                candidates.add(_align(max(0, p.offset + pairs[(id(p), id(b))].gap)))
+        b.offset = next(c for c in sorted(candidates) if _fits(b, c, live, allowed))
         placed.append(b)
-        top = max(top, offset + b.size)
+        top = max(top, b.offset + b.size)
     return top
 
 
-def lower_bound(buffers: list[Buffer]) -> int:
+def lower_bound(buffers: list[Buffer], overlaps: list[Overlap]) -> int:
+    """The largest sum of live bytes at any step, each overlapping pair counted at its footprint."""
     if not buffers:
         return 0
     steps = max(b.last for b in buffers) + 1
-    return max(sum(b.size for b in buffers if b.first <= s <= b.last) for s in range(steps))
+    saving = [0] * steps
+    best_per_output: dict[int, Overlap] = {}
+    for o in overlaps:
+        cur = best_per_output.get(id(o.output))
+        if cur is None or o.footprint < cur.footprint:
+            best_per_output[id(o.output)] = o
+    for o in best_per_output.values():
+        saving[o.step] += o.output.size + o.input.size - o.footprint
+    return max(sum(b.size for b in buffers if b.first <= s <= b.last) - saving[s] for s in range(steps))
 
 
 def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: list[Tensor]) -> MemoryPlan:
-    buffers, buffer_of, scratch = build_buffers(steps, inputs, outputs)
+    buffers, buffer_of, scratch, overlaps = build_buffers(steps, inputs, outputs)
     orders = [
         sorted(buffers, key=lambda b: (-b.size, b.first)),
         sorted(buffers, key=lambda b: (b.first, -b.size)),
         sorted(buffers, key=lambda b: (-(b.last - b.first), -b.size)),
         sorted(buffers, key=lambda b: (-b.size * (b.last - b.first + 1), b.first)),
+        # Reverse time: each output is placed before the input it overlaps, which can then
+        # sit the required gap above it.
+        sorted(buffers, key=lambda b: (-b.last, -b.first, -b.size)),
+        sorted(buffers, key=lambda b: (-b.first, -b.last, -b.size)),
     ]
     best_size, best_offsets = None, None
     for order in orders:
-        size = _place(buffers, order)
+        size = _place(order, overlaps)
         if best_size is None or size < best_size:
             best_size, best_offsets = size, [b.offset for b in buffers]
     for b, off in zip(buffers, best_offsets):
         b.offset = off
     return MemoryPlan(buffers=buffers, arena_bytes=_align(best_size or 0), tensor_buffer=buffer_of,
-                      scratch=scratch, lower_bound=lower_bound(buffers))
+                      scratch=scratch, overlaps=overlaps, lower_bound=lower_bound(buffers, overlaps))
