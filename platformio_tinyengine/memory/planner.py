@@ -28,6 +28,7 @@ class Buffer:
     last: int  # last step the buffer is live
     tensors: list[Tensor] = field(default_factory=list)
     offset: int = -1
+    index: int = 0  # creation order: a step's output comes after the inputs it reads
 
     def overlaps_in_time(self, other: "Buffer") -> bool:
         return self.first <= other.last and other.first <= self.last
@@ -77,7 +78,7 @@ def build_buffers(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs
     buffers: list[Buffer] = []
 
     def new_buffer(t: Tensor, step: int) -> Buffer:
-        b = Buffer(name=t.name, size=t.nbytes, first=step, last=step, tensors=[t])
+        b = Buffer(name=t.name, size=t.nbytes, first=step, last=step, tensors=[t], index=len(buffers))
         buffers.append(b)
         buffer_of[id(t)] = b
         return b
@@ -99,7 +100,7 @@ def build_buffers(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs
             if id(t) not in buffer_of:
                 new_buffer(t, i)
         if step.scratch_bytes:
-            s = Buffer(name=f"scratch_{i}", size=step.scratch_bytes, first=i, last=i)
+            s = Buffer(name=f"scratch_{i}", size=step.scratch_bytes, first=i, last=i, index=len(buffers))
             buffers.append(s)
             scratch[i] = s
     end = max(len(steps) - 1, 0)
@@ -179,8 +180,8 @@ def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: 
         sorted(buffers, key=lambda b: (-b.size * (b.last - b.first + 1), b.first)),
         # Reverse time: each output is placed before the input it overlaps, which can then
         # sit the required gap above it.
-        sorted(buffers, key=lambda b: (-b.last, -b.first, -b.size)),
-        sorted(buffers, key=lambda b: (-b.first, -b.last, -b.size)),
+        sorted(buffers, key=lambda b: (-b.last, -b.index)),
+        sorted(buffers, key=lambda b: (-b.first, -b.index)),
     ]
     best_size, best_offsets = None, None
     for order in orders:
