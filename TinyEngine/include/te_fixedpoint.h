@@ -40,6 +40,13 @@ static inline int32_t te_requantize_single_round(int32_t x, int32_t multiplier, 
     return (int32_t)(((int64_t)x * multiplier + round) >> total_shift);
 }
 
+/* a + b wrapping like the two's-complement hardware TFLite runs on: real models carry
+ * biases near INT32_MIN on dead channels, and signed overflow is undefined in C. */
+static inline int32_t te_wrapping_add(int32_t a, int32_t b)
+{
+    return (int32_t)((uint32_t)a + (uint32_t)b);
+}
+
 static inline int32_t te_clamp(int32_t x, int32_t lo, int32_t hi)
 {
     return x < lo ? lo : (x > hi ? hi : x);

@@ -34,9 +34,9 @@ te_status te_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *outpu
                         }
                     }
                     if (p->bias != NULL) {
-                        acc += p->bias[oc];
+                        acc = te_wrapping_add(acc, p->bias[oc]);
                     }
-                    acc = te_requantize(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;
+                    acc = te_wrapping_add(te_requantize(acc, p->multiplier[oc], p->shift[oc]), p->output_offset);
                     output[(((size_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] =
                         (int8_t)te_clamp(acc, p->act_min, p->act_max);
                 }

@@ -17,10 +17,10 @@ te_status te_fully_connected_s8(const te_fc_params *p, const int8_t *input, int8
                 acc += ((int32_t)x[i] + p->input_offset) * ((int32_t)w[i] + p->filter_offset);
             }
             if (p->bias != NULL) {
-                acc += p->bias[o];
+                acc = te_wrapping_add(acc, p->bias[o]);
             }
             const int32_t c = p->per_channel ? o : 0;
-            acc = te_requantize_single_round(acc, p->multiplier[c], p->shift[c]) + p->output_offset;
+            acc = te_wrapping_add(te_requantize_single_round(acc, p->multiplier[c], p->shift[c]), p->output_offset);
             output[(size_t)b * p->out_features + o] = (int8_t)te_clamp(acc, p->act_min, p->act_max);
         }
     }
