@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -13,6 +14,8 @@ from rich.table import Table
 from . import __version__
 from .errors import TinyEngineError
 from .pipeline import compile_model, emit_sources, write_sources
+from .plot import plot_memory
+from .report import check_ram_limit, model_report
 
 console = Console(stderr=True, highlight=False)
 
@@ -43,14 +46,20 @@ def main() -> None:
     """Compile int8 TFLite models into bit-exact, statically planned C for microcontrollers."""
 
 
+RAM_LIMIT = click.option("--ram-limit", type=click.IntRange(min=0), default=None, metavar="BYTES",
+                         help="Fail when the planned arena needs more than BYTES.")
+
+
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=True, path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory to write genModel.h, genModel.c and genMemory.h into.")
-def generate(model: Path, out_dir: Path) -> None:
+@RAM_LIMIT
+def generate(model: Path, out_dir: Path, ram_limit: int | None) -> None:
     """Generate the C sources of MODEL (.tflite) into --out."""
     start = time.perf_counter()
     compiled = compile_model(model)
+    check_ram_limit(compiled, ram_limit)
     files = write_sources(emit_sources(compiled), out_dir)
     elapsed = time.perf_counter() - start
     for note in compiled.graph.notes:
@@ -60,24 +69,45 @@ def generate(model: Path, out_dir: Path) -> None:
                   f"arena {compiled.plan.arena_bytes:,} bytes")
 
 
+def _dims(shapes: list[list[int]]) -> str:
+    return ", ".join("x".join(map(str, s)) for s in shapes)
+
+
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=True, path_type=Path))
-def analyze(model: Path) -> None:
-    """Print MODEL's layers, their cost and the memory plan."""
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Draw the memory timeline into a .png or .svg file.")
+@RAM_LIMIT
+def analyze(model: Path, as_json: bool, plot: Path | None, ram_limit: int | None) -> None:
+    """Per-layer cost and the memory plan of MODEL."""
     compiled = compile_model(model)
-    table = Table(title=f"{model.name}")
-    for col in ("#", "op", "kernel", "input", "output", "MACs"):
-        table.add_column(col, justify="right" if col in ("#", "MACs") else "left")
-    for i, call in enumerate(compiled.kernel_calls):
-        shapes = lambda ts: ", ".join("x".join(map(str, t.shape)) for t in ts)  # noqa: E731
-        table.add_row(str(i), call.op.type if call.op else "", call.kernel, shapes(call.inputs),
-                      shapes(call.outputs), f"{call.macs:,}")
-    out = Console(highlight=False)
-    out.print(table)
-    out.print(f"peak SRAM (arena): {compiled.plan.arena_bytes:,} bytes; lower bound of this schedule: "
-              f"{compiled.plan.lower_bound:,} bytes; total MACs: {compiled.total_macs:,}")
-    for note in compiled.graph.notes:
-        out.print(f"note: {note}", soft_wrap=True)
+    report = model_report(compiled)
+    if plot is not None:
+        plot_memory(report, plot)
+    out = Console(highlight=False, width=max(Console().width, 110))
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        table = Table(title=model.name)
+        for col in ("#", "op", "input", "output", "MACs", "weights", "live", "scratch"):
+            table.add_column(col, justify="left" if col in ("op", "input", "output") else "right")
+        for layer in report["layers"]:
+            table.add_row(str(layer["index"]), layer["op"], _dims(layer["inputs"]), _dims(layer["outputs"]),
+                          f"{layer['macs']:,}", f"{layer['weight_bytes']:,}", f"{layer['live_bytes']:,}",
+                          f"{layer['scratch_bytes']:,}")
+        out.print(table)
+        t = report["totals"]
+        gap = t["peak_sram_bytes"] - t["lower_bound_bytes"]
+        out.print(f"peak SRAM (arena): {t['peak_sram_bytes']:,} bytes; lower bound of this schedule: "
+                  f"{t['lower_bound_bytes']:,} bytes (plan is {gap:,} bytes above it)\n"
+                  f"flash for weights and parameters: {t['flash_constant_bytes']:,} bytes; "
+                  f"total MACs: {t['macs']:,}")
+        for note in report["notes"]:
+            out.print(f"note: {note}", soft_wrap=True)
+        if plot is not None:
+            out.print(f"memory timeline written to {plot}")
+    check_ram_limit(compiled, ram_limit)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,12 @@ class MemoryPlan:
     tensor_buffer: dict[int, Buffer]  # id(tensor) -> buffer
     scratch: dict[int, Buffer]  # step -> scratch buffer
     overlaps: list[Overlap]
-    lower_bound: int  # largest sum of live bytes at any step, overlapping pairs counted packed
+    live_bytes: list[int]  # per step: bytes live, each overlapping pair counted packed
+
+    @property
+    def lower_bound(self) -> int:
+        """No placement of this schedule can use less than its busiest step."""
+        return max(self.live_bytes, default=0)
 
     def offset(self, tensor: Tensor) -> int:
         return self.tensor_buffer[id(tensor)].offset
@@ -155,10 +160,10 @@ def _place(order: list[Buffer], overlaps: list[Overlap]) -> int:
     return top
 
 
-def lower_bound(buffers: list[Buffer], overlaps: list[Overlap]) -> int:
-    """The largest sum of live bytes at any step, each overlapping pair counted at its footprint."""
+def live_bytes(buffers: list[Buffer], overlaps: list[Overlap]) -> list[int]:
+    """Bytes live at each step, each overlapping pair counted at its footprint."""
     if not buffers:
-        return 0
+        return []
     steps = max(b.last for b in buffers) + 1
     saving = [0] * steps
     best_per_output: dict[int, Overlap] = {}
@@ -168,7 +173,7 @@ def lower_bound(buffers: list[Buffer], overlaps: list[Overlap]) -> int:
             best_per_output[id(o.output)] = o
     for o in best_per_output.values():
         saving[o.step] += o.output.size + o.input.size - o.footprint
-    return max(sum(b.size for b in buffers if b.first <= s <= b.last) - saving[s] for s in range(steps))
+    return [sum(b.size for b in buffers if b.first <= s <= b.last) - saving[s] for s in range(steps)]
 
 
 def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: list[Tensor]) -> MemoryPlan:
@@ -191,4 +196,4 @@ def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: 
     for b, off in zip(buffers, best_offsets):
         b.offset = off
     return MemoryPlan(buffers=buffers, arena_bytes=_align(best_size or 0), tensor_buffer=buffer_of,
-                      scratch=scratch, overlaps=overlaps, lower_bound=lower_bound(buffers, overlaps))
+                      scratch=scratch, overlaps=overlaps, live_bytes=live_bytes(buffers, overlaps))
