@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from .boards import load_boards
 from .errors import TinyEngineError
 from .pipeline import compile_model, emit_sources, write_sources
 from .plot import plot_memory
@@ -108,6 +109,19 @@ def analyze(model: Path, as_json: bool, plot: Path | None, ram_limit: int | None
         if plot is not None:
             out.print(f"memory timeline written to {plot}")
     check_ram_limit(compiled, ram_limit)
+
+
+@main.command()
+def boards() -> None:
+    """List the boards TinyEngine knows: core, FPU, SIMD, RAM and flash."""
+    table = Table(title="TinyEngine boards")
+    for col in ("id", "board", "core", "FPU", "SIMD", "largest RAM", "fastest RAM", "flash", "QEMU machine"):
+        table.add_column(col)
+    for b in load_boards():
+        table.add_row(b.id, b.name, b.core, b.fpu, b.simd, f"{b.largest_ram.bytes // 1024} KiB {b.largest_ram.name}",
+                      f"{b.fastest_ram.bytes // 1024} KiB {b.fastest_ram.name}", f"{b.flash_bytes // 1024} KiB",
+                      b.qemu.get("machine", ""))
+    Console(highlight=False, width=max(Console().width, 140)).print(table)
 
 
 if __name__ == "__main__":
