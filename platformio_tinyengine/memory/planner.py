@@ -123,41 +123,80 @@ def build_buffers(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs
     return buffers, buffer_of, scratch, overlaps
 
 
-def _fits(b: Buffer, offset: int, placed: list[Buffer], allowed) -> bool:
-    for p in placed:
-        if offset < p.offset + p.size and p.offset < offset + b.size and not allowed(b, offset, p):
-            return False
-    return True
+class _Placer:
+    """First fit where overlapping a partner is allowed when its Overlap permits."""
 
+    def __init__(self, overlaps: list[Overlap]) -> None:
+        self.pairs: dict[tuple[int, int], Overlap] = {(id(o.output), id(o.input)): o for o in overlaps}
 
-def _place(order: list[Buffer], overlaps: list[Overlap]) -> int:
-    """First fit: each buffer at the lowest offset clear of the placed buffers live at the same
-    time, where overlapping a partner is allowed when its Overlap permits."""
-    pairs: dict[tuple[int, int], Overlap] = {}
-    for o in overlaps:
-        pairs[(id(o.output), id(o.input))] = o
-
-    def allowed(b: Buffer, offset: int, p: Buffer) -> bool:
-        o = pairs.get((id(b), id(p)))
+    def _allowed(self, b: Buffer, offset: int, p: Buffer) -> bool:
+        o = self.pairs.get((id(b), id(p)))
         if o is not None:
             return o.allows(offset, p.offset)
-        o = pairs.get((id(p), id(b)))
+        o = self.pairs.get((id(p), id(b)))
         return o is not None and o.allows(p.offset, offset)
 
-    placed: list[Buffer] = []
-    top = 0
-    for b in order:
-        live = [p for p in placed if p.overlaps_in_time(b)]
+    def _fits(self, b: Buffer, offset: int, live: list[Buffer]) -> bool:
+        return all(offset >= p.offset + p.size or p.offset >= offset + b.size or self._allowed(b, offset, p)
+                   for p in live)
+
+    def lowest_offset(self, b: Buffer, placed: list[Buffer]) -> int:
+        live = [p for p in placed if p is not b and p.overlaps_in_time(b)]
         candidates = {0} | {_align(p.offset + p.size) for p in live}
         for p in live:
-            if (id(b), id(p)) in pairs:  # b is the output: sit `gap` below the input
-                candidates.add(max(0, (p.offset - pairs[(id(b), id(p))].gap) // ALIGNMENT * ALIGNMENT))
-            if (id(p), id(b)) in pairs:  # b is the input: sit `gap` above the output
-                candidates.add(_align(max(0, p.offset + pairs[(id(p), id(b))].gap)))
-        b.offset = next(c for c in sorted(candidates) if _fits(b, c, live, allowed))
-        placed.append(b)
-        top = max(top, b.offset + b.size)
-    return top
+            if (id(b), id(p)) in self.pairs:  # b is the output: sit `gap` below the input
+                candidates.add(max(0, (p.offset - self.pairs[(id(b), id(p))].gap) // ALIGNMENT * ALIGNMENT))
+            if (id(p), id(b)) in self.pairs:  # b is the input: sit `gap` above the output
+                candidates.add(_align(max(0, p.offset + self.pairs[(id(p), id(b))].gap)))
+        return next(c for c in sorted(candidates) if self._fits(b, c, live))
+
+    def place(self, order: list[Buffer]) -> int:
+        placed: list[Buffer] = []
+        for b in order:
+            b.offset = self.lowest_offset(b, placed)
+            placed.append(b)
+        self.compact(placed)
+        return max((b.offset + b.size for b in placed), default=0)
+
+    def place_anchored(self, order: list[Buffer]) -> int:
+        """Place outward from the busiest step, in unbounded coordinates: each buffer where it
+        keeps the total extent smallest (next to its overlap partners where it can), then
+        shift everything so the arena starts at 0. Lets a chain of overlapping buffers grow
+        both ways from the peak instead of being pinned at offset 0."""
+        placed: list[Buffer] = []
+        for b in order:
+            live = [p for p in placed if p.overlaps_in_time(b)]
+            candidates = {0} | {_align(p.offset + p.size) for p in live}
+            candidates |= {(p.offset - b.size) // ALIGNMENT * ALIGNMENT for p in live}
+            for p in live:
+                if (id(b), id(p)) in self.pairs:
+                    candidates.add((p.offset - self.pairs[(id(b), id(p))].gap) // ALIGNMENT * ALIGNMENT)
+                if (id(p), id(b)) in self.pairs:
+                    candidates.add(_align(p.offset + self.pairs[(id(p), id(b))].gap))
+            lo = min((p.offset for p in placed), default=0)
+            hi = max((p.offset + p.size for p in placed), default=0)
+            valid = [c for c in candidates if self._fits(b, c, live)]
+            b.offset = min(valid, key=lambda c: (max(hi, c + b.size) - min(lo, c), abs(c)))
+            placed.append(b)
+        base = min((b.offset for b in placed), default=0)
+        base -= base % ALIGNMENT
+        for b in placed:
+            b.offset -= base
+        self.compact(placed)
+        return max((b.offset + b.size for b in placed), default=0)
+
+    def compact(self, buffers: list[Buffer]) -> None:
+        """Slide buffers down while any can move: a chain of overlapping partners placed
+        from its far end drifts upward, and moving one link frees the next."""
+        for _ in range(len(buffers)):
+            moved = False
+            for b in sorted(buffers, key=lambda x: x.offset):
+                lower = self.lowest_offset(b, buffers)
+                if lower < b.offset:
+                    b.offset = lower
+                    moved = True
+            if not moved:
+                return
 
 
 def live_bytes(buffers: list[Buffer], overlaps: list[Overlap]) -> list[int]:
@@ -188,12 +227,17 @@ def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: 
         sorted(buffers, key=lambda b: (-b.last, -b.index)),
         sorted(buffers, key=lambda b: (-b.first, -b.index)),
     ]
+    placer = _Placer(overlaps)
     best_size, best_offsets = None, None
-    for order in orders:
-        size = _place(order, overlaps)
+    live = live_bytes(buffers, overlaps)
+    peak = max(range(len(live)), key=live.__getitem__) if live else 0
+    anchored = sorted(buffers, key=lambda b: (0 if b.first <= peak <= b.last else
+                                              min(abs(b.first - peak), abs(b.last - peak)), -b.size))
+    for order, place in [(o, placer.place) for o in orders] + [(anchored, placer.place_anchored)]:
+        size = place(order)
         if best_size is None or size < best_size:
             best_size, best_offsets = size, [b.offset for b in buffers]
     for b, off in zip(buffers, best_offsets):
         b.offset = off
     return MemoryPlan(buffers=buffers, arena_bytes=_align(best_size or 0), tensor_buffer=buffer_of,
-                      scratch=scratch, overlaps=overlaps, live_bytes=live_bytes(buffers, overlaps))
+                      scratch=scratch, overlaps=overlaps, live_bytes=live)
