@@ -26,7 +26,7 @@ def broadcast_strides(out_shape, *in_shapes):
             acc *= s[d]
         strides.append(st)
     # Drop unit dims, then merge neighbours that are contiguous for every input.
-    keep = [d for d in range(ndim) if shape[d] != 1] or [ndim - 1] if ndim else []
+    keep = [d for d in range(ndim) if shape[d] != 1]
     shape = [shape[d] for d in keep] or [1]
     strides = [[st[d] for d in keep] or [0] for st in strides]
     d = len(shape) - 2
