@@ -17,6 +17,7 @@ from .errors import TinyEngineError
 from .pipeline import compile_model, emit_sources, write_sources
 from .plot import plot_memory
 from .report import check_ram_limit, model_report
+from .stack import model_stack_usage
 
 console = Console(stderr=True, highlight=False)
 
@@ -79,11 +80,15 @@ def _dims(shapes: list[list[int]]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Draw the memory timeline into a .png or .svg file.")
+@click.option("--stack", is_flag=True,
+              help="Also measure the stack te_invoke() needs (compiles for Cortex-M7 with arm-none-eabi-gcc).")
 @RAM_LIMIT
-def analyze(model: Path, as_json: bool, plot: Path | None, ram_limit: int | None) -> None:
+def analyze(model: Path, as_json: bool, plot: Path | None, stack: bool, ram_limit: int | None) -> None:
     """Per-layer cost and the memory plan of MODEL."""
     compiled = compile_model(model)
     report = model_report(compiled)
+    if stack:
+        report["totals"]["stack_bytes"] = model_stack_usage(compiled)
     if plot is not None:
         plot_memory(report, plot)
     out = Console(highlight=False, width=max(Console().width, 110))
@@ -104,6 +109,8 @@ def analyze(model: Path, as_json: bool, plot: Path | None, ram_limit: int | None
                   f"{t['lower_bound_bytes']:,} bytes (plan is {gap:,} bytes above it)\n"
                   f"flash for weights and parameters: {t['flash_constant_bytes']:,} bytes; "
                   f"total MACs: {t['macs']:,}")
+        if "stack_bytes" in t:
+            out.print(f"stack for te_invoke() on Cortex-M7 (-fstack-usage): {t['stack_bytes']:,} bytes")
         for note in report["notes"]:
             out.print(f"note: {note}", soft_wrap=True)
         if plot is not None:

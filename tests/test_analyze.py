@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 
+from tests.conftest import requires_arm_gcc
 from tests.test_errors import assert_clean_error, run_cli
 from tests.test_kernel_conv import conv_model
 
@@ -45,3 +46,11 @@ def test_ram_limit_fails_with_the_numbers(tmp_path):
 def test_ram_limit_that_fits(tmp_path):
     result = run_cli("generate", str(write_model(tmp_path)), "--out", str(tmp_path / "out"), "--ram-limit", "100000")
     assert result.returncode == 0, result.stderr
+
+
+@requires_arm_gcc
+def test_stack_is_measured(tmp_path):
+    result = run_cli("analyze", str(write_model(tmp_path)), "--json", "--stack")
+    assert result.returncode == 0, result.stderr
+    stack = json.loads(result.stdout)["totals"]["stack_bytes"]
+    assert 16 < stack < 1024
