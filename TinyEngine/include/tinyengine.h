@@ -37,7 +37,7 @@ typedef struct {
     const int8_t *filter;  /* conv: [out_c][k_h][k_w][in_c]; depthwise: [k_h][k_w][out_c] */
     const int32_t *bias;   /* [out_c] or NULL */
     const int32_t *multiplier; /* [out_c] */
-    const int32_t *shift;      /* [out_c] */
+    const int8_t *shift;       /* [out_c], in [-31, 30] */
 } te_conv_params;
 
 te_status te_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output);
@@ -52,7 +52,7 @@ typedef struct {
     const int8_t *filter; /* [out_features][in_features] */
     const int32_t *bias;  /* [out_features] or NULL */
     const int32_t *multiplier;
-    const int32_t *shift;
+    const int8_t *shift;
 } te_fc_params;
 
 te_status te_fully_connected_s8(const te_fc_params *p, const int8_t *input, int8_t *output);

@@ -44,7 +44,7 @@ def requantisation(ctx: LoweringContext, name: str, x: Tensor, w_scales: np.ndar
     """effective_scale[c] = input_scale * filter_scale[c] / output_scale, in double, as TFLite."""
     real = float(np.float32(x.quant.s)) * w_scales / float(np.float32(y.quant.s))
     mult, shift = quantize_multipliers(real)
-    return ctx.const(mult, "int32_t", f"{name}_mult"), ctx.const(shift, "int32_t", f"{name}_shift")
+    return ctx.const(mult, "int32_t", f"{name}_mult"), ctx.const(shift, "int8_t", f"{name}_shift")
 
 
 def bias_const(ctx: LoweringContext, name: str, bias: Tensor | None, channels: int):

@@ -48,7 +48,7 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext, name: str) -> Kern
         filter=ctx.tensor_const(w, f"{name}_weights"),
         bias=bias_const(ctx, name, bias, out_features) or "NULL",
         multiplier=ctx.const(mult, "int32_t", f"{name}_mult"),
-        shift=ctx.const(shift, "int32_t", f"{name}_shift"),
+        shift=ctx.const(shift, "int8_t", f"{name}_shift"),
     )
     return KernelCall(kernel="te_fully_connected_s8", params_type="te_fc_params", params=params,
                       args=[x, y], inputs=[x], outputs=[y], macs=batches * in_features * out_features,
