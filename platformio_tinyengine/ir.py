@@ -52,7 +52,8 @@ class Tensor:
 
     @property
     def nbytes(self) -> int:
-        return self.size * DTYPE_BYTES[self.dtype]
+        # Types we never compute on (strings, complex, int4) count one byte per element.
+        return self.size * DTYPE_BYTES.get(self.dtype, 1)
 
     def __repr__(self) -> str:
         return f"Tensor({self.name!r}, {self.shape}, {self.dtype})"

@@ -34,6 +34,27 @@ class CompiledModel:
         return sum(s.macs for s in self.kernel_calls)
 
 
+# No microcontroller has more; larger figures come from corrupt or non-MCU models.
+MAX_ACTIVATION_BYTES = 32 << 20
+MAX_CONSTANT_BYTES = 64 << 20
+
+
+def _check_sizes(graph: Graph) -> None:
+    constants = 0
+    for op in graph.operators:
+        for t in [*op.inputs, *op.outputs]:
+            if t is None:
+                continue
+            if t.is_constant:
+                constants += t.nbytes
+            elif t.nbytes > MAX_ACTIVATION_BYTES:
+                raise UnsupportedModelError(f"tensor '{t.name}' of shape {list(t.shape)} needs {t.nbytes:,} bytes, "
+                                            f"more than any microcontroller's RAM ({MAX_ACTIVATION_BYTES:,} is our limit)")
+    if constants > MAX_CONSTANT_BYTES:
+        raise UnsupportedModelError(f"the model's constants take {constants:,} bytes, more than any "
+                                    f"microcontroller's flash ({MAX_CONSTANT_BYTES:,} is our limit)")
+
+
 def _check_io(graph: Graph) -> None:
     problems = []
     for kind, tensors in (("input", graph.inputs), ("output", graph.outputs)):
@@ -45,6 +66,8 @@ def _check_io(graph: Graph) -> None:
                 problems.append(f"model {kind} {i} '{t.name}' is {t.dtype}; only int8 inputs and outputs are supported")
             elif t.quant is None:
                 problems.append(f"model {kind} {i} '{t.name}' carries no quantisation parameters")
+            elif t.is_constant:
+                problems.append(f"model {kind} {i} '{t.name}' is a constant, not computed by the model")
     if problems:
         raise UnsupportedModelError("; ".join(problems))
 
@@ -62,6 +85,11 @@ def lower_graph(graph: Graph) -> tuple[list[KernelCall | Alias], LoweringContext
         except UnsupportedOperator as exc:
             problems.append(f"  {op.type} (operator #{op.index}): {exc}")
             continue
+        except (ArithmeticError, IndexError, KeyError, ValueError, TypeError) as exc:
+            # A malformed model breaks a lowering's assumptions (missing operands, zero scales).
+            problems.append(f"  {op.type} (operator #{op.index}): its operands or options are inconsistent "
+                            f"({type(exc).__name__}: {exc})")
+            continue
         if isinstance(step, KernelCall):
             step.op = op
         steps.append(step)
@@ -75,6 +103,7 @@ def compile_graph(graph: Graph) -> CompiledModel:
     strip_float_boundary(graph)
     _check_io(graph)
     fold_constants(graph)
+    _check_sizes(graph)
     fuse_pad(graph)
     steps, ctx = lower_graph(graph)
     plan = plan_memory(steps, graph.inputs, graph.outputs)

@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from .errors import UnsupportedOperator
+
 INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1
 
@@ -32,7 +34,8 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     if shift < -31:
         return 0, 0
     if shift > 30:
-        raise ValueError(f"multiplier {real} is too large for a 32-bit fixed-point scale")
+        raise UnsupportedOperator(f"a requantisation scale of {real:g} is too large for 32-bit fixed point "
+                                  "(are the model's quantisation scales sane?)")
     return q_fixed, shift
 
 

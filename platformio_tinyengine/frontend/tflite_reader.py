@@ -20,11 +20,7 @@ from ..ir import DTYPE_BYTES, Graph, Operator, Quant, Tensor
 
 _OP_NAMES = {v: k for k, v in vars(BuiltinOperator).items() if not k.startswith("_")}
 _OPTION_CLASSES = {v: k for k, v in vars(BuiltinOptions).items() if not k.startswith("_")}
-_TYPE_NAMES = {
-    TensorType.FLOAT32: "float32", TensorType.FLOAT16: "float16", TensorType.INT32: "int32",
-    TensorType.UINT8: "uint8", TensorType.INT64: "int64", TensorType.BOOL: "bool",
-    TensorType.INT16: "int16", TensorType.INT8: "int8", TensorType.FLOAT64: "float64",
-}
+_TYPE_NAMES = {v: k.lower() for k, v in vars(TensorType).items() if not k.startswith("_")}
 _NUMPY_TYPES = {
     "float32": "<f4", "float16": "<f2", "int32": "<i4", "uint8": "u1", "int64": "<i8",
     "bool": "u1", "int16": "<i2", "int8": "i1", "float64": "<f8",
@@ -75,7 +71,7 @@ def _op_name(code) -> str:
     return _OP_NAMES.get(builtin, f"UNKNOWN_OPCODE_{builtin}")
 
 
-def _read_quant(t, name: str, shape: tuple[int, ...]) -> Quant | None:
+def _read_quant(t, name: str, shape: tuple[int, ...], constant: bool) -> Quant | None:
     q = t.Quantization()
     if q is None or q.ScaleLength() == 0:
         return None
@@ -87,7 +83,7 @@ def _read_quant(t, name: str, shape: tuple[int, ...]) -> Quant | None:
         zp = np.full(scale.size, zp[0], np.int64)
     # Real converter output carries zero and even negative scales on constant weights and
     # biases (TFLite folds them into the multipliers); activations need positive ones.
-    if not np.all(np.isfinite(scale)) or (t.Buffer() == 0 and np.any(scale <= 0)):
+    if not np.all(np.isfinite(scale)) or (not constant and np.any(scale <= 0)):
         raise ModelError(f"tensor '{name}' has a quantisation scale that is not a positive number")
     axis = q.QuantizedDimension()
     if len(shape) == 1 and shape[0] == scale.size:
@@ -131,7 +127,7 @@ def _parse(buf: bytes, name: str) -> Graph:
         tname = (t.Name() or b"").decode(errors="replace") or f"tensor_{i}"
         ttype = _TYPE_NAMES.get(t.Type())
         if ttype is None:
-            ttype = f"type{t.Type()}"
+            raise ModelError(f"tensor '{tname}' has an unknown type code {t.Type()}")
         shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
         if any(d < 0 for d in shape):
             raise ModelError(f"tensor '{tname}' has a negative dimension {list(shape)}")
@@ -144,7 +140,6 @@ def _parse(buf: bytes, name: str) -> Graph:
         size = int(np.prod(shape, dtype=object)) if shape else 1
         if ttype in DTYPE_BYTES and size * DTYPE_BYTES[ttype] >= MAX_TENSOR_BYTES:
             raise ModelError(f"tensor '{tname}' of shape {list(shape)} needs more than 2 GiB")
-        quant = _read_quant(t, tname, shape)
         data = None
         bidx = t.Buffer()
         if bidx >= num_buffers:
@@ -167,6 +162,7 @@ def _parse(buf: bytes, name: str) -> Graph:
                     raise ModelError(f"tensor '{tname}' of shape {list(shape)} ({ttype}) needs {expected} bytes "
                                      f"but its buffer holds {len(raw)}")
                 data = np.frombuffer(raw, dtype=_NUMPY_TYPES[ttype]).reshape(shape).copy()
+        quant = _read_quant(t, tname, shape, constant=data is not None)
         tensors.append(Tensor(name=tname, shape=shape, dtype=ttype, quant=quant, data=data))
 
     def tensor_at(idx: int, where: str) -> Tensor | None:

@@ -36,14 +36,21 @@ def window_kernel_gap(batches: int, in_h: int, in_w: int, in_c: int, out_h: int,
                       stride_h: int, stride_w: int, pad_top: int, pad_left: int,
                       dil_h: int = 1, dil_w: int = 1) -> int:
     """Convolutions and pooling: output pixels in row-major order, each pixel's channels written
-    while its window (rows from its first valid row, all channels) is still being read."""
-    b, oy, ox = np.meshgrid(np.arange(batches), np.arange(out_h), np.arange(out_w), indexing="ij")
-    b, oy, ox = b.ravel().astype(np.int64), oy.ravel().astype(np.int64), ox.ravel().astype(np.int64)
-    row = _first_valid(oy * stride_h - pad_top, dil_h, in_h)
-    col = _first_valid(ox * stride_w - pad_left, dil_w, in_w)
-    read_min = ((b * in_h + row) * in_w + col) * in_c
-    write_end = (np.arange(b.size, dtype=np.int64) + 1) * out_c
-    return gap(write_end, read_min)
+    while its window (rows from its first valid row, all channels) is still being read.
+    Walked one output row at a time, last row first, keeping the minimum of later reads."""
+    col = _first_valid(np.arange(out_w, dtype=np.int64) * stride_w - pad_left, dil_w, in_w)
+    rows = _first_valid(np.arange(out_h, dtype=np.int64) * stride_h - pad_top, dil_h, in_h)
+    worst = -(1 << 62)
+    later_min = 1 << 62
+    for b in range(batches - 1, -1, -1):
+        for oy in range(out_h - 1, -1, -1):
+            read_min = ((b * in_h + rows[oy]) * in_w + col) * in_c
+            first_pixel = (b * out_h + oy) * out_w
+            write_end = (first_pixel + np.arange(1, out_w + 1, dtype=np.int64)) * out_c
+            row_later_min = np.minimum(np.minimum.accumulate(read_min[::-1])[::-1], later_min)
+            worst = max(worst, int(np.max(write_end - row_later_min)))
+            later_min = int(row_later_min[0])
+    return worst
 
 
 def rows_kernel_gap(rows: int, in_row: int, out_row: int) -> int:
