@@ -75,6 +75,19 @@ def kernel_slots(call: KernelCall) -> tuple[np.ndarray, np.ndarray] | None:
     p = call.params
     if call.kernel in ("te_conv_s8", "te_depthwise_conv_s8"):
         return _window_last_reads(p, call.kernel == "te_depthwise_conv_s8", pool=False)
+    if call.kernel == "te_conv_1x1_s8":
+        # Pixel pairs; within a pair, channel pairs: each slot reads both pixels of the pair
+        # entirely, then writes one output byte of each.
+        pixels, cin, cout = p["batches"] * p["out_h"] * p["out_w"], p["in_c"], p["out_c"]
+        pix = np.arange(pixels, dtype=np.int64)
+        pair_start = pix - pix % 2
+        # Slots are numbered by (pair, output channel pair); both pixels of the pair are read
+        # by every slot of the pair, the last being the pair's last channel pair.
+        pairs_slots = (cout + 1) // 2
+        last_read = np.repeat((pair_start // 2) * pairs_slots + pairs_slots - 1, cin)
+        oc = np.arange(cout, dtype=np.int64)
+        write = ((pair_start // 2)[:, None] * pairs_slots + oc[None, :] // 2).reshape(-1)
+        return last_read, write
     if call.kernel in ("te_avg_pool_s8", "te_max_pool_s8"):
         return _window_last_reads(p, depthwise=False, pool=True)
     if call.kernel == "te_fully_connected_s8":

@@ -43,6 +43,10 @@ typedef struct {
 te_status te_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output);
 te_status te_depthwise_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output);
 
+/* 1x1, stride 1, unpadded CONV_2D; `bias` must be folded with the input offset
+ * (bias[oc] + input_offset * sum of filter row oc). See conv_1x1_s8.c. */
+te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *output);
+
 /* FULLY_CONNECTED: output[b][o] = sum_i (in[b][i] + input_offset) * (w[o][i] + filter_offset). */
 typedef struct {
     int32_t batches, in_features, out_features;

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Operator, Tensor
-from ..memory.overlap import window_kernel_gap
+from ..memory.overlap import pixel_block_gap, window_kernel_gap
 from ..quantization import activation_range, quantize_multipliers
 from .base import KernelCall, LoweringContext, int8_activation, lowers, require
 
@@ -47,12 +47,23 @@ def requantisation(ctx: LoweringContext, name: str, x: Tensor, w_scales: np.ndar
     return ctx.const(mult, "int32_t", f"{name}_mult"), ctx.const(shift, "int8_t", f"{name}_shift")
 
 
+def check_bias(bias: Tensor | None, channels: int) -> None:
+    if bias is not None:
+        require(bias.is_constant and bias.dtype == "int32" and bias.size == channels,
+                f"bias '{bias.name}' must be a constant int32 vector of {channels} values")
+
+
 def bias_const(ctx: LoweringContext, name: str, bias: Tensor | None, channels: int):
-    if bias is None:
-        return None
-    require(bias.is_constant and bias.dtype == "int32" and bias.size == channels,
-            f"bias '{bias.name}' must be a constant int32 vector of {channels} values")
-    return ctx.const(bias.data, "int32_t", f"{name}_bias")
+    check_bias(bias, channels)
+    return None if bias is None else ctx.const(bias.data, "int32_t", f"{name}_bias")
+
+
+def folded_bias(ctx: LoweringContext, name: str, weights: Tensor, bias: Tensor | None, input_zp: int):
+    """bias[oc] - input_zp * sum(w[oc]), wrapped to int32 as the kernel's arithmetic wraps."""
+    sums = weights.data.reshape(weights.shape[0], -1).astype(np.int64).sum(axis=1)
+    base = bias.data.astype(np.int64) if bias is not None else np.zeros(weights.shape[0], np.int64)
+    folded = (base - input_zp * sums + (1 << 31)) % (1 << 32) - (1 << 31)
+    return ctx.const(folded, "int32_t", f"{name}_bias_folded")
 
 
 @lowers("CONV_2D", "DEPTHWISE_CONV_2D")
@@ -99,10 +110,17 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
         pad_top=pad_top, pad_left=pad_left, depth_multiplier=multiplier,
         input_offset=-x.quant.zp, output_offset=y.quant.zp, act_min=act_min, act_max=act_max,
         filter=ctx.tensor_const(w, f"{name}_filter"),
-        bias=bias_const(ctx, name, bias, out_c) or "NULL",
-        multiplier=mult, shift=shift,
+        bias="NULL", multiplier=mult, shift=shift,
     )
     macs = n * out_h * out_w * out_c * k_h * k_w * (1 if depthwise else in_c)
+    check_bias(bias, out_c)
+    if not depthwise and k_h == k_w == 1 and stride_h == stride_w == 1 and pad_top == pad_left == 0 \
+            and (in_h, in_w) == (out_h, out_w):
+        params["bias"] = folded_bias(ctx, name, w, bias, x.quant.zp)
+        return KernelCall(kernel="te_conv_1x1_s8", params_type="te_conv_params", params=params, args=[x, y],
+                          inputs=[x], outputs=[y], macs=macs,
+                          overlaps=[(x, pixel_block_gap(n * out_h * out_w, in_c, out_c))])
+    params["bias"] = bias_const(ctx, name, bias, out_c) or "NULL"
     overlap = window_kernel_gap(n, in_h, in_w, in_c, out_h, out_w, out_c, stride_h, stride_w,
                                 pad_top, pad_left, dil_h, dil_w)
     return KernelCall(kernel="te_depthwise_conv_s8" if depthwise else "te_conv_s8",

@@ -53,6 +53,14 @@ def window_kernel_gap(batches: int, in_h: int, in_w: int, in_c: int, out_h: int,
     return worst
 
 
+def pixel_block_gap(pixels: int, in_c: int, out_c: int, block: int = 2) -> int:
+    """Pointwise kernels that read a block of consecutive pixels (all their channels) while
+    writing that block's outputs channel pair by channel pair."""
+    start = np.arange(0, pixels, block, dtype=np.int64)
+    end = np.minimum(start + block, pixels)
+    return gap(end * out_c, start * in_c)
+
+
 def rows_kernel_gap(rows: int, in_row: int, out_row: int) -> int:
     """Kernels that read a whole input row to produce an output row (FULLY_CONNECTED)."""
     r = np.arange(rows, dtype=np.int64)
