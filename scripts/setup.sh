@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(gcc make gcc-arm-none-eabi libnewlib-arm-none-eabi python3-venv)
+APT_PACKAGES=(gcc make gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cppcheck python3-venv)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -22,7 +22,7 @@ if [ ! -x .venv/bin/python ]; then
     echo "[setup] creating .venv"
     "$PYTHON" -m venv .venv
 fi
-if ! .venv/bin/python -c "import platformio_tinyengine, ai_edge_litert, pytest" 2>/dev/null; then
+if ! .venv/bin/python -c "import platformio_tinyengine, ai_edge_litert, pytest, xdist, platformio" 2>/dev/null; then
     echo "[setup] installing the package and its test dependencies into .venv"
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -e ".[test]"

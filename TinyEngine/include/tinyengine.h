@@ -164,4 +164,8 @@ te_status te_copy_s8(const te_copy_params *p, const int8_t *input, int8_t *outpu
 }
 #endif
 
+/* Kernel families declared in their own headers. */
+#include "te_activation.h"
+#include "te_data_movement.h"
+
 #endif
