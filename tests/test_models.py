@@ -30,18 +30,9 @@ def reference_outputs(path: Path, model: bytes, inputs: list[np.ndarray], num_ou
     return run_reference(model, inputs)
 
 
-def _uses_missing_kernel(path: Path) -> bool:
-    from platformio_tinyengine.frontend.tflite_reader import read_model
-    from platformio_tinyengine.lowering import LOWERINGS
-
-    return "SOFTMAX" not in LOWERINGS and any(op.type == "SOFTMAX" for op in read_model(path).operators)
-
-
 @requires_shared_models
 @pytest.mark.parametrize("path", shared_models(), ids=model_id)
 def test_model_is_bit_exact(path: Path, tmp_path: Path):
-    if _uses_missing_kernel(path):
-        pytest.xfail("int8 SOFTMAX is not implemented yet")
     model = path.read_bytes()
     host = HostModel(model, tmp_path)
     rng = np.random.default_rng(zlib.crc32(path.name.encode()))
