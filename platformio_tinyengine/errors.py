@@ -15,3 +15,11 @@ class UnsupportedModelError(TinyEngineError):
 
 class UnsupportedOperator(Exception):
     """Raised by a lowering for one operator; collected into UnsupportedModelError."""
+
+
+class MissingToolError(TinyEngineError):
+    """A program TinyEngine runs (compiler, simulator) is not installed."""
+
+
+class FirmwareError(TinyEngineError):
+    """Building or running a firmware image failed."""

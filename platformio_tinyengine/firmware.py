@@ -1,0 +1,230 @@
+"""Bare-metal firmware for a board: the generated model, the TinyEngine library, and the
+start-up code, linker script and main rendered from src_templates/firmware/, built with
+arm-none-eabi-gcc into one ELF.
+
+The templates take only the board's memory map and counter scale, so a PlatformIO
+dev-platform can render the same start-up, linker script and main for its builds.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from . import __version__
+from .boards import Board
+from .build_hook import Options, arena_defines
+from .errors import FirmwareError, MissingToolError
+from .pipeline import CompiledModel, emit_sources, write_sources
+from .qemu import Region, machine_for
+from .resources import C_INCLUDE_DIR, C_SOURCE_DIR, TEMPLATES_DIR
+
+GCC = "arm-none-eabi-gcc"
+SIZE = "arm-none-eabi-size"
+ARM_TOOLCHAIN_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
+# Integer-only kernels: -O2 measured as fast as -Ofast and -O3 on the vww model (see README).
+OPTIMIZATION = "-O2"
+WARNINGS = ["-std=c11", "-Wall", "-Wextra", "-Werror"]
+ARENA_SECTION = ".te_arena"
+MIN_STACK_BYTES = 16384
+# Room kept beside the arena, in the region that also holds .data, .bss and the stack.
+DATA_RESERVE_BYTES = 64 * 1024
+TEMPLATES = ("linker.ld", "startup.c", "te_firmware.h", "te_firmware.c", "main.c")
+
+
+def require_tool(name: str, packages: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise MissingToolError(f"{name} is not installed; on Debian: sudo apt-get install {packages}")
+    return path
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each part of the image goes: region names, and every region of the map."""
+
+    vectors: str
+    flash: str
+    data: str
+    arena: str
+    regions: tuple[Region, ...]
+
+
+def memory_layout(board: Board, arena_bytes: int) -> Layout:
+    """The image in the machine's flash, .data/.bss/stack in the board's fastest RAM, the arena
+    there too when it fits beside them, else in the largest RAM region that holds it."""
+    machine = machine_for(board)
+    ram = [Region(r.name, r.start, r.bytes) for r in board.ram_regions]
+    fast = next(r for r in ram if r.name == board.fastest_ram.name)
+    if arena_bytes + DATA_RESERVE_BYTES <= fast.bytes:
+        arena = fast
+    else:
+        fitting = [r for r in ram if r is not fast and r.bytes >= arena_bytes]
+        if not fitting:
+            raise FirmwareError(f"the model's arena of {arena_bytes:,} bytes fits in no RAM region of {board.name} "
+                                f"beside .data, .bss and the stack (largest: {board.largest_ram.name}, "
+                                f"{board.largest_ram.bytes:,} bytes)")
+        arena = max(fitting, key=lambda r: r.bytes)
+    vectors = machine.vectors or machine.flash
+    regions = [vectors] + ([machine.flash] if machine.flash != vectors else []) + ram
+    return Layout(vectors=vectors.name, flash=machine.flash.name, data=fast.name, arena=arena.name,
+                  regions=tuple(regions))
+
+
+def counter_scale(board: Board) -> tuple[Fraction, str]:
+    """What one SysTick tick is worth, and what the count means. (On hardware, SysTick on
+    the core clock counts cycles: a scale of 1.)"""
+    hz = machine_for(board).systick_hz
+    # -icount shift=0: one instruction per nanosecond of virtual time.
+    return (Fraction(10**9, hz),
+            f"the number of instructions QEMU executed (-icount shift=0: one instruction per nanosecond, "
+            f"SysTick at {hz:,} Hz), not cycles of a real core.")
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "firmware")),
+                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+def render_firmware(board: Board, layout: Layout, model_name: str, layers: int,
+                    inputs: list[np.ndarray] | None = None) -> dict[str, str]:
+    """The firmware's own sources: linker script, start-up, board support, main (and
+    te_inputs.c when the input bytes are given)."""
+    scale, note = counter_scale(board)
+    context = dict(
+        version=__version__, board_name=board.name, model_name=model_name, layers=layers,
+        vectors=layout.vectors, flash=layout.flash, data=layout.data, arena=layout.arena,
+        regions=layout.regions, arena_section=ARENA_SECTION, min_stack_bytes=MIN_STACK_BYTES,
+        count_per_tick_num=scale.numerator, count_per_tick_den=scale.denominator, counter_note=note,
+    )
+    env = _environment()
+    files = {name: env.get_template(name + ".j2").render(**context) for name in TEMPLATES}
+    if inputs is not None:
+        data = [np.ascontiguousarray(x, dtype=np.int8).reshape(-1) for x in inputs]
+        files["te_inputs.c"] = env.get_template("te_inputs.c.j2").render(
+            version=__version__, model_name=model_name,
+            inputs=[dict(count=d.size, body=_body(d)) for d in data])
+    return files
+
+
+def _body(values: np.ndarray, per_line: int = 24) -> str:
+    text = [str(int(v)) for v in values]
+    return "\n".join("    " + ", ".join(text[i:i + per_line]) + "," for i in range(0, len(text), per_line))
+
+
+@dataclass
+class Firmware:
+    elf: Path
+    board: Board
+    layout: Layout
+    sections: dict[str, int]  # output section -> bytes (arm-none-eabi-size -A)
+    portable: bool
+    profile: bool
+
+    def section(self, name: str) -> int:
+        return self.sections.get(name, 0)
+
+    @property
+    def flash_bytes(self) -> int:
+        """Everything stored in flash: vectors, code, constants, exception tables, .data's image."""
+        return sum(self.section(s) for s in (".vectors", ".text", ".rodata", ".ARM.exidx", ".data"))
+
+    @property
+    def static_ram_bytes(self) -> int:
+        return self.section(".data") + self.section(".bss") + self.section(ARENA_SECTION)
+
+
+def _run(cmd: list[str], what: str) -> str:
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise FirmwareError(f"{what} failed:\n{' '.join(cmd)[:600]}\n{result.stderr[:4000]}")
+    return result.stdout
+
+
+def _compile_all(jobs: list[list[str]]) -> None:
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for future in [pool.submit(_run, cmd, "compiling " + cmd[-3]) for cmd in jobs]:
+            future.result()
+
+
+_library_cache: dict[tuple, list[Path]] = {}
+_cache_dir: Path | None = None
+
+
+def _library_digest() -> str:
+    h = hashlib.sha256()
+    for path in sorted([*C_SOURCE_DIR.rglob("*.c"), *C_INCLUDE_DIR.glob("*.h")]):
+        h.update(str(path).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def library_objects(flags: list[str]) -> list[Path]:
+    """The TinyEngine library compiled once per flag set and library content in this process."""
+    global _cache_dir
+    key = (tuple(flags), _library_digest())
+    if key not in _library_cache:
+        if _cache_dir is None:
+            _cache_dir = Path(tempfile.mkdtemp(prefix="te_firmware_lib_"))
+            atexit.register(shutil.rmtree, _cache_dir, True)
+        out = _cache_dir / str(len(_library_cache))
+        out.mkdir()
+        sources = sorted(C_SOURCE_DIR.rglob("*.c"))
+        objects = [out / (s.stem + ".o") for s in sources]
+        _compile_all([[GCC, *flags, "-I", str(C_INCLUDE_DIR), "-c", str(s), "-o", str(o)]
+                      for s, o in zip(sources, objects)])
+        _library_cache[key] = objects
+    return _library_cache[key]
+
+
+def compiler_flags(board: Board, optimization: str = OPTIMIZATION, portable: bool = False) -> list[str]:
+    flags = [*board.compiler_flags(), *WARNINGS, optimization, "-ffunction-sections", "-fdata-sections"]
+    return flags + (["-DTE_PORTABLE"] if portable else [])
+
+
+def section_sizes(elf: Path) -> dict[str, int]:
+    sizes = {}
+    for line in _run([require_tool(SIZE, ARM_TOOLCHAIN_PACKAGES), "-A", str(elf)], "arm-none-eabi-size").splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit():
+            sizes[parts[0]] = int(parts[1])
+    return sizes
+
+
+def build(model: CompiledModel, board: Board, out_dir: Path, *, inputs: list[np.ndarray] | None = None,
+          portable: bool = False, profile: bool = False, optimization: str = OPTIMIZATION) -> Firmware:
+    """Generate the model's C and the firmware sources into out_dir and link out_dir/firmware.elf.
+
+    portable: compile the library with TE_PORTABLE (no SIMD paths); profile: record a
+    count after every kernel call (TE_PROFILE); inputs: the input bytes to run on
+    (default: main.c's fixed pattern)."""
+    require_tool(GCC, ARM_TOOLCHAIN_PACKAGES)
+    out_dir = Path(out_dir)
+    layout = memory_layout(board, model.plan.arena_bytes)
+    files = emit_sources(model)
+    files.update(render_firmware(board, layout, model.graph.name, len(model.kernel_calls), inputs))
+    write_sources(files, out_dir)
+    flags = compiler_flags(board, optimization, portable)
+    defines = [f"-D{name}={value}" for name, value in arena_defines(Options(arena_section=ARENA_SECTION))]
+    defines += ["-DTE_PROFILE"] if profile else []
+    sources = sorted(out_dir / name for name in files if name.endswith(".c"))
+    objects = [out_dir / (s.stem + ".o") for s in sources]
+    _compile_all([[GCC, *flags, *defines, "-I", str(C_INCLUDE_DIR), "-I", str(out_dir), "-c", str(s), "-o", str(o)]
+                  for s, o in zip(sources, objects)])
+    elf = out_dir / "firmware.elf"
+    _run([GCC, *board.compiler_flags(), "-nostartfiles", "-T", str(out_dir / "linker.ld"), "-Wl,--gc-sections",
+          f"-Wl,-Map={out_dir / 'firmware.map'}", *map(str, objects), *map(str, library_objects(flags)),
+          "-o", str(elf)], "linking the firmware")
+    return Firmware(elf=elf, board=board, layout=layout, sections=section_sizes(elf), portable=portable,
+                    profile=profile)
