@@ -20,6 +20,16 @@ typedef enum {
 
 #define TE_MAX_DIMS 6
 
+/* Kernels with a SIMD path take it where the core has the ARMv7E-M DSP extension
+ * (TE_USE_DSP), unless the library is built with -DTE_PORTABLE: then every kernel runs
+ * its portable C path, to measure what the SIMD paths gain (tinyengine bench --compare
+ * portable) or to rule them out when chasing a wrong result. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && !defined(TE_PORTABLE)
+#define TE_USE_DSP 1
+#else
+#define TE_USE_DSP 0
+#endif
+
 /* CONV_2D and DEPTHWISE_CONV_2D. Output channel o of a depthwise layer reads
  * input channel o / depth_multiplier. */
 typedef struct {
@@ -159,6 +169,15 @@ typedef struct {
 } te_copy_params;
 
 te_status te_copy_s8(const te_copy_params *p, const int8_t *input, int8_t *output);
+
+/* Copy `rows` rows of `row_bytes` between buffers with different row strides: places a
+ * finished patch of a feature map into the full map (patch-based inference). */
+typedef struct {
+    int32_t rows, row_bytes;
+    int32_t src_stride, dst_stride;
+} te_copy_rows_params;
+
+te_status te_copy_rows_s8(const te_copy_rows_params *p, const int8_t *input, int8_t *output);
 
 #ifdef __cplusplus
 }

@@ -9,7 +9,7 @@
 #include "te_fixedpoint.h"
 #include "tinyengine.h"
 
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#if TE_USE_DSP
 #include <arm_acle.h>
 
 /* GCC 12's <arm_acle.h> has no __ror; this compiles to one ROR. */
@@ -48,7 +48,7 @@ static inline void dot_2x2(const int8_t *a, const int8_t *b, const int8_t *m, co
 {
     int32_t s_am = 0, s_an = 0, s_bm = 0, s_bn = 0;
     int32_t i = 0;
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#if TE_USE_DSP
     for (; i + 4 <= len; i += 4) {
         const uint32_t xa = load4(a + i), xb = load4(b + i);
         const uint32_t xa_even = __sxtb16(xa), xa_odd = __sxtb16(ror8(xa));
