@@ -26,6 +26,9 @@ _NUMPY_TYPES = {
     "bool": "u1", "int16": "<i2", "int8": "i1", "float64": "<f8",
 }
 MAX_TENSOR_BYTES = 1 << 31
+# Zero points must be values of the tensor's own type; any other tensor's fit in 32 bits.
+_ZERO_POINT_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
+_INT32_RANGE = (-(1 << 31), (1 << 31) - 1)
 
 
 def _snake(name: str) -> str:
@@ -71,7 +74,7 @@ def _op_name(code) -> str:
     return _OP_NAMES.get(builtin, f"UNKNOWN_OPCODE_{builtin}")
 
 
-def _read_quant(t, name: str, shape: tuple[int, ...], constant: bool) -> Quant | None:
+def _read_quant(t, name: str, dtype: str, shape: tuple[int, ...], constant: bool) -> Quant | None:
     q = t.Quantization()
     if q is None or q.ScaleLength() == 0:
         return None
@@ -81,6 +84,9 @@ def _read_quant(t, name: str, shape: tuple[int, ...], constant: bool) -> Quant |
     zp = q.ZeroPointAsNumpy().astype(np.int64) if q.ZeroPointLength() else np.zeros(1, np.int64)
     if zp.size != scale.size:
         zp = np.full(scale.size, zp[0], np.int64)
+    lo, hi = _ZERO_POINT_RANGE.get(dtype, _INT32_RANGE)
+    if np.any(zp < lo) or np.any(zp > hi):
+        raise ModelError(f"tensor '{name}' ({dtype}) has a zero point outside [{lo}, {hi}]")
     # Real converter output carries zero and even negative scales on constant weights and
     # biases (TFLite folds them into the multipliers); activations need positive ones.
     if not np.all(np.isfinite(scale)) or (not constant and np.any(scale <= 0)):
@@ -162,7 +168,7 @@ def _parse(buf: bytes, name: str) -> Graph:
                     raise ModelError(f"tensor '{tname}' of shape {list(shape)} ({ttype}) needs {expected} bytes "
                                      f"but its buffer holds {len(raw)}")
                 data = np.frombuffer(raw, dtype=_NUMPY_TYPES[ttype]).reshape(shape).copy()
-        quant = _read_quant(t, tname, shape, constant=data is not None)
+        quant = _read_quant(t, tname, ttype, shape, constant=data is not None)
         tensors.append(Tensor(name=tname, shape=shape, dtype=ttype, quant=quant, data=data))
 
     def tensor_at(idx: int, where: str) -> Tensor | None:
