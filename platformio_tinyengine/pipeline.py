@@ -13,6 +13,8 @@ from .frontend.tflite_reader import parse_model, read_model
 from .ir import Graph, Tensor
 from .lowering import LOWERINGS, Alias, KernelCall, LoweringContext
 from .memory.planner import MemoryPlan, plan_memory
+from .patch.rewrite import PatchedSteps, PatchPlan
+from .patch.search import DEFAULT_MAX_MAC_OVERHEAD, apply_patch_plan, parse_patch_option, search_patch_plan
 from .passes.float_boundary import strip_float_boundary
 from .passes.fold_constants import fold_constants
 from .passes.fuse_pad import fuse_pad
@@ -24,6 +26,9 @@ class CompiledModel:
     steps: list[KernelCall | Alias]
     plan: MemoryPlan
     context: LoweringContext
+    patch: PatchedSteps | None = None
+    unpatched_arena: int = 0  # the layer-by-layer arena, for comparison
+    unpatched_macs: int = 0
 
     @property
     def kernel_calls(self) -> list[KernelCall]:
@@ -90,16 +95,23 @@ def lower_graph(graph: Graph) -> tuple[list[KernelCall | Alias], LoweringContext
             problems.append(f"  {op.type} (operator #{op.index}): its operands or options are inconsistent "
                             f"({type(exc).__name__}: {exc})")
             continue
-        if isinstance(step, KernelCall):
-            step.op = op
-        steps.append(step)
+        # Operators with several outputs (SPLIT, UNPACK) lower to one step per output.
+        for s in step if isinstance(step, list) else [step]:
+            if isinstance(s, KernelCall):
+                s.op = op
+            steps.append(s)
     if problems:
         raise UnsupportedModelError(
             f"the model uses {len(problems)} operator(s) TinyEngine cannot compile:\n" + "\n".join(problems))
     return steps, ctx
 
 
-def compile_graph(graph: Graph) -> CompiledModel:
+def compile_graph(graph: Graph, patch: str | PatchPlan = "off",
+                  max_mac_overhead: float = DEFAULT_MAX_MAC_OVERHEAD) -> CompiledModel:
+    """`patch`: 'off', 'auto' (the smallest arena within `max_mac_overhead` extra MACs), a
+    PatchPlan, or its text form ROWSxCOLS@LAYER."""
+    if isinstance(patch, str):
+        patch = parse_patch_option(patch)
     strip_float_boundary(graph)
     _check_io(graph)
     fold_constants(graph)
@@ -107,12 +119,24 @@ def compile_graph(graph: Graph) -> CompiledModel:
     fuse_pad(graph)
     steps, ctx = lower_graph(graph)
     plan = plan_memory(steps, graph.inputs, graph.outputs)
-    return CompiledModel(graph=graph, steps=steps, plan=plan, context=ctx)
+    model = CompiledModel(graph=graph, steps=steps, plan=plan, context=ctx, unpatched_arena=plan.arena_bytes)
+    model.unpatched_macs = model.total_macs
+    if patch == "auto":
+        patched = search_patch_plan(steps, graph.inputs, graph.outputs, plan.arena_bytes, max_mac_overhead)
+    elif isinstance(patch, PatchPlan):
+        patched = apply_patch_plan(steps, patch, graph.inputs, graph.outputs)
+    else:
+        patched = None
+    if patched is not None:
+        model.steps, model.patch = patched.steps, patched
+        model.plan = plan_memory(patched.steps, graph.inputs, graph.outputs, patched.stage_overlaps)
+    return model
 
 
-def compile_model(source: str | Path | bytes, name: str | None = None) -> CompiledModel:
+def compile_model(source: str | Path | bytes, name: str | None = None, patch: str | PatchPlan = "off",
+                  max_mac_overhead: float = DEFAULT_MAX_MAC_OVERHEAD) -> CompiledModel:
     graph = parse_model(source, name=name or "model") if isinstance(source, bytes) else read_model(source)
-    return compile_graph(graph)
+    return compile_graph(graph, patch, max_mac_overhead)
 
 
 def emit_sources(model: CompiledModel) -> dict[str, str]:

@@ -53,8 +53,8 @@ def build_host(gen_dir: Path, exe: Path, extra_flags: list[str] = ()) -> None:
 class HostModel:
     """A model generated and built once, run on as many input sets as wanted."""
 
-    def __init__(self, model: bytes, workdir: Path, extra_flags: list[str] = ()):
-        self.compiled = compile_model(model)
+    def __init__(self, model: bytes, workdir: Path, extra_flags: list[str] = (), patch: str = "off"):
+        self.compiled = compile_model(model, patch=patch)
         self.gen_dir = workdir / "gen"
         write_sources(emit_sources(self.compiled), self.gen_dir)
         self.exe = workdir / "model_host"

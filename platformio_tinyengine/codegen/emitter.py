@@ -11,7 +11,7 @@ import numpy as np
 from .. import __version__
 from ..errors import TinyEngineError
 from ..ir import Tensor
-from ..lowering.base import Alias, Const, KernelCall
+from ..lowering.base import Alias, Const, KernelCall, View
 from ..memory.planner import MemoryPlan
 from ..resources import C_INCLUDE_DIR, TEMPLATES_DIR
 
@@ -61,6 +61,7 @@ class RenderedStep:
     fields: list[tuple[str, str]]
     args: list[str]
     comment: str
+    defines_params: bool
 
 
 def _shape(t: Tensor) -> str:
@@ -79,6 +80,8 @@ def render(all_steps: list[KernelCall | Alias], plan: MemoryPlan, constants: lis
     def arg(a) -> str:
         if isinstance(a, Tensor):
             return f"te_arena + TE_BUFFER_{buffer_index[id(plan.tensor_buffer[id(a)])]}"
+        if isinstance(a, View):
+            return f"{arg(a.tensor)} + {a.offset}" if a.offset else arg(a.tensor)
         if isinstance(a, Const):
             return a.symbol
         if isinstance(a, list):
@@ -86,6 +89,8 @@ def render(all_steps: list[KernelCall | Alias], plan: MemoryPlan, constants: lis
         return str(a)
 
     rendered = []
+    # Patches of one layer mostly share their parameters: one struct per distinct set.
+    params_names: dict[tuple, str] = {}
     for i, s in enumerate(all_steps):
         if isinstance(s, Alias):
             continue
@@ -97,10 +102,15 @@ def render(all_steps: list[KernelCall | Alias], plan: MemoryPlan, constants: lis
         args = [arg(a) for a in s.args]
         if i in plan.scratch:
             args.append(f"te_arena + TE_BUFFER_{buffer_index[id(plan.scratch[i])]}")
+        fields = [(k, c_value(v)) for k, v in s.params.items()]
+        key = (s.params_type, tuple(fields))
+        first_use = key not in params_names
+        if first_use:
+            params_names[key] = f"layer{n}"
         rendered.append(RenderedStep(
-            kernel=s.kernel, params_type=s.params_type, params_name=f"layer{n}",
-            fields=[(k, c_value(v)) for k, v in s.params.items()], args=args,
-            comment=f"layer {n}: {origin} {ins} -> {outs}"))
+            kernel=s.kernel, params_type=s.params_type, params_name=params_names[key],
+            fields=fields, args=args, defines_params=first_use,
+            comment=f"layer {n}: {origin}{'' if s.patch is None else f' [patch {s.patch}]'} {ins} -> {outs}"))
 
     def io(t: Tensor) -> dict:
         return dict(name=t.name.replace("*/", "* /"), shape=list(t.shape), bytes=t.nbytes,

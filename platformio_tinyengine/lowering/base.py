@@ -33,6 +33,14 @@ class Const:
     values: tuple  # flattened integer values
 
 
+@dataclass(frozen=True, eq=False)
+class View:
+    """A kernel argument `offset` bytes into a tensor's buffer (a patch of a larger map)."""
+
+    tensor: Tensor
+    offset: int
+
+
 @dataclass
 class KernelCall:
     """One call `kernel(&params, args...)`; args are tensors, constants, scratch or literals."""
@@ -40,7 +48,7 @@ class KernelCall:
     kernel: str
     params_type: str
     params: dict[str, object]  # struct field -> int, str (C expression) or Const
-    args: list[object]  # Tensor (arena/const pointer), Const, "scratch", or a C expression
+    args: list[object]  # Tensor or View (arena pointer), Const, or a C expression
     inputs: list[Tensor]  # activation tensors read (for lifetimes)
     outputs: list[Tensor]  # activation tensors written
     scratch_bytes: int = 0
@@ -49,6 +57,7 @@ class KernelCall:
     # Inputs the output may overlap where they die here, with the gap (input offset minus
     # output offset) the kernel's access order needs; see memory/overlap.py.
     overlaps: list[tuple[Tensor, int]] = field(default_factory=list)
+    patch: int | None = None  # the patch this call computes, in a patch-based stage
 
 
 @dataclass

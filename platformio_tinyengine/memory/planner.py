@@ -6,8 +6,10 @@ last step that reads it; model inputs are live from the start and outputs to
 the end. Buffers live at the same step never overlap in the arena, with one
 exception: a kernel's output may overlap an input that dies at that step when
 the kernel's access order makes it safe (an `Overlap`, proved in overlap.py):
-the input must then start at least `gap` bytes above the output. Several
-placement orders are tried and the smallest arena kept.
+the input must then start at least `gap` bytes above the output. A patch-based
+stage declares the same kind of overlap over its whole span between the model
+input it consumes patch by patch and the map it assembles (proved in
+patch/rewrite.py). Several placement orders are tried and the smallest arena kept.
 """
 
 from __future__ import annotations
@@ -39,20 +41,36 @@ class Buffer:
 
 @dataclass(frozen=True, eq=False)
 class Overlap:
-    """At `step`, `output` may overlap `input` (which dies there) if input.offset - output.offset >= gap."""
+    """`output` may overlap `input` if input.offset - output.offset >= gap (or, for an output
+    written from its end, output.offset - input.offset >= gap): from the output's first write
+    to the input's last read (one step for a kernel, a whole stage for patches)."""
 
     output: Buffer
     input: Buffer
     gap: int
-    step: int
+    output_above: bool = False
+
+    @property
+    def steps(self) -> range:
+        return range(self.output.first, self.input.last + 1)
 
     def allows(self, output_offset: int, input_offset: int) -> bool:
+        if self.output_above:
+            return output_offset - input_offset >= self.gap
         return input_offset - output_offset >= self.gap
+
+    def tightest(self, for_output: bool, partner_offset: int) -> int:
+        """The aligned offset closest to the partner at which this buffer may sit."""
+        below = for_output != self.output_above  # this buffer goes below its partner
+        if below:
+            return (partner_offset - self.gap) // ALIGNMENT * ALIGNMENT
+        return _align(partner_offset + self.gap)
 
     @property
     def footprint(self) -> int:
-        """Bytes the pair needs at its step when packed as tightly as allowed."""
-        return max(self.output.size, self.input.size + max(self.gap, 0))
+        """Bytes the pair needs when packed as tightly as allowed."""
+        low, high = (self.input, self.output) if self.output_above else (self.output, self.input)
+        return max(low.size, high.size + max(self.gap, 0))
 
 
 @dataclass
@@ -77,8 +95,10 @@ def _align(n: int) -> int:
     return (n + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
 
 
-def build_buffers(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: list[Tensor]):
-    """Group aliased tensors into buffers and compute their lifetimes."""
+def build_buffers(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: list[Tensor],
+                  stage_overlaps: list[tuple[Tensor, Tensor, int, bool]] = ()):
+    """Group aliased tensors into buffers and compute their lifetimes. `stage_overlaps` are
+    (output, input, gap, output_above) overlaps proved over several steps."""
     buffer_of: dict[int, Buffer] = {}
     buffers: list[Buffer] = []
 
@@ -119,7 +139,11 @@ def build_buffers(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs
         for t, gap in step.overlaps:
             inp = buffer_of[id(t)]
             if inp is not out and inp.last == i and out.first == i:
-                overlaps.append(Overlap(output=out, input=inp, gap=gap, step=i))
+                overlaps.append(Overlap(output=out, input=inp, gap=gap))
+    for out_t, in_t, gap, output_above in stage_overlaps:
+        out, inp = buffer_of[id(out_t)], buffer_of[id(in_t)]
+        if inp is not out and out.first <= inp.last <= out.last:
+            overlaps.append(Overlap(output=out, input=inp, gap=gap, output_above=output_above))
     return buffers, buffer_of, scratch, overlaps
 
 
@@ -144,10 +168,10 @@ class _Placer:
         live = [p for p in placed if p is not b and p.overlaps_in_time(b)]
         candidates = {0} | {_align(p.offset + p.size) for p in live}
         for p in live:
-            if (id(b), id(p)) in self.pairs:  # b is the output: sit `gap` below the input
-                candidates.add(max(0, (p.offset - self.pairs[(id(b), id(p))].gap) // ALIGNMENT * ALIGNMENT))
-            if (id(p), id(b)) in self.pairs:  # b is the input: sit `gap` above the output
-                candidates.add(_align(max(0, p.offset + self.pairs[(id(p), id(b))].gap)))
+            if (id(b), id(p)) in self.pairs:
+                candidates.add(max(0, self.pairs[(id(b), id(p))].tightest(True, p.offset)))
+            if (id(p), id(b)) in self.pairs:
+                candidates.add(max(0, self.pairs[(id(p), id(b))].tightest(False, p.offset)))
         return next(c for c in sorted(candidates) if self._fits(b, c, live))
 
     def place(self, order: list[Buffer]) -> int:
@@ -170,9 +194,9 @@ class _Placer:
             candidates |= {(p.offset - b.size) // ALIGNMENT * ALIGNMENT for p in live}
             for p in live:
                 if (id(b), id(p)) in self.pairs:
-                    candidates.add((p.offset - self.pairs[(id(b), id(p))].gap) // ALIGNMENT * ALIGNMENT)
+                    candidates.add(self.pairs[(id(b), id(p))].tightest(True, p.offset))
                 if (id(p), id(b)) in self.pairs:
-                    candidates.add(_align(p.offset + self.pairs[(id(p), id(b))].gap))
+                    candidates.add(self.pairs[(id(p), id(b))].tightest(False, p.offset))
             lo = min((p.offset for p in placed), default=0)
             hi = max((p.offset + p.size for p in placed), default=0)
             valid = [c for c in candidates if self._fits(b, c, live)]
@@ -211,12 +235,14 @@ def live_bytes(buffers: list[Buffer], overlaps: list[Overlap]) -> list[int]:
         if cur is None or o.footprint < cur.footprint:
             best_per_output[id(o.output)] = o
     for o in best_per_output.values():
-        saving[o.step] += o.output.size + o.input.size - o.footprint
+        for step in o.steps:
+            saving[step] += o.output.size + o.input.size - o.footprint
     return [sum(b.size for b in buffers if b.first <= s <= b.last) - saving[s] for s in range(steps)]
 
 
-def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: list[Tensor]) -> MemoryPlan:
-    buffers, buffer_of, scratch, overlaps = build_buffers(steps, inputs, outputs)
+def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: list[Tensor],
+                stage_overlaps: list[tuple[Tensor, Tensor, int, bool]] = ()) -> MemoryPlan:
+    buffers, buffer_of, scratch, overlaps = build_buffers(steps, inputs, outputs, stage_overlaps)
     orders = [
         sorted(buffers, key=lambda b: (-b.size, b.first)),
         sorted(buffers, key=lambda b: (b.first, -b.size)),
