@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from ai_edge_litert import schema_py_generated as schema
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from platformio_tinyengine.errors import UnsupportedModelError
 from platformio_tinyengine.pipeline import compile_model
@@ -115,6 +117,8 @@ REFUSED = {
     "softmax_output_zero_point": ("SOFTMAX", (0.1, 0), (1 / 256, 0), {"beta": 1.0}, "requires -128"),
     "log_softmax_output_scale": ("LOG_SOFTMAX", (0.1, 0), (1 / 256, 127), {}, "requires 16/256"),
     "log_softmax_output_zero_point": ("LOG_SOFTMAX", (0.1, 0), (16 / 256, 0), {}, "requires 127"),
+    "logistic_output_scale": ("LOGISTIC", (0.1, 0), (1 / 128, -128), {}, "requires 1/256"),
+    "hard_swish_output_scale": ("HARD_SWISH", (0.5, 0), (0.001, 0), {}, "too small"),
 }
 
 
@@ -122,3 +126,143 @@ REFUSED = {
 def test_refused_quantisation(case):
     op, in_quant, out_quant, options, message = REFUSED[case]
     assert_both_refuse(one_op_model(op, (1, 10), in_quant, out_quant, **options), message)
+
+
+def test_log_softmax_rows_whose_sum_overflows_are_refused():
+    """TFLite sums a row's exps in Q12 and silently overflows at 4096 equal values."""
+    model = one_op_model("LOG_SOFTMAX", (1, 4096), (0.01, 0), LOG_SOFTMAX_OUT)
+    with pytest.raises(UnsupportedModelError, match="overflows at 4096"):
+        compile_model(model)
+
+
+def test_prelu_alpha_computed_at_run_time_is_refused():
+    b = ModelBuilder()
+    x = b.input("x", (1, 4, 4, 3), "int8", 0.1, 0)
+    alpha = b.input("alpha", (1, 1, 3), "int8", 0.01, 0)
+    y = b.tensor("y", (1, 4, 4, 3), "int8", 0.1, 0)
+    b.op("PRELU", [x, alpha], [y])
+    b.output(y)
+    with pytest.raises(UnsupportedModelError, match="only a constant alpha"):
+        compile_model(b.finish())
+
+
+ALL_BYTES = np.arange(-128, 128, dtype=np.int8)
+
+
+def _gelu_options(b: ModelBuilder, approximate: bool) -> None:
+    """The model builder knows no GeluOptions table: set it on the last operator."""
+    opts = schema.GeluOptionsT()
+    opts.approximate = approximate
+    b.operators[-1].builtinOptionsType = schema.BuiltinOptions.GeluOptions
+    b.operators[-1].builtinOptions = opts
+
+
+def parallel_model(op, quants, shape=(2, 4, 32), consts=(), **options):
+    """One operator per (input quantisation, output quantisation), side by side in one model."""
+    b = ModelBuilder()
+    for i, (in_quant, out_quant) in enumerate(quants):
+        x = b.input(f"x{i}", shape, "int8", *in_quant)
+        extra = [b.const(f"c{i}_{j}", data, *quant) for j, (data, quant) in enumerate(consts)]
+        y = b.tensor(f"y{i}", shape, "int8", *out_quant)
+        if op == "GELU":
+            b.op(op, [x, *extra], [y])
+            _gelu_options(b, **options)
+        else:
+            b.op(op, [x, *extra], [y], **options)
+        b.output(y)
+    return b.finish()
+
+
+def builtin_reference(model: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """LiteRT's builtin kernels, for operators its reference resolver lacks (ELU, which has one
+    implementation only)."""
+    it = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it.allocate_tensors()
+    for d, x in zip(it.get_input_details(), inputs):
+        it.set_tensor(d["index"], x)
+    it.invoke()
+    return [it.get_tensor(d["index"]) for d in it.get_output_details()]
+
+
+def random_quants(rng, n=4, out_scale=None, in_range=(0.003, 0.5), out_range=(0.003, 0.1)):
+    return [((scale(rng, *in_range), zero_point(rng)),
+             (out_scale, zero_point(rng)) if out_scale else (scale(rng, *out_range), zero_point(rng)))
+            for _ in range(n)]
+
+
+def assert_exhaustive(model: bytes, quants, rng, tmp_path, reference=None):
+    """Every input byte, at every quantisation of the model."""
+    inputs = [np.resize(rng.permutation(ALL_BYTES), (2, 4, 32)) for _ in quants]
+    if reference is None:
+        assert_bit_exact(model, rng, inputs=[inputs])
+        return
+    (got,) = HostModel(model, tmp_path).run([inputs])
+    for g, e in zip(got, reference(model, inputs)):
+        np.testing.assert_array_equal(g, e)
+
+
+# name: (operator, output scale fixed by TFLite or None, options)
+LUT_CASES = {
+    "logistic": ("LOGISTIC", 1 / 256, {}),
+    "tanh": ("TANH", None, {}),
+    "tanh_usual_output": ("TANH", 1 / 128, {}),
+    "elu": ("ELU", None, {}),
+    "gelu": ("GELU", None, {"approximate": False}),
+    "gelu_approximate": ("GELU", None, {"approximate": True}),
+    "hard_swish": ("HARD_SWISH", None, {}),
+    "leaky_relu": ("LEAKY_RELU", None, {"alpha": 0.2}),
+    "leaky_relu_negative_alpha": ("LEAKY_RELU", None, {"alpha": -0.7}),
+    "leaky_relu_alpha_above_one": ("LEAKY_RELU", None, {"alpha": 1.6}),
+    "relu": ("RELU", None, {}),
+    "relu6": ("RELU6", None, {}),
+    "relu_n1_to_1": ("RELU_N1_TO_1", None, {}),
+    "relu_0_to_1": ("RELU_0_TO_1", None, {}),
+}
+
+
+@pytest.mark.parametrize("case", list(LUT_CASES), ids=list(LUT_CASES))
+def test_lut_activation_exhaustive(case, tmp_path):
+    op, out_scale, options = LUT_CASES[case]
+    rng = np.random.default_rng(len(case) + 500)
+    quants = random_quants(rng, out_scale=out_scale)
+    if op.startswith("RELU"):
+        quants.append(((0.05, 3), (0.05, 3)))  # the same quantisation: a clamp only
+        quants.append(((0.02, -10), (0.2, -128)))  # a multiplier below one
+    model = parallel_model(op, quants, **options)
+    assert_exhaustive(model, quants, rng, tmp_path, builtin_reference if op == "ELU" else None)
+
+
+def test_hard_swish_both_relu_shift_signs(tmp_path):
+    """Input scales below and above 3 * 128 / 32768 give the 'relu-ish' multiplier a right and a
+    left shift."""
+    rng = np.random.default_rng(17)
+    quants = [((0.004, 5), (0.003, -20)), ((0.3, -7), (0.05, 30)), ((0.0117, 0), (0.01, 0))]
+    assert_exhaustive(parallel_model("HARD_SWISH", quants), quants, rng, tmp_path)
+
+
+# name: (input shape, alpha values shape, whether all alphas are equal)
+PRELU_CASES = {
+    "one_alpha_lut": ((1, 4, 5, 8), (1, 1, 8), True),
+    "scalar_alpha_lut": ((1, 4, 5, 8), (1,), True),
+    "per_channel": ((1, 4, 5, 8), (1, 1, 8), False),
+    "per_channel_rank_1_alpha": ((2, 3, 3, 6), (6,), False),
+    "per_row": ((1, 4, 5, 3), (4, 1, 1), False),
+    "full_alpha": ((1, 3, 4, 5), (3, 4, 5), False),
+}
+
+
+@pytest.mark.parametrize("case", list(PRELU_CASES), ids=list(PRELU_CASES))
+def test_prelu(case):
+    shape, alpha_shape, uniform = PRELU_CASES[case]
+    rng = np.random.default_rng(len(case) + 600)
+    if uniform:
+        alpha = np.full(alpha_shape, rng.integers(-128, 128), dtype=np.int8)
+    else:
+        alpha = rng.integers(-128, 128, size=alpha_shape, dtype=np.int8)
+    alpha_quant = (scale(rng, 0.002, 0.02), zero_point(rng))
+    model = one_op_model("PRELU", shape, (scale(rng), zero_point(rng)), (scale(rng), zero_point(rng)),
+                         consts=[(alpha, alpha_quant)])
+    kernel = compile_model(model).kernel_calls[0].kernel
+    assert kernel == ("te_lut_s8" if uniform else "te_prelu_s8")
+    inputs = [[np.resize(rng.permutation(ALL_BYTES), shape)] for _ in range(3)]
+    assert_bit_exact(model, rng, inputs=inputs)
