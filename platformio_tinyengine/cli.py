@@ -131,5 +131,60 @@ def boards() -> None:
     Console(highlight=False, width=max(Console().width, 140)).print(table)
 
 
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=True, path_type=Path))
+@click.option("--board", "board_id", default="qemu_cortex_m7", show_default=True,
+              help="Simulated board to run on (tinyengine boards lists them).")
+@click.option("--compare", type=click.Choice(["portable"]), default=None,
+              help="Also run the build with every kernel's portable C path (TE_PORTABLE) on the same core.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def bench(model: Path, board_id: str, compare: str | None, as_json: bool) -> None:
+    """Run MODEL as firmware on a simulated board: instructions, MACs, RAM and flash."""
+    from .bench import bench as run_bench
+
+    report = run_bench(model, board_id, compare_portable=compare == "portable")
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    variants = list(report["variants"])
+    out = Console(highlight=False, width=max(Console().width, 120))
+    table = Table(title=f"{report['model']} on {report['board']} (QEMU {report['machine']}, {report['cpu']})")
+    for col in ("#", "op", "output", "MACs"):
+        table.add_column(col, justify="left" if col in ("op", "output") else "right")
+    for v in variants:
+        table.add_column(f"instructions ({v})", justify="right")
+        table.add_column(f"MAC/instr ({v})", justify="right")
+    for layer in report["layers"]:
+        table.add_row(str(layer["index"]), layer["op"], _dims(layer["outputs"]), f"{layer['macs']:,}",
+                      *[x for v in variants for x in (f"{layer['instructions'][v]:,}",
+                                                      f"{layer['macs_per_instruction'][v]:.3f}")])
+    table.add_row("", "total", "", f"{report['macs']:,}",
+                  *[x for v in variants for x in (f"{report['variants'][v]['instructions']:,}",
+                                                  f"{report['variants'][v]['macs_per_instruction']:.3f}")])
+    out.print(table)
+    kernels = Table(title="per kernel, most instructions first")
+    for col in ("kernel", "calls", "MACs"):
+        kernels.add_column(col, justify="left" if col == "kernel" else "right")
+    for v in variants:
+        for col in (f"instructions ({v})", f"share ({v})", f"MAC/instr ({v})"):
+            kernels.add_column(col, justify="right")
+    for k in report["kernels"]:
+        kernels.add_row(k["kernel"], str(k["calls"]), f"{k['macs']:,}",
+                        *[x for v in variants for x in (f"{k['instructions'][v]:,}", f"{k['share'][v]:.1%}",
+                                                        f"{k['macs_per_instruction'][v]:.3f}")])
+    out.print(kernels)
+    for v in variants:
+        r = report["variants"][v]
+        ram, flash = r["ram"], r["flash"]
+        out.print(f"{v}: peak SRAM {ram['peak']:,} bytes (arena {ram['arena']:,} + .data {ram['data']:,} + "
+                  f".bss {ram['bss']:,} + stack {ram['stack']:,} measured); flash {flash['total']:,} bytes "
+                  f"(.text {flash['text']:,}, .rodata {flash['rodata']:,}, .data {flash['data']:,}, "
+                  f"vectors {flash['vectors']:,}, exception tables {flash['exidx']:,})")
+    if "portable" in variants:
+        gain = report["variants"]["portable"]["instructions"] / max(report["variants"]["simd"]["instructions"], 1)
+        out.print(f"the portable build executes {gain:.2f}x the instructions of the SIMD build")
+    out.print(f"note: {report['counter']}", soft_wrap=True)
+
+
 if __name__ == "__main__":
     main()
