@@ -176,7 +176,8 @@ def parallel_model(op, quants, shape=(2, 4, 32), consts=(), **options):
 def builtin_reference(model: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
     """LiteRT's builtin kernels, for operators its reference resolver lacks (ELU, which has one
     implementation only)."""
-    it = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it = Interpreter(model_content=model,
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     it.allocate_tensors()
     for d, x in zip(it.get_input_details(), inputs):
         it.set_tensor(d["index"], x)

@@ -232,7 +232,7 @@ def lower_unary(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     elif op.type == "HARD_SWISH":
         table = hard_swish_table(x, y)
     elif op.type == "LEAKY_RELU":
-        table = leaky_relu_table(x, y, float(op.options.get("alpha", 0.2)))
+        table = leaky_relu_table(x, y, float(op.options.get("alpha", 0.0)))  # the schema default
     else:
         table = relu_table(op.type, x, y)
     return lut_call(ctx, name, x, y, table)

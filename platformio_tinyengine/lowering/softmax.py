@@ -56,7 +56,7 @@ def lower_softmax(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     require(y.quant.zp == -128, f"output zero point is {y.quant.zp}; TFLite's int8 SOFTMAX requires -128")
     require(abs(np.float32(y.quant.s) - np.float32(1 / 256)) <= np.float32(0.001 / 256),
             f"output scale is {y.quant.s:g}; TFLite's int8 SOFTMAX requires 1/256")
-    beta = float(np.float32(op.options.get("beta", 1.0)))
+    beta = float(np.float32(op.options.get("beta", 0.0)))  # the schema default, as TFLite reads it
     multiplier, left_shift, diff_min = softmax_scaling(beta, x.quant.s)
     params = dict(rows=rows, depth=depth, input_multiplier=multiplier, input_left_shift=left_shift,
                   diff_min=diff_min)

@@ -23,8 +23,8 @@ te_status te_log_softmax_s8(const te_log_softmax_params *p, const int8_t *input,
             const int32_t diff = (int32_t)in[c] - max_in_row;
             if (diff >= p->diff_min) {
                 const int32_t diff_in_q5 = te_requantize(diff, p->input_multiplier, p->input_left_shift);
-                sum_of_exps = te_fx_add(sum_of_exps, te_fx_mul_pot(te_fx_exp_on_negative_values(diff_in_q5, INPUT_INTEGER_BITS),
-                                                                   -ACCUMULATION_INTEGER_BITS));
+                const int32_t exp_in_q0 = te_fx_exp_on_negative_values(diff_in_q5, INPUT_INTEGER_BITS);
+                sum_of_exps = te_fx_add(sum_of_exps, te_fx_mul_pot(exp_in_q0, -ACCUMULATION_INTEGER_BITS));
             }
         }
         const int32_t log_sum_of_exps_in_q5 =
