@@ -122,7 +122,7 @@ def compile_graph(graph: Graph, patch: str | PatchPlan = "off",
     model = CompiledModel(graph=graph, steps=steps, plan=plan, context=ctx, unpatched_arena=plan.arena_bytes)
     model.unpatched_macs = model.total_macs
     if patch == "auto":
-        patched = search_patch_plan(steps, graph.inputs, graph.outputs, plan.arena_bytes, max_mac_overhead)
+        patched = search_patch_plan(steps, graph.inputs, graph.outputs, plan, max_mac_overhead)
     elif isinstance(patch, PatchPlan):
         patched = apply_patch_plan(steps, patch, graph.inputs, graph.outputs)
     else:

@@ -17,6 +17,8 @@ window again for channel 1) count their own reads in read_min.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 
@@ -32,24 +34,26 @@ def _first_valid(start: np.ndarray, dilation: int, size: int) -> np.ndarray:
     return np.clip(first, 0, size - 1)
 
 
+@lru_cache(maxsize=4096)  # patch-based stages ask for the same tile geometry many times
 def window_kernel_gap(batches: int, in_h: int, in_w: int, in_c: int, out_h: int, out_w: int, out_c: int,
                       stride_h: int, stride_w: int, pad_top: int, pad_left: int,
                       dil_h: int = 1, dil_w: int = 1) -> int:
     """Convolutions and pooling: output pixels in row-major order, each pixel's channels written
     while its window (rows from its first valid row, all channels) is still being read.
-    Walked one output row at a time, last row first, keeping the minimum of later reads."""
+    Walked in blocks of output rows, last block first, keeping the minimum of later reads
+    (vectorised per block: millions of rows take seconds, not minutes)."""
     col = _first_valid(np.arange(out_w, dtype=np.int64) * stride_w - pad_left, dil_w, in_w)
     rows = _first_valid(np.arange(out_h, dtype=np.int64) * stride_h - pad_top, dil_h, in_h)
     worst = -(1 << 62)
     later_min = 1 << 62
-    for b in range(batches - 1, -1, -1):
-        for oy in range(out_h - 1, -1, -1):
-            read_min = ((b * in_h + rows[oy]) * in_w + col) * in_c
-            first_pixel = (b * out_h + oy) * out_w
-            write_end = (first_pixel + np.arange(1, out_w + 1, dtype=np.int64)) * out_c
-            row_later_min = np.minimum(np.minimum.accumulate(read_min[::-1])[::-1], later_min)
-            worst = max(worst, int(np.max(write_end - row_later_min)))
-            later_min = int(row_later_min[0])
+    block = max(1, (1 << 16) // max(out_w, 1))
+    for stop in range(batches * out_h, 0, -block):
+        g = np.arange(max(stop - block, 0), stop, dtype=np.int64)  # rows over all batches
+        read_min = ((((g // out_h) * in_h + rows[g % out_h]) * in_w)[:, None] + col) * in_c
+        write_end = (g[:, None] * out_w + np.arange(1, out_w + 1, dtype=np.int64)) * out_c
+        later = np.minimum(np.minimum.accumulate(read_min.reshape(-1)[::-1])[::-1], later_min)
+        worst = max(worst, int(np.max(write_end.reshape(-1) - later)))
+        later_min = int(later[0])
     return worst
 
 

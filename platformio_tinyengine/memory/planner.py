@@ -150,8 +150,21 @@ def build_buffers(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs
 class _Placer:
     """First fit where overlapping a partner is allowed when its Overlap permits."""
 
-    def __init__(self, overlaps: list[Overlap]) -> None:
+    def __init__(self, buffers: list[Buffer], overlaps: list[Overlap]) -> None:
         self.pairs: dict[tuple[int, int], Overlap] = {(id(o.output), id(o.input)): o for o in overlaps}
+        # Buffers live at the same time as each buffer, found once: patch-based stages make
+        # hundreds of short-lived buffers, and placement asks this for every candidate.
+        self.neighbours: dict[int, list[Buffer]] = {id(b): [] for b in buffers}
+        by_first = sorted(buffers, key=lambda b: b.first)
+        for i, b in enumerate(by_first):
+            for p in by_first[i + 1:]:
+                if p.first > b.last:
+                    break
+                self.neighbours[id(b)].append(p)
+                self.neighbours[id(p)].append(b)
+
+    def _live(self, b: Buffer, placed: set[int]) -> list[Buffer]:
+        return [p for p in self.neighbours[id(b)] if id(p) in placed]
 
     def _allowed(self, b: Buffer, offset: int, p: Buffer) -> bool:
         o = self.pairs.get((id(b), id(p)))
@@ -164,8 +177,8 @@ class _Placer:
         return all(offset >= p.offset + p.size or p.offset >= offset + b.size or self._allowed(b, offset, p)
                    for p in live)
 
-    def lowest_offset(self, b: Buffer, placed: list[Buffer]) -> int:
-        live = [p for p in placed if p is not b and p.overlaps_in_time(b)]
+    def lowest_offset(self, b: Buffer, placed: set[int]) -> int:
+        live = self._live(b, placed)
         candidates = {0} | {_align(p.offset + p.size) for p in live}
         for p in live:
             if (id(b), id(p)) in self.pairs:
@@ -175,12 +188,12 @@ class _Placer:
         return next(c for c in sorted(candidates) if self._fits(b, c, live))
 
     def place(self, order: list[Buffer]) -> int:
-        placed: list[Buffer] = []
+        placed: set[int] = set()
         for b in order:
             b.offset = self.lowest_offset(b, placed)
-            placed.append(b)
-        self.compact(placed)
-        return max((b.offset + b.size for b in placed), default=0)
+            placed.add(id(b))
+        self.compact(order)
+        return max((b.offset + b.size for b in order), default=0)
 
     def place_anchored(self, order: list[Buffer]) -> int:
         """Place outward from the busiest step, in unbounded coordinates: each buffer where it
@@ -188,8 +201,9 @@ class _Placer:
         shift everything so the arena starts at 0. Lets a chain of overlapping buffers grow
         both ways from the peak instead of being pinned at offset 0."""
         placed: list[Buffer] = []
+        placed_ids: set[int] = set()
         for b in order:
-            live = [p for p in placed if p.overlaps_in_time(b)]
+            live = self._live(b, placed_ids)
             candidates = {0} | {_align(p.offset + p.size) for p in live}
             candidates |= {(p.offset - b.size) // ALIGNMENT * ALIGNMENT for p in live}
             for p in live:
@@ -202,6 +216,7 @@ class _Placer:
             valid = [c for c in candidates if self._fits(b, c, live)]
             b.offset = min(valid, key=lambda c: (max(hi, c + b.size) - min(lo, c), abs(c)))
             placed.append(b)
+            placed_ids.add(id(b))
         base = min((b.offset for b in placed), default=0)
         base -= base % ALIGNMENT
         for b in placed:
@@ -212,10 +227,11 @@ class _Placer:
     def compact(self, buffers: list[Buffer]) -> None:
         """Slide buffers down while any can move: a chain of overlapping partners placed
         from its far end drifts upward, and moving one link frees the next."""
+        everyone = {id(b) for b in buffers}
         for _ in range(len(buffers)):
             moved = False
             for b in sorted(buffers, key=lambda x: x.offset):
-                lower = self.lowest_offset(b, buffers)
+                lower = self.lowest_offset(b, everyone)
                 if lower < b.offset:
                     b.offset = lower
                     moved = True
@@ -237,7 +253,15 @@ def live_bytes(buffers: list[Buffer], overlaps: list[Overlap]) -> list[int]:
     for o in best_per_output.values():
         for step in o.steps:
             saving[step] += o.output.size + o.input.size - o.footprint
-    return [sum(b.size for b in buffers if b.first <= s <= b.last) - saving[s] for s in range(steps)]
+    change = [0] * (steps + 1)
+    for b in buffers:
+        change[b.first] += b.size
+        change[b.last + 1] -= b.size
+    live, total = [], 0
+    for s in range(steps):
+        total += change[s]
+        live.append(total - saving[s])
+    return live
 
 
 def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: list[Tensor],
@@ -253,7 +277,7 @@ def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: 
         sorted(buffers, key=lambda b: (-b.last, -b.index)),
         sorted(buffers, key=lambda b: (-b.first, -b.index)),
     ]
-    placer = _Placer(overlaps)
+    placer = _Placer(buffers, overlaps)
     best_size, best_offsets = None, None
     live = live_bytes(buffers, overlaps)
     peak = max(range(len(live)), key=live.__getitem__) if live else 0

@@ -37,11 +37,6 @@ class Region:
     def pixels(self) -> int:
         return self.h * self.w
 
-    def union(self, other: "Region | None") -> "Region":
-        if other is None:
-            return self
-        return Region(min(self.y0, other.y0), max(self.y1, other.y1), min(self.x0, other.x0), max(self.x1, other.x1))
-
     def contains(self, other: "Region") -> bool:
         return self.y0 <= other.y0 and other.y1 <= self.y1 and self.x0 <= other.x0 and other.x1 <= self.x1
 
@@ -60,24 +55,41 @@ def split_evenly(size: int, parts: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def grid(h: int, w: int, rows: int, cols: int) -> list[Region]:
-    """The patches of an h x w map, row-major."""
-    return [Region(y0, y1, x0, x1) for y0, y1 in split_evenly(h, rows) for x0, x1 in split_evenly(w, cols)]
+Interval = tuple[int, int]
+_AXIS_KEYS = (("stride_h", "pad_top", "k_h", "dil_h", "in_h"), ("stride_w", "pad_left", "k_w", "dil_w", "in_w"))
 
 
-def _window_range(o0: int, o1: int, stride: int, pad: int, kernel: int, dilation: int, size: int) -> tuple[int, int]:
-    """Input coordinates outputs [o0, o1) read, clipped to the real map (outside it is padding)."""
-    lo = o0 * stride - pad
-    hi = (o1 - 1) * stride - pad + (kernel - 1) * dilation + 1
-    lo = min(max(lo, 0), size)
+def input_interval(call: KernelCall, axis: int, out: Interval) -> Interval:
+    """Input coordinates along `axis` (0: rows, 1: columns) a kernel reads for outputs
+    [out[0], out[1]), clipped to the real map: beyond it is padding."""
+    if call.kernel not in WINDOW_KERNELS:
+        return out
+    stride, pad, kernel, dilation, size = (call.params.get(k, 1) for k in _AXIS_KEYS[axis])
+    lo = min(max(out[0] * stride - pad, 0), size)
+    hi = (out[1] - 1) * stride - pad + (kernel - 1) * dilation + 1
     return lo, max(min(hi, size), lo)
 
 
-def input_region(call: KernelCall, out: Region) -> Region:
-    """The region of the (first) input a kernel reads to produce `out`."""
-    p = call.params
-    if call.kernel in WINDOW_KERNELS:
-        y0, y1 = _window_range(out.y0, out.y1, p["stride_h"], p["pad_top"], p["k_h"], p.get("dil_h", 1), p["in_h"])
-        x0, x1 = _window_range(out.x0, out.x1, p["stride_w"], p["pad_left"], p["k_w"], p.get("dil_w", 1), p["in_w"])
-        return Region(y0, y1, x0, x1)
-    return out
+def stage_intervals(stage: list[KernelCall], axis: int, split_out: Interval) -> dict[int, Interval]:
+    """The interval along `axis` every tensor of a patch stage must hold (by id) so the last
+    kernel can produce `split_out`. Rows and columns propagate independently, so a patch's
+    regions are the products of its row and column intervals.
+
+    Backwards, a tensor read by several kernels holds the union of what they read. Then,
+    forwards, a pointwise kernel whose input holds more than its output needs computes that
+    much output too: it walks its input contiguously."""
+    last = stage[-1]
+    span: dict[int, Interval] = {id(last.outputs[0]): split_out}
+    for s in reversed(stage):
+        out = span[id(s.outputs[0])]
+        for t in s.inputs:
+            lo, hi = input_interval(s, axis, out)
+            if id(t) in span:
+                lo, hi = min(lo, span[id(t)][0]), max(hi, span[id(t)][1])
+            span[id(t)] = (lo, hi)
+    produced = {id(s.outputs[0]) for s in stage}
+    for s in stage[:-1]:
+        if s.kernel in POINTWISE_KERNELS and id(s.inputs[0]) in produced:
+            (a, b), (c, d) = span[id(s.inputs[0])], span[id(s.outputs[0])]
+            span[id(s.outputs[0])] = (min(a, c), max(b, d))
+    return span

@@ -20,7 +20,7 @@ from ..ir import Tensor
 from ..lowering.base import Alias, KernelCall, View
 from ..memory.overlap import elementwise_gap, gap, pixel_block_gap, window_kernel_gap
 from .regions import (ELEMENTWISE_KERNELS, PATCHABLE_KERNELS, POINTWISE_KERNELS, WINDOW_KERNELS, Region, full,
-                      grid, input_region)
+                      split_evenly, stage_intervals)
 
 MAX_DIMS = 6
 
@@ -92,22 +92,10 @@ def stage_problem(steps: list[KernelCall | Alias], split: int, graph_outputs: li
 class _Patch:
     """One patch of the stage: the region of every stage tensor and the buffers holding them."""
 
-    def __init__(self, stage: list[KernelCall], split_region: Region, number: int) -> None:
-        self.stage = stage
+    def __init__(self, stage: list[KernelCall], rows: dict[int, tuple[int, int]],
+                 cols: dict[int, tuple[int, int]], number: int) -> None:
         self.number = number
-        split_out = stage[-1].outputs[0]
-        produced = {id(s.outputs[0]) for s in stage}
-        self.region: dict[int, Region] = {id(split_out): split_region}
-        for s in reversed(stage):
-            out = self.region[id(s.outputs[0])]
-            for t in s.inputs:
-                self.region[id(t)] = input_region(s, out).union(self.region.get(id(t)))
-        # A pointwise kernel walks its input contiguously: where its input holds more than
-        # its output needs (another reader wanted more), compute that much output too.
-        for s in stage:
-            if s.kernel in POINTWISE_KERNELS and id(s.inputs[0]) in produced and s is not stage[-1]:
-                out = s.outputs[0]
-                self.region[id(out)] = self.region[id(s.inputs[0])].union(self.region[id(out)])
+        self.region = {tid: Region(*rows[tid], *cols[tid]) for tid in rows}
         self.buffer: dict[int, Tensor] = {}
         for s in stage[:-1]:
             t = s.outputs[0]
@@ -119,6 +107,23 @@ class _Patch:
         """The tensor object holding `t` during this patch and the region of the map it holds."""
         tile = self.buffer.get(id(t))
         return (tile, self.region[id(t)]) if tile is not None else (t, full(*_hw(t)))
+
+
+def patched_macs(steps: list[KernelCall | Alias], plan: PatchPlan) -> int:
+    """MACs of the whole model under `plan`, from the stage's row and column spans alone
+    (the same count patch_steps' calls add up to, without building them)."""
+    stage = steps[:plan.split + 1]
+    h, w = _hw(stage[-1].outputs[0])
+    row_spans = [stage_intervals(stage, 0, r) for r in split_evenly(h, plan.rows)]
+    col_spans = [stage_intervals(stage, 1, c) for c in split_evenly(w, plan.cols)]
+    total = sum(s.macs for s in steps[plan.split + 1:] if isinstance(s, KernelCall))
+    for s in stage:
+        t = id(s.outputs[0])
+        rows = sum(hi - lo for span in row_spans for lo, hi in [span[t]])
+        cols = sum(hi - lo for span in col_spans for lo, hi in [span[t]])
+        oh, ow = _hw(s.outputs[0])
+        total += s.macs * rows * cols // (oh * ow)
+    return total
 
 
 def _scaled_macs(call: KernelCall, out: Region) -> int:
@@ -225,9 +230,11 @@ def patch_steps(steps: list[KernelCall | Alias], plan: PatchPlan, graph_outputs:
         raise NotPatchable(f"a {plan.rows}x{plan.cols} grid does not fit layer {plan.split}'s {h}x{w} output")
     new_steps: list[KernelCall | Alias] = []
     patches = []
-    regions = grid(h, w, plan.rows, plan.cols)
-    for n, region in enumerate(reversed(regions) if plan.bottom_up else regions):
-        patch = _Patch(stage, region, n)
+    row_spans = [stage_intervals(stage, 0, r) for r in split_evenly(h, plan.rows)]
+    col_spans = [stage_intervals(stage, 1, c) for c in split_evenly(w, plan.cols)]
+    order = [(r, c) for r in range(plan.rows) for c in range(plan.cols)]
+    for n, (r, c) in enumerate(reversed(order) if plan.bottom_up else order):
+        patch = _Patch(stage, row_spans[r], col_spans[c], n)
         patches.append(patch)
         first = len(new_steps)
         for s in stage:
