@@ -4,12 +4,15 @@
 
 #include "tinyengine.h"
 
+/* Walks may be deeper than TE_MAX_DIMS: a TILE view pairs every dimension with its repeat. */
+#define TE_NDINDEX_MAX_DIMS 8
+
 typedef struct {
     int32_t ndim;
     const int32_t *shape;
     const int32_t *stride1;
     const int32_t *stride2; /* may be NULL */
-    int32_t index[TE_MAX_DIMS];
+    int32_t index[TE_NDINDEX_MAX_DIMS];
     size_t offset1, offset2;
 } te_ndindex;
 
@@ -20,7 +23,7 @@ static inline void te_ndindex_init(te_ndindex *it, int32_t ndim, const int32_t *
     it->shape = shape;
     it->stride1 = stride1;
     it->stride2 = stride2;
-    for (int32_t d = 0; d < TE_MAX_DIMS; d++) {
+    for (int32_t d = 0; d < TE_NDINDEX_MAX_DIMS; d++) {
         it->index[d] = 0;
     }
     it->offset1 = 0;
