@@ -13,10 +13,11 @@ from tests.reference import run_reference
 
 
 def assert_bit_exact(model: bytes, rng: np.random.Generator, input_sets: int = 3,
-                     inputs: list[list[np.ndarray]] | None = None) -> None:
-    """Generate, build and run `model`; every output byte must equal TFLite's."""
+                     inputs: list[list[np.ndarray]] | None = None, patch="off") -> None:
+    """Generate (with the given patch option), build and run `model`; every output byte must
+    equal TFLite's."""
     with tempfile.TemporaryDirectory(prefix="te_kernel_") as tmp:
-        host = HostModel(model, Path(tmp))
+        host = HostModel(model, Path(tmp), patch=patch)
         if inputs is None:
             inputs = [[rng.integers(-128, 128, size=t.shape, dtype=np.int8) for t in host.compiled.graph.inputs]
                       for _ in range(input_sets)]

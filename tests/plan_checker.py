@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from platformio_tinyengine.lowering.base import Alias, KernelCall
+from platformio_tinyengine.lowering.base import Alias, KernelCall, View
 from platformio_tinyengine.pipeline import CompiledModel
 
 
@@ -110,6 +110,69 @@ def overlap_is_safe(call: KernelCall, input_offset: int, output_offset: int) -> 
     return bool(np.all(last_read[addr[inside]] <= write[inside]))
 
 
+def _arg_offset(call: KernelCall, tensor) -> tuple[int, int] | None:
+    """(argument position, byte offset) at which `call` passes `tensor`, or None."""
+    for i, a in enumerate(call.args):
+        if a is tensor:
+            return i, 0
+        if isinstance(a, View) and a.tensor is tensor:
+            return i, a.offset
+    return None
+
+
+def _bytes_read(call: KernelCall, position: int, offset: int) -> np.ndarray:
+    """Every byte (relative to the tensor's start) a patch-stage kernel reads from argument `position`."""
+    p = call.params
+    if call.kernel in ("te_conv_s8", "te_depthwise_conv_s8", "te_avg_pool_s8", "te_max_pool_s8"):
+        c = p.get("in_c", p.get("channels"))
+        ys = {oy * p["stride_h"] - p["pad_top"] + ky * p.get("dil_h", 1)
+              for oy in range(p["out_h"]) for ky in range(p["k_h"])}
+        xs = {ox * p["stride_w"] - p["pad_left"] + kx * p.get("dil_w", 1)
+              for ox in range(p["out_w"]) for kx in range(p["k_w"])}
+        pixels = [y * p["in_w"] + x for y in ys if 0 <= y < p["in_h"] for x in xs if 0 <= x < p["in_w"]]
+        return offset + (np.array(pixels, dtype=np.int64)[:, None] * c + np.arange(c)).reshape(-1)
+    if call.kernel == "te_conv_1x1_s8":
+        return offset + np.arange(p["in_h"] * p["in_w"] * p["in_c"], dtype=np.int64)
+    if call.kernel in ("te_add_s8", "te_mul_s8"):
+        strides = p["stride1"] if position == 0 else p["stride2"]
+        index = np.zeros(1, dtype=np.int64)
+        for d in range(p["ndim"]):
+            index = (index[:, None] + np.arange(p["shape"][d]) * strides[d]).reshape(-1)
+        return offset + index
+    raise AssertionError(f"{call.kernel} in a patch stage reads in no known order")
+
+
+def _bytes_written(call: KernelCall, offset: int) -> np.ndarray:
+    p = call.params
+    if call.kernel == "te_copy_rows_s8":
+        return offset + (np.arange(p["rows"])[:, None] * p["dst_stride"] + np.arange(p["row_bytes"])).reshape(-1)
+    if call.kernel in ("te_add_s8", "te_mul_s8"):
+        count = int(np.prod(p["shape"][:p["ndim"]]))
+    else:
+        count = p["out_h"] * p["out_w"] * p.get("out_c", p.get("channels"))
+    return offset + np.arange(count, dtype=np.int64)
+
+
+def stage_overlap_is_safe(model: CompiledModel, out_t, in_t, out_offset: int, in_offset: int) -> bool:
+    """A patch stage writes its split map over its input: simulate every step of the stage and
+    check no byte of the input is overwritten before its last read."""
+    last_read = np.full(in_t.nbytes, -1, dtype=np.int64)
+    writes = []
+    for i, s in enumerate(model.steps[:model.patch.stage_steps]):
+        for t in s.inputs:
+            if t is in_t:
+                position, off = _arg_offset(s, t)
+                last_read[_bytes_read(s, position, off)] = i
+        if s.outputs[0] is out_t:
+            writes.append((i, _bytes_written(s, _arg_offset(s, out_t)[1])))
+    for i, written in writes:
+        target = out_offset + written - in_offset
+        target = target[(target >= 0) & (target < in_t.nbytes)]
+        if np.any(last_read[target] >= i):
+            return False
+    return True
+
+
 def check_plan(model: CompiledModel) -> None:
     plan = model.plan
     span = _lifetimes(model)
@@ -139,6 +202,13 @@ def check_plan(model: CompiledModel) -> None:
                 if oa + ta.nbytes <= ob or ob + tb.nbytes <= oa:
                     continue
                 pair = {id(ta), id(tb)}
+                stage = [(o, x) for o, x, _, _ in (model.patch.stage_overlaps if model.patch else ())
+                         if {id(o), id(x)} == pair]
+                if stage:
+                    o, x = stage[0]
+                    assert stage_overlap_is_safe(model, o, x, plan.offset(o), plan.offset(x)), \
+                        f"the patch stage writes {o.name} over bytes of {x.name} it still reads"
+                    continue
                 out = s.outputs[0]
                 ins = [t for t, _ in s.overlaps if span[id(t)][1] == i]
                 declared = id(out) in pair and any(id(t) in pair for t in ins)
