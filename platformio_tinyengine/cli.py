@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -29,7 +30,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except TinyEngineError as exc:
-            console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            # Messages quote names from the model and paths: never read them as rich markup.
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             sys.exit(1)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -37,7 +39,7 @@ class _Group(click.Group):
             console.print("[bold red]error:[/] the model graph is too deep to process", soft_wrap=True)
             sys.exit(1)
         except Exception as exc:  # a bug of ours: say so plainly
-            console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+            console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
                           "Please report this with the model that caused it.", soft_wrap=True)
             sys.exit(2)
 
@@ -50,6 +52,11 @@ def main() -> None:
 
 RAM_LIMIT = click.option("--ram-limit", type=click.IntRange(min=0), default=None, metavar="BYTES",
                          help="Fail when the planned arena needs more than BYTES.")
+PATCH = click.option("--patch", default="off", show_default=True, metavar="auto|off|ROWSxCOLS@LAYER",
+                     help="Patch-based inference: run the layers up to LAYER patch by patch on a ROWSxCOLS "
+                          "grid; 'auto' picks the plan with the smallest arena.")
+MAX_MAC_OVERHEAD = click.option("--max-mac-overhead", type=click.FloatRange(min=0), default=0.2, show_default=True,
+                                metavar="FRACTION", help="With --patch auto: extra MACs allowed for patches.")
 
 
 @main.command()
@@ -57,22 +64,61 @@ RAM_LIMIT = click.option("--ram-limit", type=click.IntRange(min=0), default=None
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory to write genModel.h, genModel.c and genMemory.h into.")
 @RAM_LIMIT
-def generate(model: Path, out_dir: Path, ram_limit: int | None) -> None:
+@PATCH
+@MAX_MAC_OVERHEAD
+def generate(model: Path, out_dir: Path, ram_limit: int | None, patch: str, max_mac_overhead: float) -> None:
     """Generate the C sources of MODEL (.tflite) into --out."""
     start = time.perf_counter()
-    compiled = compile_model(model)
+    compiled = compile_model(model, patch=patch, max_mac_overhead=max_mac_overhead)
     check_ram_limit(compiled, ram_limit)
     files = write_sources(emit_sources(compiled), out_dir)
     elapsed = time.perf_counter() - start
     for note in compiled.graph.notes:
-        console.print(f"[yellow]note:[/] {note}", soft_wrap=True)
-    console.print(f"wrote {', '.join(f.name for f in files)} to {out_dir} in {elapsed:.2f} s: "
+        console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
+    console.print(f"wrote {', '.join(f.name for f in files)} to {escape(str(out_dir))} in {elapsed:.2f} s: "
                   f"{len(compiled.kernel_calls)} kernel calls, {compiled.total_macs:,} MACs, "
                   f"arena {compiled.plan.arena_bytes:,} bytes")
+    _print_patch(console, model_report(compiled)["patch"], patch)
+
+
+def _print_patch(out: Console, patch: dict | None, option: str) -> None:
+    if patch is not None:
+        out.print(f"patch-based inference ({patch['option']}, {patch['order']}): layers 0-{patch['split_layer']} run "
+                  f"as {patch['grid'][0]}x{patch['grid'][1]} patches; peak {patch['peak_sram_bytes']:,} bytes "
+                  f"instead of {patch['peak_sram_bytes_without_patches']:,} "
+                  f"({patch['peak_sram_bytes'] / patch['peak_sram_bytes_without_patches']:.2f}x) for "
+                  f"{patch['mac_overhead']:.1%} more MACs ({patch['macs']:,} instead of {patch['macs_without_patches']:,})")
+    elif option.strip().lower() == "auto":
+        out.print("patch-based inference: no plan beats layer by layer within the MAC budget; running layer by layer")
 
 
 def _dims(shapes: list[list[int]]) -> str:
     return ", ".join("x".join(map(str, s)) for s in shapes)
+
+
+def _table_rows(layers: list[dict]) -> list[tuple[str, ...]]:
+    """One row per layer; a patch stage's calls folded into one row per layer (its MACs summed
+    over the patches, shapes and live bytes those of its busiest patch)."""
+    rows: list[dict] = []
+    folded: dict[tuple, dict] = {}
+    for layer in layers:
+        number = "" if layer["layer"] is None else str(layer["layer"])
+        if layer["patch"] is None:
+            rows.append(dict(layer, label=layer["op"], number=number))
+            continue
+        key = (layer["operator_index"], layer["kernel"])
+        f = folded.get(key)
+        if f is None:
+            f = folded[key] = dict(layer, patches=0, number=number)
+            rows.append(f)
+        else:
+            f["macs"] += layer["macs"]
+            if layer["live_bytes"] > f["live_bytes"]:
+                f.update(inputs=layer["inputs"], outputs=layer["outputs"], live_bytes=layer["live_bytes"])
+        f["patches"] += 1
+        f["label"] = f"{layer['op']} x{f['patches']} patches"
+    return [(r["number"], r["label"], _dims(r["inputs"]), _dims(r["outputs"]), f"{r['macs']:,}",
+             f"{r['weight_bytes']:,}", f"{r['live_bytes']:,}", f"{r['scratch_bytes']:,}") for r in rows]
 
 
 @main.command()
@@ -83,9 +129,12 @@ def _dims(shapes: list[list[int]]) -> str:
 @click.option("--stack", is_flag=True,
               help="Also measure the stack te_invoke() needs (compiles for Cortex-M7 with arm-none-eabi-gcc).")
 @RAM_LIMIT
-def analyze(model: Path, as_json: bool, plot: Path | None, stack: bool, ram_limit: int | None) -> None:
+@PATCH
+@MAX_MAC_OVERHEAD
+def analyze(model: Path, as_json: bool, plot: Path | None, stack: bool, ram_limit: int | None, patch: str,
+            max_mac_overhead: float) -> None:
     """Per-layer cost and the memory plan of MODEL."""
-    compiled = compile_model(model)
+    compiled = compile_model(model, patch=patch, max_mac_overhead=max_mac_overhead)
     report = model_report(compiled)
     if stack:
         report["totals"]["stack_bytes"] = model_stack_usage(compiled)
@@ -95,13 +144,11 @@ def analyze(model: Path, as_json: bool, plot: Path | None, stack: bool, ram_limi
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
-        table = Table(title=model.name)
+        table = Table(title=escape(model.name))
         for col in ("#", "op", "input", "output", "MACs", "weights", "live", "scratch"):
             table.add_column(col, justify="left" if col in ("op", "input", "output") else "right")
-        for layer in report["layers"]:
-            table.add_row(str(layer["index"]), layer["op"], _dims(layer["inputs"]), _dims(layer["outputs"]),
-                          f"{layer['macs']:,}", f"{layer['weight_bytes']:,}", f"{layer['live_bytes']:,}",
-                          f"{layer['scratch_bytes']:,}")
+        for row in _table_rows(report["layers"]):
+            table.add_row(*row)
         out.print(table)
         t = report["totals"]
         gap = t["peak_sram_bytes"] - t["lower_bound_bytes"]
@@ -111,8 +158,9 @@ def analyze(model: Path, as_json: bool, plot: Path | None, stack: bool, ram_limi
                   f"total MACs: {t['macs']:,}")
         if "stack_bytes" in t:
             out.print(f"stack for te_invoke() on Cortex-M7 (-fstack-usage): {t['stack_bytes']:,} bytes")
+        _print_patch(out, report["patch"], patch)
         for note in report["notes"]:
-            out.print(f"note: {note}", soft_wrap=True)
+            out.print(f"note: {escape(note)}", soft_wrap=True)
         if plot is not None:
             out.print(f"memory timeline written to {plot}")
     check_ram_limit(compiled, ram_limit)

@@ -37,84 +37,17 @@ with atheris.instrument_imports(include=["platformio_tinyengine", "tflite"]):
     from platformio_tinyengine.pipeline import compile_model, emit_sources
     from platformio_tinyengine.resources import C_INCLUDE_DIR
 
-import numpy as np  # noqa: E402
-
 from tests.conftest import shared_models  # noqa: E402
-from tests.model_builder import ModelBuilder  # noqa: E402
-from tests.test_kernel_conv import VALID, conv_model, fc_model  # noqa: E402
-from tests.test_kernel_tensor_ops import binary_model, unary_model  # noqa: E402
+from tests.test_fuzz import GENERATED_SEEDS  # noqa: E402
 
 GCC = ["gcc", "-fsyntax-only", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I", str(C_INCLUDE_DIR)]
 # The bodies of constant arrays: values of the array's own C type, and most of the text.
 _ARRAY_BODY = re.compile(r"(\] = \{\n).*?(\n\};)", re.DOTALL)
 
 
-def float_wrapped_model(rng: np.random.Generator) -> bytes:
-    """float input -> QUANTIZE -> CONV_2D -> DEQUANTIZE -> SOFTMAX (float): the float boundary pass."""
-    b = ModelBuilder()
-    x = b.input("x", (1, 5, 5, 2), "float32")
-    q = b.tensor("q", (1, 5, 5, 2), "int8", 0.05, 3)
-    b.op("QUANTIZE", [x], [q])
-    w = b.const("w", rng.integers(-127, 128, (3, 3, 3, 2), dtype=np.int8), [0.01, 0.02, 0.03], 0)
-    bias = b.const("bias", np.array([10, -20, 30], np.int32), [0.0005, 0.001, 0.0015], 0)
-    c = b.tensor("c", (1, 5, 5, 3), "int8", 0.2, -5)
-    b.op("CONV_2D", [q, w, bias], [c], version=3, padding=0, stride_h=1, stride_w=1)
-    d = b.tensor("d", (1, 5, 5, 3), "float32")
-    b.op("DEQUANTIZE", [c], [d])
-    s = b.tensor("s", (1, 5, 5, 3), "float32")
-    b.op("SOFTMAX", [d], [s], beta=1.0)
-    b.output(s)
-    return b.finish()
-
-
-def branching_model(rng: np.random.Generator) -> bytes:
-    """Two branches joined by ADD, a RESHAPE and a MEAN: more than one operator per model."""
-    b = ModelBuilder()
-    x = b.input("x", (1, 4, 4, 3), "int8", 0.05, 1)
-    p = b.tensor("p", (1, 4, 4, 3), "int8", 0.05, 1)
-    b.op("MAX_POOL_2D", [x], [p], version=2, padding=0, stride_h=1, stride_w=1, filter_height=2, filter_width=2)
-    a = b.tensor("a", (1, 4, 4, 3), "int8", 0.1, 0)
-    b.op("ADD", [x, p], [a], version=2)
-    r = b.tensor("r", (1, 16, 3), "int8", 0.1, 0)
-    b.op("RESHAPE", [a, b.const("shape", np.array([1, 16, 3], np.int32))], [r], new_shape=[1, 16, 3])
-    m = b.tensor("m", (1, 3), "int8", 0.07, -2)
-    b.op("MEAN", [r, b.const("axes", np.array([1], np.int32))], [m], version=2, keep_dims=False)
-    b.output(m)
-    b.output(a)
-    return b.finish()
-
-
-def generated_seeds() -> dict[str, bytes]:
-    rng = np.random.default_rng(0)
-    return {
-        "conv": conv_model(rng, 6, 6, 3, 4, activation=3),
-        "conv_pad_stride2": conv_model(rng, 7, 8, 3, 4, padding=VALID, stride=(2, 2), pad_op=((0, 1), (1, 2))),
-        "depthwise_x2": conv_model(rng, 5, 5, 3, 6, depthwise=True),
-        "fully_connected": fc_model(rng, 1, 12, 5, per_channel=True),
-        "avg_pool": unary_model("AVERAGE_POOL_2D", (1, 5, 5, 2), (1, 3, 3, 2), same_quant=True, version=2,
-                                rng=rng, filter_height=3, filter_width=3, stride_h=2, stride_w=2, padding=0),
-        "add_broadcast": binary_model("ADD", (1, 4, 4, 3), (1, 1, 1, 3), (1, 4, 4, 3), rng),
-        "mul_const": binary_model("MUL", (1, 3, 3), (1, 1, 3), (1, 3, 3), rng, const_second=True),
-        "sub": binary_model("SUB", (2, 3), (2, 3), (2, 3), rng, activation=1),
-        "mean": unary_model("MEAN", (1, 4, 3, 2), (1, 2), consts=[np.array([1, 2], np.int32)], version=2,
-                            rng=rng, keep_dims=False),
-        "pad": unary_model("PAD", (1, 2, 3, 2), (1, 4, 4, 2), consts=[np.array([[0, 0], [1, 1], [0, 1], [0, 0]],
-                                                                               np.int32)],
-                           same_quant=True, version=2, rng=rng),
-        "transpose": unary_model("TRANSPOSE", (2, 3, 4), (4, 2, 3), consts=[np.array([2, 0, 1], np.int32)],
-                                 same_quant=True, version=2, rng=rng),
-        "resize": unary_model("RESIZE_NEAREST_NEIGHBOR", (1, 2, 3, 2), (1, 4, 5, 2),
-                              consts=[np.array([4, 5], np.int32)], same_quant=True, version=3, rng=rng,
-                              half_pixel_centers=True),
-        "requantize": unary_model("QUANTIZE", (1, 6), (1, 6), version=2, rng=rng),
-        "float_wrapped": float_wrapped_model(rng),
-        "branching": branching_model(rng),
-    }
-
-
 def seed_corpus(corpus: Path, real_models: bool) -> int:
     corpus.mkdir(parents=True, exist_ok=True)
-    seeds = {f"gen_{k}.tflite": v for k, v in generated_seeds().items()}
+    seeds = {f"gen_{k}.tflite": v for k, v in GENERATED_SEEDS.items()}
     if real_models:
         seeds.update({f"real_{p.name}": p.read_bytes() for p in shared_models()})
     for name, data in seeds.items():

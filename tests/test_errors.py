@@ -120,3 +120,16 @@ def test_success_reports_what_it_wrote(tmp_path):
     result = generate(tmp_path, b.finish())
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["genMemory.h", "genModel.c", "genModel.h"]
+
+
+def test_names_from_the_model_are_printed_as_text(tmp_path):
+    """Names quoted in messages are neither rich markup (a stray closing tag once crashed the
+    error printer) nor terminal control sequences."""
+    b = ModelBuilder()
+    x = b.input("x[/bold]\x1b]0;pwned\x07\u202e", (1, 4), "int16", 0.1, 0)
+    y = b.tensor("y", (1, 4), "int8", 0.2, 3)
+    b.op("QUANTIZE", [x], [y])
+    b.output(y)
+    result = generate(tmp_path, b.finish())
+    assert_clean_error(result, "x[/bold]?]0;pwned??", "int16")
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr

@@ -43,6 +43,12 @@ def c_value(v) -> str:
     return c_int(v)
 
 
+def comment_text(text: str) -> str:
+    """Text from the model (names), safe inside a C block comment: printable ASCII without
+    `*` (no `*/` to end it, no `/*` for -Wcomment), `\\` (no line splice) or `?` (no trigraph)."""
+    return re.sub(r"[^ -~]|[*?\\]", "_", text)
+
+
 def float_literal(x: float) -> str:
     f = np.float32(x)
     return f"{float(f).hex()}f /* {float(f):.9g} */"
@@ -113,23 +119,23 @@ def render(all_steps: list[KernelCall | Alias], plan: MemoryPlan, constants: lis
             comment=f"layer {n}: {origin}{'' if s.patch is None else f' [patch {s.patch}]'} {ins} -> {outs}"))
 
     def io(t: Tensor) -> dict:
-        return dict(name=t.name.replace("*/", "* /"), shape=list(t.shape), bytes=t.nbytes,
+        return dict(name=comment_text(t.name), shape=list(t.shape), bytes=t.nbytes,
                     scale_text=f"{t.quant.s:.9g}", scale_literal=float_literal(t.quant.s),
                     zero_point=t.quant.zp, offset=plan.offset(t))
 
     def label(b) -> str:
-        return ", ".join(t.name for t in b.tensors)[:80].replace("*/", "* /") if b.tensors else b.name
+        return comment_text(", ".join(t.name for t in b.tensors)[:80] if b.tensors else b.name)
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "model")),
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
     context = dict(
-        version=__version__, model_name=model_name, steps=rendered,
+        version=__version__, model_name=comment_text(model_name), steps=rendered,
         constants=[dict(ctype=c.ctype, symbol=c.symbol, count=len(c.values), body=_body(c.values)) for c in constants],
         inputs=[io(t) for t in inputs], outputs=[io(t) for t in outputs],
         arena_bytes=plan.arena_bytes, lower_bound=plan.lower_bound,
         buffers=[dict(offset=b.offset, size=b.size, first=b.first, last=b.last, label=label(b)) for b in plan.buffers],
         total_macs=sum(s.macs for s in steps), weight_bytes=constant_bytes(constants),
-        arena_attributes=arena_attributes, notes=[n.replace("*/", "* /") for n in notes],
+        arena_attributes=arena_attributes, notes=[comment_text(n) for n in notes],
     )
     return {name: env.get_template(name + ".j2").render(**context)
             for name in ("genModel.h", "genModel.c", "genMemory.h")}

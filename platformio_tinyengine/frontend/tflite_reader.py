@@ -66,11 +66,17 @@ def _read_options(op) -> dict:
     return result
 
 
+def _printable(raw: bytes) -> str:
+    """A name from the file, for messages and comments: control and format characters (terminal
+    escapes, newlines, bidi overrides) become '?'."""
+    return "".join(ch if ch.isprintable() else "?" for ch in raw.decode(errors="replace"))
+
+
 def _op_name(code) -> str:
     builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
     if builtin == BuiltinOperator.CUSTOM:
         custom = code.CustomCode()
-        return f"CUSTOM({custom.decode(errors='replace') if custom else '?'})"
+        return f"CUSTOM({_printable(custom) if custom else '?'})"
     return _OP_NAMES.get(builtin, f"UNKNOWN_OPCODE_{builtin}")
 
 
@@ -130,7 +136,7 @@ def _parse(buf: bytes, name: str) -> Graph:
     tensors: list[Tensor] = []
     for i in range(sg.TensorsLength()):
         t = sg.Tensors(i)
-        tname = (t.Name() or b"").decode(errors="replace") or f"tensor_{i}"
+        tname = _printable(t.Name() or b"") or f"tensor_{i}"
         ttype = _TYPE_NAMES.get(t.Type())
         if ttype is None:
             raise ModelError(f"tensor '{tname}' has an unknown type code {t.Type()}")
@@ -144,7 +150,7 @@ def _parse(buf: bytes, name: str) -> Graph:
             raise ModelError(f"tensor '{tname}' has a dynamic shape {signature}; "
                              "only static shapes can be compiled (fix the batch size when converting)")
         size = int(np.prod(shape, dtype=object)) if shape else 1
-        if ttype in DTYPE_BYTES and size * DTYPE_BYTES[ttype] >= MAX_TENSOR_BYTES:
+        if size * DTYPE_BYTES.get(ttype, 1) >= MAX_TENSOR_BYTES:
             raise ModelError(f"tensor '{tname}' of shape {list(shape)} needs more than 2 GiB")
         data = None
         bidx = t.Buffer()
@@ -168,6 +174,9 @@ def _parse(buf: bytes, name: str) -> Graph:
                     raise ModelError(f"tensor '{tname}' of shape {list(shape)} ({ttype}) needs {expected} bytes "
                                      f"but its buffer holds {len(raw)}")
                 data = np.frombuffer(raw, dtype=_NUMPY_TYPES[ttype]).reshape(shape).copy()
+        if data is None and size == 0:
+            raise ModelError(f"tensor '{tname}' of shape {list(shape)} is empty; "
+                             "only activations with at least one element can be compiled")
         quant = _read_quant(t, tname, ttype, shape, constant=data is not None)
         tensors.append(Tensor(name=tname, shape=shape, dtype=ttype, quant=quant, data=data))
 
@@ -211,6 +220,8 @@ def _check_topology(graph: Graph) -> None:
         for t in op.outputs:
             if id(t) in produced_by or id(t) in {id(x) for x in graph.inputs}:
                 raise ModelError(f"tensor '{t.name}' is written by more than one operator")
+            if t.is_constant:
+                raise ModelError(f"{op.describe()} writes tensor '{t.name}', which holds constant data")
             produced_by[id(t)] = op
     for op in graph.operators:
         for t in op.inputs:

@@ -78,7 +78,8 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     bias = op.inputs[2] if len(op.inputs) > 2 else None
     require(len(x.shape) == 4 and len(y.shape) == 4 and len(w.shape) == 4, "only 4-D NHWC tensors are supported")
     n, in_h, in_w, in_c = x.shape
-    _, out_h, out_w, out_c = y.shape
+    out_n, out_h, out_w, out_c = y.shape
+    require(out_n == n, f"output batch {out_n} differs from the input batch {n}")
     o = op.options
     stride_h, stride_w = o.get("stride_h", 1), o.get("stride_w", 1)
     dil_h, dil_w = o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1)

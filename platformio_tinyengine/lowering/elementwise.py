@@ -61,6 +61,9 @@ def _operand(ctx: LoweringContext, t: Tensor, name: str):
 @lowers("ADD", "SUB", "MUL")
 def lower_binary(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     a, b, y = _binary_operands(op)
+    require(len(a.shape) <= len(y.shape) and len(b.shape) <= len(y.shape)
+            and tuple(np.broadcast_shapes(a.shape, b.shape)) == tuple(y.shape),
+            f"output shape {list(y.shape)} is not the broadcast of {list(a.shape)} and {list(b.shape)}")
     shape, (st1, st2) = broadcast_strides(y.shape, a.shape, b.shape)
     act_min, act_max = activation_range(op.options.get("fused_activation_function", 0), y.quant.s, y.quant.zp)
     params = dict(ndim=len(shape), shape=_pad(shape, 1), stride1=_pad(st1), stride2=_pad(st2),

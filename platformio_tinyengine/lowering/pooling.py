@@ -17,7 +17,8 @@ def lower_pool(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     require(x.quant.zp == y.quant.zp and x.quant.s == y.quant.s,
             "pooling needs the same quantisation on input and output")
     n, in_h, in_w, c = x.shape
-    _, out_h, out_w, _ = y.shape
+    out_n, out_h, out_w, out_c = y.shape
+    require((out_n, out_c) == (n, c), f"output batch and channels {out_n}, {out_c} differ from the input's {n}, {c}")
     o = op.options
     k_h, k_w = o.get("filter_height", 1), o.get("filter_width", 1)
     s_h, s_w = o.get("stride_h", 1), o.get("stride_w", 1)

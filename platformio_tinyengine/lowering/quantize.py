@@ -16,6 +16,7 @@ def lower_quantize(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
             "(float inputs are supported only as the model's own input wrapper)")
     int8_activation(x, "input")
     int8_activation(y, "output")
+    require(x.shape == y.shape, f"output shape {list(y.shape)} differs from the input shape {list(x.shape)}")
     mult, shift = quantize_multiplier(float(x.quant.s) / float(y.quant.s))
     params = dict(size=x.size, input_offset=-x.quant.zp, output_offset=y.quant.zp, multiplier=mult, shift=shift)
     return KernelCall(kernel="te_requantize_s8", params_type="te_requantize_params", params=params,

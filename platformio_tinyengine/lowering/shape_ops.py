@@ -35,6 +35,7 @@ def lower_pad(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     value = y.quant.zp
     if op.type == "PADV2" and len(op.inputs) > 2 and op.inputs[2] is not None:
         value = int(np.asarray(static_input(op, 2, "constant value")).reshape(-1)[0])
+        require(-128 <= value <= 127, f"padding value {value} is not an int8")
     params = dict(ndim=len(x.shape), in_shape=_pad(x.shape, 1), out_shape=_pad(y.shape, 1),
                   before=_pad(pads[:, 0]), pad_value=value)
     return KernelCall(kernel="te_pad_s8", params_type="te_pad_params", params=params,
@@ -65,7 +66,9 @@ def lower_concatenation(op: Operator, ctx: LoweringContext, name: str) -> Kernel
     for i, t in enumerate(op.inputs):
         int8_activation(t, f"input {i}")
         require(_same_quant(t, y), "int8 CONCATENATION needs the same quantisation on inputs and output")
-        require(len(t.shape) == len(y.shape), "inputs must have the output's rank")
+        require(len(t.shape) == len(y.shape) and all(a == b for d, (a, b) in enumerate(zip(t.shape, y.shape))
+                                                      if d != axis),
+                f"input {i} of shape {list(t.shape)} does not match the output {list(y.shape)} off the axis")
         operands.append(ctx.tensor_const(t, f"{name}_in{i}") if t.is_constant else t)
         inner.append(int(np.prod(t.shape[axis:], dtype=np.int64)))
     outer = int(np.prod(y.shape[:axis], dtype=np.int64))
@@ -106,6 +109,7 @@ def lower_resize_nearest(op: Operator, ctx: LoweringContext, name: str) -> Kerne
     size = [int(v) for v in np.asarray(static_input(op, 1, "size")).reshape(-1)]
     require(size == list(y.shape[1:3]), "output shape does not match the size operand")
     n, in_h, in_w, c = x.shape
+    require((y.shape[0], y.shape[3]) == (n, c), "output batch and channels differ from the input's")
     align = bool(op.options.get("align_corners", False))
     half = bool(op.options.get("half_pixel_centers", False))
     src_y = nearest_source_index(y.shape[1], in_h, align, half)

@@ -25,7 +25,8 @@ def _float_tail(t, producers) -> tuple[Operator | None, list[Operator]]:
             and op.inputs[0].dtype == "float32":
         tail.append(op)
         op = producers.get(id(op.inputs[0]))
-    if op is not None and op.type == "DEQUANTIZE" and op.inputs[0] is not None and op.inputs[0].dtype == "int8":
+    if op is not None and op.type == "DEQUANTIZE" and op.inputs and op.inputs[0] is not None \
+            and op.inputs[0].dtype == "int8":
         return op, tail
     return None, []
 
@@ -38,7 +39,7 @@ def strip_float_boundary(graph: Graph) -> None:
     for t in graph.inputs:
         users = consumers.get(id(t), [])
         if t.dtype == "float32" and len(users) == 1 and users[0].type == "QUANTIZE" \
-                and users[0].outputs[0].dtype == "int8":
+                and users[0].outputs and users[0].outputs[0].dtype == "int8":
             removed.add(id(users[0]))
             new_inputs.append(users[0].outputs[0])
         else:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ModelError
 from ..ir import Graph, Operator, Tensor
 
 
 def _fold(op: Operator) -> np.ndarray | None:
     ins = op.inputs
+    if not ins or ins[0] is None:
+        return None
     if op.type == "SHAPE":
         return np.array(ins[0].shape, dtype=np.int32)
     if not all(t is not None and t.is_constant for t in ins):
@@ -44,12 +47,16 @@ def _fold(op: Operator) -> np.ndarray | None:
 def fold_constants(graph: Graph) -> None:
     kept = []
     for op in graph.operators:
-        value = _fold(op) if len(op.outputs) == 1 else None
-        out = op.outputs[0] if op.outputs else None
-        if value is not None and int(np.prod(out.shape, dtype=np.int64)) == value.size:
-            out.data = np.asarray(value).reshape(out.shape).astype(out.dtype if out.dtype != "bool" else "u1")
-        else:
-            kept.append(op)
+        try:
+            value = _fold(op) if len(op.outputs) == 1 else None
+            out = op.outputs[0] if op.outputs else None
+            if value is not None and int(np.prod(out.shape, dtype=np.int64)) == value.size:
+                out.data = np.asarray(value).reshape(out.shape).astype(out.dtype if out.dtype != "bool" else "u1")
+                continue
+        except (ValueError, IndexError, TypeError) as exc:
+            # The operands come from the file: numpy refusing them means the model is malformed.
+            raise ModelError(f"{op.describe()} on constants cannot be evaluated: {exc}") from None
+        kept.append(op)
     graph.operators = kept
     remove_dead_operators(graph)
 

@@ -22,14 +22,15 @@ def fuse_pad(graph: Graph) -> None:
     outputs = {id(t) for t in graph.outputs}
     fused = set()
     for pad in graph.operators:
-        if pad.type not in ("PAD", "PADV2") or len(pad.inputs) < 2 or pad.inputs[1] is None:
+        if pad.type not in ("PAD", "PADV2") or len(pad.inputs) < 2 or None in pad.inputs[:2] or not pad.outputs:
             continue
         x, y = pad.inputs[0], pad.outputs[0]
         users = consumers.get(id(y), [])
         if len(users) != 1 or id(y) in outputs or users[0].type not in _CONVS:
             continue
         conv = users[0]
-        if conv.inputs[0] is not y or conv.options.get("padding") != VALID or not pad.inputs[1].is_constant:
+        if not conv.inputs or conv.inputs[0] is not y or conv.options.get("padding") != VALID \
+                or not pad.inputs[1].is_constant:
             continue
         if x.quant is None or y.quant is None or x.quant.zp != y.quant.zp or x.quant.s != y.quant.s:
             continue
