@@ -139,17 +139,17 @@ typedef struct {
 
 te_status te_resize_nearest_s8(const te_resize_params *p, const int8_t *input, int8_t *output);
 
-/* MEAN over a set of axes, as reference_ops::QuantizedMeanOrSum: the zero-point-free
- * sum of `count` elements requantised with a multiplier that folds in 1/count.
- * The walk visits the kept dims first and the reduced dims last, so each output
- * is the mean of `count` consecutive elements of the walk. */
+/* MEAN and SUM over a set of axes, as reference_ops::QuantizedMeanOrSum: the
+ * zero-point-free sum of `count` elements requantised with a multiplier that, for
+ * MEAN, folds in 1/count. The walk visits the kept dims first and the reduced dims
+ * last, so each output reduces `count` consecutive elements of the walk. */
 typedef struct {
     int32_t ndim;
     int32_t shape[TE_MAX_DIMS];
     int32_t in_stride[TE_MAX_DIMS];
     int32_t count;
     int32_t input_zero_point, output_zero_point;
-    int32_t multiplier, shift; /* input_scale / (output_scale * count) */
+    int32_t multiplier, shift; /* input_scale / (output_scale * count); SUM: input_scale / output_scale */
 } te_mean_params;
 
 te_status te_mean_s8(const te_mean_params *p, const int8_t *input, int8_t *output);

@@ -1,5 +1,5 @@
-/* MEAN, int8: tflite::reference_ops::QuantizedMeanOrSum (integer, the division by the
- * element count folded into the multiplier by the generator). */
+/* MEAN and SUM, int8: tflite::reference_ops::QuantizedMeanOrSum (integer; for MEAN the
+ * division by the element count folded into the multiplier by the generator). */
 #include "te_fixedpoint.h"
 #include "te_ndindex.h"
 #include "tinyengine.h"
