@@ -27,6 +27,12 @@ def plot_memory(report: dict, path: Path) -> None:
         steps = max(steps, b["last_step"] + 1)
         ax.add_patch(Rectangle((b["first_step"] - 0.45, b["offset"] / 1024), width - 0.1, b["bytes"] / 1024,
                                facecolor=cmap(i % 20), edgecolor="black", linewidth=0.4, alpha=0.85))
+    patch = report.get("patch")
+    if patch is not None:
+        ax.axvspan(-0.5, patch["stage_steps"] - 0.5, color="tab:blue", alpha=0.08, zorder=0)
+        ax.text(0, totals["peak_sram_bytes"] / 1024 * 1.03,
+                f"patch stage: layers 0-{patch['split_layer']} as {patch['grid'][0]}x{patch['grid'][1]} patches "
+                f"(+{patch['mac_overhead']:.1%} MACs)", color="tab:blue")
     peak = totals["peak_step"]
     ax.axvline(peak, color="red", linestyle="--", linewidth=1)
     ax.axhline(totals["peak_sram_bytes"] / 1024, color="black", linewidth=0.8)

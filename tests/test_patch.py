@@ -138,3 +138,56 @@ def test_unpatchable_split_is_refused_with_its_reason():
     last = len(compile_model(data).steps) - 1
     with pytest.raises(TinyEngineError, match="needs its whole input and cannot run patch by patch"):
         compile_model(data, patch=f"2x2@{last}")
+
+
+def _chain_model(tmp_path: Path) -> Path:
+    """Three 3x3 convolutions on 24x24: layer by layer needs two big maps, patches do not."""
+    from tests.model_builder import ModelBuilder
+    from tests.kernel_check import bias_for, scale, weights, zero_point
+
+    rng = np.random.default_rng(9)
+    b = ModelBuilder()
+    s, z = scale(rng, 0.02, 0.1), zero_point(rng)
+    x = b.input("x", (1, 24, 24, 3), "int8", s, z)
+    c = 3
+    for n, cout in enumerate((16, 16, 4)):
+        ws = np.full(cout, scale(rng, 0.002, 0.02), np.float32)
+        w = b.const(f"w{n}", weights(rng, (cout, 3, 3, c)), ws, 0, axis=0)
+        bias, bs = bias_for(rng, cout, s, ws)
+        s, z = scale(rng, 0.02, 0.2), zero_point(rng)
+        y = b.tensor(f"t{n}", (1, 24, 24, cout), "int8", s, z)
+        b.op("CONV_2D", [x, w, b.const(f"b{n}", bias, bs, 0)], [y], padding=0, stride_h=1, stride_w=1)
+        x, c = y, cout
+    b.output(x)
+    path = tmp_path / "chain.tflite"
+    path.write_bytes(b.finish())
+    return path
+
+
+def test_analyze_reports_the_patch_plan(tmp_path):
+    import json
+
+    from tests.test_errors import run_cli
+
+    path = _chain_model(tmp_path)
+    result = run_cli("analyze", str(path), "--json", "--patch", "auto")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    patch = report["patch"]
+    assert patch["peak_sram_bytes"] == report["totals"]["peak_sram_bytes"]
+    assert patch["peak_sram_bytes"] < patch["peak_sram_bytes_without_patches"]
+    assert 0 <= patch["mac_overhead"] <= 0.2
+    assert patch["macs"] == sum(layer["macs"] for layer in report["layers"])
+    patched = [layer for layer in report["layers"] if layer["patch"] is not None]
+    assert len({layer["patch"] for layer in patched}) == patch["grid"][0] * patch["grid"][1]
+    assert {layer["layer"] for layer in patched} - {None} == set(range(patch["split_layer"] + 1))
+    table = run_cli("analyze", str(path), "--patch", "auto")
+    assert "patch-based inference" in table.stdout and "patches" in table.stdout
+
+
+def test_generate_with_a_bad_patch_option_fails_cleanly(tmp_path):
+    from tests.test_errors import assert_clean_error, run_cli
+
+    path = _chain_model(tmp_path)
+    result = run_cli("generate", str(path), "--out", str(tmp_path / "gen"), "--patch", "2x2@9")
+    assert_clean_error(result, "layer 9 does not exist")

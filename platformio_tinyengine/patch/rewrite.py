@@ -35,8 +35,9 @@ class PatchPlan:
     rows: int
     cols: int
     # Patches run bottom-up: the split map is then assembled from its end, over the end of
-    # the input, which suits a planner that wants the map high in the arena.
-    bottom_up: bool = False
+    # the input, which suits a planner that wants the map high in the arena. None: whichever
+    # order gives the smaller arena (see patch/search.py).
+    bottom_up: bool | None = False
 
     def __str__(self) -> str:
         return f"{self.rows}x{self.cols}@{self.split}"

@@ -28,7 +28,7 @@ def parse_patch_option(text: str) -> str | PatchPlan:
     if not m:
         raise TinyEngineError(f"--patch {text!r}: expected 'auto', 'off' or ROWSxCOLS@LAYER, e.g. '3x3@5'")
     rows, cols, split = (int(g) for g in m.groups())
-    return PatchPlan(split=split, rows=rows, cols=cols)
+    return PatchPlan(split=split, rows=rows, cols=cols, bottom_up=None)
 
 
 def _macs(steps) -> int:
@@ -42,10 +42,15 @@ def _lower_bound(patched: PatchedSteps, inputs, outputs) -> int:
 
 def apply_patch_plan(steps: list[KernelCall | Alias], plan: PatchPlan, inputs: list[Tensor],
                      outputs: list[Tensor]) -> PatchedSteps:
+    """`plan` as given; with no patch order given, the order whose arena is smaller."""
+    orders = [plan] if plan.bottom_up is not None else [replace(plan, bottom_up=b) for b in (True, False)]
     try:
-        return patch_steps(steps, plan, outputs)
+        candidates = [patch_steps(steps, p, outputs) for p in orders]
     except NotPatchable as exc:
         raise TinyEngineError(f"--patch {plan}: {exc}") from None
+    if len(candidates) == 1:
+        return candidates[0]
+    return min(candidates, key=lambda c: plan_memory(c.steps, inputs, outputs, c.stage_overlaps).arena_bytes)
 
 
 def search_patch_plan(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: list[Tensor],
