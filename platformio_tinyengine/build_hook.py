@@ -73,8 +73,10 @@ def check_fits(report: dict, board: Board) -> None:
     ram = board.largest_ram
     problems = []
     if arena > ram.bytes:
+        hint = "" if report["patch"] else " (custom_tinyengine_patch = auto may bring it lower)"
         problems.append(f"the model needs {arena:,} bytes of RAM for its arena, but the largest RAM region of "
-                        f"{board.name} ({ram.name}) has {ram.bytes:,} bytes: {arena - ram.bytes:,} bytes too many")
+                        f"{board.name} ({ram.name}) has {ram.bytes:,} bytes: {arena - ram.bytes:,} bytes too many"
+                        + hint)
     flash = report["totals"]["flash_constant_bytes"]
     if board.flash_bytes and flash > board.flash_bytes:
         problems.append(f"the model's weights and parameters take {flash:,} bytes, but {board.name} has "
@@ -96,7 +98,7 @@ def generate_if_needed(model: Path, options: Options, board: Board, out_dir: Pat
                 return False
         except (OSError, ValueError):
             pass
-    compiled = compile_model(model)
+    compiled = compile_model(model, patch=options.patch or "off")
     check_fits(model_report(compiled), board)
     files = emit_sources(compiled)
     out_dir.parent.mkdir(parents=True, exist_ok=True)

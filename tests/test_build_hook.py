@@ -130,6 +130,23 @@ def test_model_too_big_for_the_board_says_by_how_much(tmp_path, capsys):
     assert "bytes too many" in out and "131,072" in out
 
 
+def test_patch_option_fits_a_model_the_board_cannot_hold_layer_by_layer(tmp_path, capsys):
+    """Two 3x3 convolutions through a 64x64x32 map need ~150 KB layer by layer; nucleo_f411re has
+    128 KiB. Patches fit it."""
+    from tests.test_patch import chain_model
+
+    project = make_project(tmp_path)
+    (project / "model" / "net.tflite").write_bytes(chain_model(64, (32, 4)))
+    with pytest.raises(Exited):
+        build_hook.run(FakeEnv(project, board="nucleo_f411re"))
+    assert "custom_tinyengine_patch = auto" in capsys.readouterr().out
+    env = FakeEnv(project, board="nucleo_f411re", options={"custom_tinyengine_patch": "auto"})
+    build_hook.run(env)
+    assert env.exit_code is None
+    stamp = json.loads((project / ".pio" / "build" / "env" / "tinyengine" / "gen" / build_hook.STAMP).read_text())
+    assert stamp["options"]["patch"] == "auto"
+
+
 def test_arena_section_option_reaches_the_compiler(tmp_path):
     env = FakeEnv(make_project(tmp_path), options={"custom_tinyengine_arena_section": ".dtcm_data"})
     build_hook.run(env)

@@ -140,27 +140,31 @@ def test_unpatchable_split_is_refused_with_its_reason():
         compile_model(data, patch=f"2x2@{last}")
 
 
-def _chain_model(tmp_path: Path) -> Path:
-    """Three 3x3 convolutions on 24x24: layer by layer needs two big maps, patches do not."""
-    from tests.model_builder import ModelBuilder
+def chain_model(size: int = 24, channels=(16, 16, 4)) -> bytes:
+    """3x3 convolutions on a size x size map: layer by layer needs two big maps, patches do not."""
     from tests.kernel_check import bias_for, scale, weights, zero_point
+    from tests.model_builder import ModelBuilder
 
     rng = np.random.default_rng(9)
     b = ModelBuilder()
     s, z = scale(rng, 0.02, 0.1), zero_point(rng)
-    x = b.input("x", (1, 24, 24, 3), "int8", s, z)
+    x = b.input("x", (1, size, size, 3), "int8", s, z)
     c = 3
-    for n, cout in enumerate((16, 16, 4)):
+    for n, cout in enumerate(channels):
         ws = np.full(cout, scale(rng, 0.002, 0.02), np.float32)
         w = b.const(f"w{n}", weights(rng, (cout, 3, 3, c)), ws, 0, axis=0)
         bias, bs = bias_for(rng, cout, s, ws)
         s, z = scale(rng, 0.02, 0.2), zero_point(rng)
-        y = b.tensor(f"t{n}", (1, 24, 24, cout), "int8", s, z)
+        y = b.tensor(f"t{n}", (1, size, size, cout), "int8", s, z)
         b.op("CONV_2D", [x, w, b.const(f"b{n}", bias, bs, 0)], [y], padding=0, stride_h=1, stride_w=1)
         x, c = y, cout
     b.output(x)
+    return b.finish()
+
+
+def _chain_model(tmp_path: Path) -> Path:
     path = tmp_path / "chain.tflite"
-    path.write_bytes(b.finish())
+    path.write_bytes(chain_model())
     return path
 
 
