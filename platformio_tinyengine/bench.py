@@ -46,16 +46,14 @@ def run_variant(model, board, out_dir: Path, portable: bool) -> dict:
             "layer_instructions": run.layer_instructions, **_memory(image, run)}
 
 
-def bench(model_path: str | Path, board_id: str, compare_portable: bool = False,
-          work_dir: str | Path | None = None) -> dict:
+def bench(model_path: str | Path, board_id: str, compare_portable: bool = False) -> dict:
     """Build and run the model's firmware; the report as plain data (the --json output)."""
     board = resolve_board(board_id)
     qemu.machine_for(board)
     model = compile_model(model_path)
     variants = {"simd": False} | ({"portable": True} if compare_portable else {})
     with tempfile.TemporaryDirectory(prefix="te_bench_") as tmp:
-        root = Path(work_dir) if work_dir is not None else Path(tmp)
-        results = {name: run_variant(model, board, root / name, portable) for name, portable in variants.items()}
+        results = {name: run_variant(model, board, Path(tmp) / name, portable) for name, portable in variants.items()}
     layers = []
     for layer in model_report(model)["layers"]:
         n = layer["index"]

@@ -15,19 +15,17 @@ from platformio_tinyengine import firmware, qemu
 from platformio_tinyengine.boards import resolve_board
 from platformio_tinyengine.cli import main
 from platformio_tinyengine.codegen.emitter import constant_bytes
-from platformio_tinyengine.errors import MissingToolError
+from platformio_tinyengine.errors import FirmwareError, MissingToolError
 from platformio_tinyengine.pipeline import compile_model
 from tests.conftest import SHARED_MODELS
 from tests.kernel_check import bias_for, scale, weights
 from tests.model_builder import ModelBuilder
 from tests.reference import run_reference
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("qemu-system-arm") is None,
-                       reason="qemu-system-arm is not installed (Debian: qemu-system-arm; scripts/setup.sh installs it)"),
-    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
-                       reason="arm-none-eabi-gcc is not installed (Debian: gcc-arm-none-eabi libnewlib-arm-none-eabi)"),
-]
+requires_qemu = pytest.mark.skipif(
+    shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
+    reason="qemu-system-arm or arm-none-eabi-gcc is not installed (Debian: qemu-system-arm gcc-arm-none-eabi "
+           "libnewlib-arm-none-eabi; scripts/setup.sh installs them)")
 
 BOARDS = ["qemu_cortex_m7", "qemu_cortex_m4", "qemu_cortex_m55"]
 VWW = SHARED_MODELS / "vww.tflite"
@@ -90,6 +88,7 @@ def assert_matches_reference(model: bytes, inputs: list[np.ndarray], result: qem
         np.testing.assert_array_equal(got, want.reshape(-1), err_msg=label)
 
 
+@requires_qemu
 def test_pointwise_kernel_takes_the_dsp_path():
     """The cases below test SMLAD only if the library really compiles it for these cores."""
     for board_id in BOARDS:
@@ -102,6 +101,7 @@ def test_pointwise_kernel_takes_the_dsp_path():
             assert ("smlad" in disassembly) == expected, (board_id, portable)
 
 
+@requires_qemu
 @pytest.mark.parametrize("board_id", BOARDS)
 def test_pointwise_edge_shapes_bit_exact(board_id, tmp_path):
     model, inputs = pointwise_model(np.random.default_rng(7))
@@ -111,6 +111,7 @@ def test_pointwise_edge_shapes_bit_exact(board_id, tmp_path):
     assert_matches_reference(model, inputs, result, names=list(POINTWISE_CASES))
 
 
+@requires_qemu
 @pytest.mark.skipif(not VWW.is_file(), reason=f"{VWW} is absent (the shared model collection)")
 @pytest.mark.parametrize("board_id", BOARDS)
 def test_vww_bit_exact(board_id, tmp_path):
@@ -121,6 +122,18 @@ def test_vww_bit_exact(board_id, tmp_path):
     result = run_firmware(model, board_id, inputs, tmp_path)
     assert_matches_reference(model, inputs, result)
     assert result.instructions > compiled.total_macs
+
+
+def test_arena_goes_to_the_first_ram_region_that_holds_it():
+    m55 = resolve_board("qemu_cortex_m55")
+    small = firmware.memory_layout(m55, 100_000)
+    assert (small.vectors, small.flash, small.data, small.arena) == ("ITCM", "QSPI", "DTCM", "DTCM")
+    assert firmware.memory_layout(m55, 1_200_000).arena == "SRAM"
+    assert firmware.memory_layout(m55, 3_000_000).arena == "SRAM2"
+    with pytest.raises(FirmwareError, match="fits in no RAM region"):
+        firmware.memory_layout(resolve_board("qemu_cortex_m7"), 5_000_000)
+    with pytest.raises(FirmwareError, match="not simulated"):
+        firmware.memory_layout(resolve_board("nucleo_f411re"), 1000)
 
 
 def test_missing_qemu_names_the_package(tmp_path, monkeypatch):
@@ -154,6 +167,7 @@ def small_model(rng: np.random.Generator) -> bytes:
     return b.finish()
 
 
+@requires_qemu
 def test_bench_json(tmp_path):
     path = tmp_path / "small.tflite"
     path.write_bytes(small_model(np.random.default_rng(5)))
