@@ -21,8 +21,8 @@ def _interpreter(model: bytes, resolver) -> Interpreter:
 def reference_interpreter(model: bytes) -> Interpreter:
     try:
         return _interpreter(model, OpResolverType.BUILTIN_REF)
-    except RuntimeError:
-        # The reference resolver lacks some operator versions (e.g. TILE v3).
+    except (RuntimeError, ValueError):
+        # The reference resolver lacks some operators and versions (ELU, TILE v3).
         return _interpreter(model, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
 
 
