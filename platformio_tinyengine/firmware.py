@@ -25,7 +25,7 @@ import numpy as np
 from . import __version__
 from .boards import Board
 from .build_hook import Options, arena_defines
-from .codegen.emitter import _body as array_body
+from .codegen.emitter import _body as array_body, comment_text
 from .errors import FirmwareError, MissingToolError
 from .pipeline import CompiledModel, emit_sources, write_sources
 from .qemu import Region, machine_for
@@ -104,8 +104,9 @@ def render_firmware(board: Board, layout: Layout, model_name: str, layers: int,
     """The firmware's own sources: linker script, start-up, board support, main (and
     te_inputs.c when the input bytes are given)."""
     scale, note = counter_scale(board)
+    model_name = comment_text(model_name)
     context = dict(
-        version=__version__, board_name=board.name, model_name=model_name, layers=layers,
+        version=__version__, board_name=comment_text(board.name), model_name=model_name, layers=layers,
         vectors=layout.vectors, flash=layout.flash, data=layout.data, arena=layout.arena,
         regions=layout.regions, arena_section=ARENA_SECTION, min_stack_bytes=MIN_STACK_BYTES,
         count_per_tick_num=scale.numerator, count_per_tick_den=scale.denominator, counter_note=note,
