@@ -115,6 +115,7 @@ STRIDED_SLICE_CASES = {
     "rank1_reverse_all": ((7,), [0], [0], [-1], dict(begin_mask=1, end_mask=1)),
     "rank2_negative_indices": ((6, 8), [-5, -1], [-1, -8], [2, -2], {}),
     "rank2_clamped_out_of_range": ((5, 6), [-20, 2], [40, 100], [1, 2], {}),
+    "backward_from_past_the_end": ((6,), [9], [-10], [-2], {}),
     "begin_mask": ((4, 6, 5), [3, 2, 1], [4, 5, 5], [1, 1, 2], dict(begin_mask=0b101)),
     "end_mask": ((4, 6, 5), [1, 2, 1], [0, 0, 3], [1, 2, 1], dict(end_mask=0b011)),
     "shrink_axis": ((4, 6, 5), [2, 0, -1], [3, 6, 0], [1, 1, 1], dict(shrink_axis_mask=0b101)),
@@ -130,7 +131,7 @@ STRIDED_SLICE_CASES = {
     "rank4_spatial_stride2": ((1, 8, 9, 4), [0, 0, 1, 0], [1, 8, 9, 4], [1, 2, 2, 1], {}),
     "rank4_reverse_channels": ((1, 3, 4, 6), [0, 0, 0, 0], [1, 3, 4, 6], [1, 1, 1, -1], dict(begin_mask=8, end_mask=8)),
     "rank5_mixed": ((2, 3, 4, 5, 6), [1, 2, 0, 4, 1], [2, 0, 4, 0, 6], [1, -1, 3, -2, 2], {}),
-    "all_masks": ((3, 4, 5, 6), [1, 0, 2, 0], [3, 0, 5, 0], [1, 1, -1, 2],
+    "all_masks": ((3, 4, 5, 6), [1, 0, 4, 0], [3, 3, 1, 0], [1, 1, -1, 2],
                   dict(begin_mask=0b0010, end_mask=0b1000, shrink_axis_mask=0b0001, new_axis_mask=0)),
 }
 
@@ -176,8 +177,8 @@ def test_split(shape, axis, n):
 
 
 @pytest.mark.parametrize("shape,axis,sizes", [
-    ((7, 3), 0, [1, 4, 2]), ((2, 9, 2), 1, [3, -1, 2]), ((1, 3, 3, 10), -1, [6, 4]), ((4, 5), 1, [5, 0]),
-], ids=["uneven", "inferred", "channels_negative_axis", "empty_piece"])
+    ((7, 3), 0, [1, 4, 2]), ((2, 9, 2), 1, [3, -1, 2]), ((1, 3, 3, 10), -1, [6, 4]), ((4, 5), 1, [-1, 1]),
+], ids=["uneven", "inferred", "channels_negative_axis", "inferred_first"])
 def test_split_v(shape, axis, sizes):
     total = shape[axis]
     resolved = [total - sum(s for s in sizes if s != -1) if s == -1 else s for s in sizes]
