@@ -102,7 +102,14 @@ def test_random_graph_patched_entirely(ops, seed, rows, cols, bottom_up):
     plan = PatchPlan(split, min(rows, h), min(cols, w), bottom_up)
     if plan.rows * plan.cols == 1:
         return
-    check_plan(compile_model(data, patch=plan))
+    try:
+        patched = compile_model(data, patch=plan)
+    except TinyEngineError as exc:
+        # The one refusal a stage can meet: a 1x1 convolution reading a column window of the
+        # model's input, which it cannot walk contiguously.
+        assert "strided window" in str(exc)
+        return
+    check_plan(patched)
     assert_bit_exact(data, rng, input_sets=1, patch=plan)
 
 
