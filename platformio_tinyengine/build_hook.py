@@ -115,11 +115,22 @@ def generate_if_needed(model: Path, options: Options, board: Board, out_dir: Pat
     return True
 
 
+def generated_dir(build_dir: Path) -> Path:
+    """Where a build's generated model sources go (the QEMU dev-platform reads the arena size there)."""
+    return build_dir / "tinyengine" / "gen"
+
+
 def arena_defines(options: Options) -> list[tuple[str, str]]:
     if not options.arena_section:
         return []
     section = options.arena_section.replace('"', "")
     return [("TE_ARENA_ATTRIBUTES", f'__attribute__((aligned(16), section("{section}")))')]
+
+
+def scons_defines(defines: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Defines for SCons's CPPDEFINES: SCons puts a value with spaces in double quotes on the
+    shell's command line as it is, so the value's own double quotes must be escaped."""
+    return [(name, value.replace('"', '\\"')) for name, value in defines]
 
 
 def run(env, projenv=None) -> None:
@@ -139,13 +150,13 @@ def _run(env, projenv) -> None:
     manifest = {key: config.get(key, None) for key in MANIFEST_KEYS}
     board = resolve_board(board_id, manifest)
     model = find_model(project_dir, options.model)
-    out_dir = Path(env.subst("$BUILD_DIR")) / "tinyengine" / "gen"
+    out_dir = generated_dir(Path(env.subst("$BUILD_DIR")))
     if generate_if_needed(model, options, board, out_dir):
         print(f"{PREFIX} generated {model.name} for {board.name} into {out_dir}")
     targets = [env] + ([projenv] if projenv is not None and projenv is not env else [])
     for target in targets:
         target.Append(CPPPATH=[str(out_dir)])
         if options.arena_section:
-            target.Append(CPPDEFINES=arena_defines(options))
+            target.Append(CPPDEFINES=scons_defines(arena_defines(options)))
     # Built once, by this (the library's) environment.
     env.BuildSources(str(Path(env.subst("$BUILD_DIR")) / "tinyengine" / "obj"), str(out_dir))
