@@ -13,8 +13,10 @@ from ai_edge_litert import schema_py_generated as schema
 from platformio_tinyengine.errors import UnsupportedModelError
 from platformio_tinyengine.pipeline import compile_model
 from tests.harness import HostModel
-from tests.kernel_check import assert_bit_exact, scale, zero_point
+from tests.kernel_check import assert_bit_exact, bias_for, scale, weights, zero_point
 from tests.model_builder import ModelBuilder
+from tests.reference import run_reference
+from tests.test_sanitizers import SANITIZE
 
 
 def set_options(b: ModelBuilder, table: str, **options) -> None:
@@ -387,10 +389,13 @@ def test_space_to_batch(shape, block, pads):
     assert_bit_exact(model, rng)
 
 
+def quant_of(b: ModelBuilder, t: int) -> tuple[float, int]:
+    q = b.tensors[t].quantization
+    return q.scale[0], q.zeroPoint[0]
+
+
 def test_dilated_convolution_pattern():
     """SPACE_TO_BATCH_ND -> CONV_2D -> BATCH_TO_SPACE_ND, as old converters emit for dilation 2."""
-    from tests.kernel_check import bias_for, weights
-
     rng = np.random.default_rng(21)
     b = ModelBuilder()
     s, z = scale(rng), zero_point(rng)
@@ -404,18 +409,13 @@ def test_dilated_convolution_pattern():
     bias = b.const("bias", bias_values, bias_scales, 0)
     conv = b.tensor("conv", (4, 3, 3, 4), "int8", scale(rng, 0.05, 0.2), zero_point(rng))
     b.op("CONV_2D", [sb, w, bias], [conv], version=3, padding=1, stride_h=1, stride_w=1)
-    y = b.tensor("y", (1, 5, 5, 4), "int8", *conv_quant(b, conv))
+    y = b.tensor("y", (1, 5, 5, 4), "int8", *quant_of(b, conv))
     b.op("BATCH_TO_SPACE_ND", [conv, b.const("block2", np.array([2, 2], np.int32)),
                                b.const("crops", np.array([[0, 1], [0, 1]], np.int32))], [y], version=3)
     b.output(y)
     model = b.finish()
     assert kernels(model) == ["te_space_to_batch_nd_s8", "te_conv_s8", "te_batch_to_space_nd_s8"]
     assert_bit_exact(model, rng)
-
-
-def conv_quant(b: ModelBuilder, t: int) -> tuple[float, int]:
-    q = b.tensors[t].quantization
-    return q.scale[0], q.zeroPoint[0]
 
 
 # ---------------------------------------------------------------- MAXIMUM, MINIMUM
@@ -557,9 +557,8 @@ def test_operators_between_adds_are_not_model_outputs():
 
 
 def test_slices_between_convolutions():
-    """CONV -> SPLIT (channels) -> one half DEPTH_TO_SPACE, other SPACE_TO_DEPTH-free path -> CONV."""
-    from tests.kernel_check import bias_for, weights
-
+    """CONV -> SPLIT on channels; one half through DEPTH_TO_SPACE into a CONV, the other straight
+    into a CONV: the split halves and the rearranged map are never model outputs."""
     rng = np.random.default_rng(41)
     b = ModelBuilder()
     s, z = scale(rng), zero_point(rng)
@@ -569,22 +568,21 @@ def test_slices_between_convolutions():
         ws = np.float32(rng.uniform(0.01, 0.05, size=out_c))
         w = b.const(f"{name}_w", weights(rng, (out_c, 1, 1, shape_in[-1])), ws, 0, axis=0)
         bias_values, bias_scales = bias_for(rng, out_c, in_scale, ws)
-        os_ = scale(rng, 0.05, 0.2)
-        out = b.tensor(name, shape_in[:-1] + (out_c,), "int8", os_, zero_point(rng))
+        out = b.tensor(name, shape_in[:-1] + (out_c,), "int8", scale(rng, 0.05, 0.2), zero_point(rng))
         b.op("CONV_2D", [inp, w, b.const(f"{name}_b", bias_values, bias_scales, 0)], [out], version=3,
              padding=1, stride_h=1, stride_w=1)
-        return out, os_
+        return out
 
-    c1, s1 = conv(x, s, (1, 4, 4, 3), 8, "c1")
-    z1 = b.tensors[c1].quantization.zeroPoint[0]
+    c1 = conv(x, s, (1, 4, 4, 3), 8, "c1")
+    s1, z1 = quant_of(b, c1)
     halves = [b.tensor(f"h{i}", (1, 4, 4, 4), "int8", s1, z1) for i in range(2)]
     b.op("SPLIT", [b.const("axis", np.array(-1, np.int32)), c1], halves, version=3)
     set_options(b, "SplitOptions", num_splits=2)
     d2s = b.tensor("d2s", (1, 8, 8, 1), "int8", s1, z1)
     b.op("DEPTH_TO_SPACE", [halves[0]], [d2s], version=1)
     set_options(b, "DepthToSpaceOptions", block_size=2)
-    c2, _ = conv(d2s, s1, (1, 8, 8, 1), 2, "c2")
-    c3, _ = conv(halves[1], s1, (1, 4, 4, 4), 2, "c3")
+    c2 = conv(d2s, s1, (1, 8, 8, 1), 2, "c2")
+    c3 = conv(halves[1], s1, (1, 4, 4, 4), 2, "c3")
     b.output(c2)
     b.output(c3)
     assert_bit_exact(b.finish(), rng)
@@ -687,3 +685,29 @@ def test_tile_beyond_eight_dimensions_is_refused():
     rng = np.random.default_rng(4)
     model = one_op("TILE", (2, 2, 2, 2, 2), [(4, 4, 4, 4, 4)], [np.array([2] * 5, np.int32)], rng, version=2)
     assert "a view of 10 dimensions is beyond the copy kernel's 8" in compile_error(model)
+
+
+# ---------------------------------------------------------------- sanitizers
+
+
+def test_negative_strides_tiles_and_gathers_under_sanitizers(tmp_path):
+    """Backward views walk offsets below their start (pointer arithmetic on wrapped size_t);
+    AddressSanitizer, UndefinedBehaviorSanitizer and the arena canaries must stay silent."""
+    rng = np.random.default_rng(8)
+    b = ModelBuilder()
+    s, z = scale(rng), zero_point(rng)
+    x = b.input("x", (2, 3, 4, 5, 6), "int8", s, z)
+    sl = b.tensor("sl", (1, 2, 2, 2, 3), "int8", s, z)
+    b.op("STRIDED_SLICE", [x, *(b.const(f"v{i}", np.array(v, np.int32)) for i, v in enumerate(
+        ([1, 2, 0, 4, 1], [2, 0, 4, 0, 6], [1, -1, 3, -2, 2])))], [sl], version=4)
+    t = b.tensor("t", (2, 2, 4, 2, 6), "int8", s, z)
+    b.op("TILE", [sl, b.const("m", np.array([2, 1, 2, 1, 2], np.int32))], [t], version=2)
+    g = b.tensor("g", (2, 2, 4, 3, 6), "int8", s, z)
+    b.op("GATHER", [t, b.const("idx", np.array([1, 0, 1], np.int32))], [g], version=6)
+    set_options(b, "GatherOptions", axis=3)
+    b.output(g)
+    model = b.finish()
+    host = HostModel(model, tmp_path, extra_flags=SANITIZE)
+    inputs = [[rng.integers(-128, 128, size=(2, 3, 4, 5, 6), dtype=np.int8)] for _ in range(2)]
+    for ins, (got,) in zip(inputs, host.run(inputs)):
+        np.testing.assert_array_equal(got, run_reference(model, ins)[0].reshape(got.shape))
