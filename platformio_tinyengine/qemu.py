@@ -68,7 +68,7 @@ def machine_for(board: Board) -> Machine:
 def qemu_command(elf: Path, board: Board) -> list[str]:
     machine_for(board)
     return [QEMU, "-machine", board.qemu["machine"], "-cpu", board.qemu["cpu"],
-            "-display", "none", "-serial", "null", "-monitor", "none", "-nodefaults", "-nic", "none",
+            "-display", "none", "-serial", "null", "-monitor", "none", "-nodefaults",
             "-icount", "shift=0", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)]
 
 
