@@ -234,5 +234,39 @@ def bench(model: Path, board_id: str, compare: str | None, as_json: bool) -> Non
     out.print(f"note: {report['counter']}", soft_wrap=True)
 
 
+@main.command("new")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--board", "board_id", required=True, help="Board id (tinyengine boards lists them).")
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The .tflite model to copy into the project's model/ (else put one there later).")
+def new(directory: Path, board_id: str, model: Path | None) -> None:
+    """Write a ready PlatformIO project for BOARD into DIRECTORY (which must not exist or be empty)."""
+    from .project import new_project
+
+    made = new_project(directory, board_id, model)
+    what = f"with {made.model.name}" if made.model else "without a model: put one .tflite file in model/"
+    run = "pio run -t exec" if made.board.simulated else "pio run -t upload"
+    console.print(f"wrote a PlatformIO project for {escape(made.board.name)} to {escape(str(directory))} {what}\n"
+                  f"next: cd {escape(str(directory))} && {run}"
+                  + ("  (after `tinyengine offline-setup`, once)" if made.board.simulated else ""), soft_wrap=True)
+
+
+@main.command("offline-setup")
+@click.option("--core-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="PlatformIO core directory to set up (default: $PLATFORMIO_CORE_DIR, else ~/.platformio).")
+def offline_setup_command(core_dir: Path | None) -> None:
+    """Make PlatformIO build and run projects for the simulated boards without its registry."""
+    from .offline import offline_setup
+
+    done = offline_setup(core_dir)
+    scons = "installed" if done.tool_installed else "already installed"
+    console.print(f"tool-scons {done.tool_version} (SCons {done.scons_version}) {scons} in "
+                  f"{escape(str(done.core_dir))}\ndev-platform tinyengine-qemu installed from "
+                  f"{escape(str(done.platform_dir))}", soft_wrap=True)
+    if core_dir is not None:
+        console.print(f"PlatformIO uses it with: export PLATFORMIO_CORE_DIR={escape(str(done.core_dir))}",
+                      soft_wrap=True)
+
+
 if __name__ == "__main__":
     main()
