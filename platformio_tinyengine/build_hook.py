@@ -151,7 +151,11 @@ def _run(env, projenv) -> None:
     board = resolve_board(board_id, manifest)
     model = find_model(project_dir, options.model)
     out_dir = generated_dir(Path(env.subst("$BUILD_DIR")))
-    if generate_if_needed(model, options, board, out_dir):
+    try:
+        generated = generate_if_needed(model, options, board, out_dir)
+    except TinyEngineError as exc:  # say which file: the user may keep several
+        raise TinyEngineError(f"{exc} (in {model.name})") from None
+    if generated:
         print(f"{PREFIX} generated {model.name} for {board.name} into {out_dir}")
     targets = [env] + ([projenv] if projenv is not None and projenv is not env else [])
     for target in targets:
