@@ -330,3 +330,29 @@ def test_a_model_without_the_suffix_lands_where_the_build_looks(tmp_path):
     model.write_bytes(small_model(seed=8))
     project = new_project(tmp_path / "p", "qemu_cortex_m4", model)
     assert [p.name for p in (project / "model").iterdir()] == ["conv.tflite"]
+
+
+@requires_tools
+@requires_platformio
+def test_paths_with_spaces_everywhere(tmp_path):
+    """The library, the dev-platform, the PlatformIO core directory and the project all under
+    paths with spaces (a copy of this checkout at one)."""
+    repo = tmp_path / "tiny engine copy"
+    repo.mkdir()
+    shutil.copy(ROOT / "library.json", repo)
+    for name in ("TinyEngine", "builder", "src_templates", "boards", "platformio_tinyengine"):
+        shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+    env = dict(os.environ, PYTHONPATH=str(repo), PLATFORMIO_CORE_DIR=str(tmp_path / "pio core"))
+    # Run from tmp_path: `python -m` puts the working directory first on sys.path.
+    setup = run([*TINYENGINE, "offline-setup"], cwd=tmp_path, env=env)
+    assert setup.returncode == 0 and str(repo) in setup.stderr, log_of(setup)
+    model = tmp_path / "conv.tflite"
+    model.write_bytes(small_model(seed=9))
+    project = tmp_path / "my project"
+    made = run([*TINYENGINE, "new", str(project), "--board", "qemu_cortex_m7", "--model", str(model)], cwd=tmp_path,
+               env=env)
+    assert made.returncode == 0, log_of(made)
+    assert f"symlink://{repo}" in (project / "platformio.ini").read_text()
+    result = run([*PIO, "run", "-t", "exec"], cwd=project, env=env)
+    assert result.returncode == 0, log_of(result)[-4000:]
+    assert_bit_exact(model.read_bytes(), log_of(result))
