@@ -266,6 +266,8 @@ def offline_setup_command(core_dir: Path | None) -> None:
     if core_dir is not None:
         console.print(f"PlatformIO uses it with: export PLATFORMIO_CORE_DIR={escape(str(done.core_dir))}",
                       soft_wrap=True)
+    for tool in done.missing_tools:
+        console.print(f"[yellow]note:[/] not on the PATH, needed to build or run: {escape(tool)}", soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -20,10 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import TinyEngineError
+from .firmware import ARM_TOOLCHAIN_PACKAGES, GCC
+from .qemu import QEMU, QEMU_PACKAGE
 
 PLATFORM_DIR = Path(__file__).resolve().parent / "platform"
 PLATFORM_URI = f"symlink://{PLATFORM_DIR}"
 TOOL_SCONS = "tool-scons"
+# What the dev-platform takes from the PATH instead of PlatformIO's registry.
+TOOLS = {GCC: ARM_TOOLCHAIN_PACKAGES, QEMU: QEMU_PACKAGE}
 SCONS_LAUNCHER = '''\
 # Made by `tinyengine offline-setup` from the scons module of {python}.
 # PlatformIO runs this file to build; SCons is the copy beside it.
@@ -45,6 +49,7 @@ class SetupResult:
     tool_version: str
     tool_installed: bool  # False: an identical tool-scons was already there
     platform_dir: Path
+    missing_tools: list[str]  # what building or running on the simulated boards still lacks
 
 
 def default_core_dir() -> Path:
@@ -144,5 +149,6 @@ def offline_setup(core_dir: Path | None = None) -> SetupResult:
     core_dir = Path(core_dir or default_core_dir()).expanduser().resolve()
     version, installed = install_tool_scons(core_dir / "packages", scons_module, sys.executable)
     install_platform(core_dir)
+    missing = [f"{tool} (Debian: {package})" for tool, package in TOOLS.items() if shutil.which(tool) is None]
     return SetupResult(core_dir=core_dir, scons_version=scons_module.__version__, tool_version=version,
-                       tool_installed=installed, platform_dir=PLATFORM_DIR)
+                       tool_installed=installed, platform_dir=PLATFORM_DIR, missing_tools=missing)

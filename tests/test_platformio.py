@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
+from platformio_tinyengine import firmware
 from platformio_tinyengine.boards import find_board
 from platformio_tinyengine.build_hook import STAMP, generated_dir
 from platformio_tinyengine.offline import PLATFORM_DIR, tool_version
@@ -241,9 +242,9 @@ def test_generated_main_compiles_cleanly(board, tmp_path):
     assert run([*TINYENGINE, "generate", str(model), "--out", str(gen)]).returncode == 0
     includes = ["-I", str(gen), "-I", str(C_INCLUDE_DIR)]
     if find_board(board).simulated:
-        from platformio_tinyengine.firmware import memory_layout, render_firmware
         b = find_board(board)
-        (gen / "te_firmware.h").write_text(render_firmware(b, memory_layout(b, 0), "", 0)["te_firmware.h"])
+        header = firmware.render_firmware(b, firmware.memory_layout(b, 0), "", 0)["te_firmware.h"]
+        (gen / "te_firmware.h").write_text(header)
     result = run(["arm-none-eabi-gcc", *find_board(board).compiler_flags(), "-std=c11", "-Wall", "-Wextra",
                   "-Werror", *includes, "-c", str(project / "src" / "main.c"), "-o", str(tmp_path / "main.o")])
     assert result.returncode == 0, result.stderr
@@ -356,3 +357,23 @@ def test_paths_with_spaces_everywhere(tmp_path):
     result = run([*PIO, "run", "-t", "exec"], cwd=project, env=env)
     assert result.returncode == 0, log_of(result)[-4000:]
     assert_bit_exact(model.read_bytes(), log_of(result))
+
+
+@requires_tools
+@requires_platformio
+def test_an_arena_larger_than_dtcm_goes_to_sram_on_m55(pio_env, tmp_path):
+    """The linker script is rendered once the model is generated: an arena of 512 KiB (the
+    1x1 convolution's output overlaps its input) does not fit the M55's 512 KiB DTCM beside
+    .data, .bss and the stack, so it lands in the next RAM region (SRAM)."""
+    model = tmp_path / "wide.tflite"
+    model.write_bytes(conv_model(np.random.default_rng(10), 256, 256, 8, 8, k=(1, 1)))
+    project = new_project(tmp_path / "wide", "qemu_cortex_m55", model)
+    result = run([*PIO, "run", "-t", "exec"], cwd=project, env=pio_env)
+    assert result.returncode == 0, log_of(result)[-4000:]
+    assert_bit_exact(model.read_bytes(), log_of(result))
+    elf = project / ".pio" / "build" / "qemu_cortex_m55" / "firmware.elf"
+    sections = run(["arm-none-eabi-size", "-A", str(elf)]).stdout
+    arena = next(line.split() for line in sections.splitlines() if line.startswith(".te_arena"))
+    regions = {r.name: r for r in find_board("qemu_cortex_m55").ram_regions}
+    assert int(arena[1]) > regions["DTCM"].bytes - firmware.DATA_RESERVE_BYTES
+    assert regions["SRAM"].start <= int(arena[2]) < regions["SRAM"].start + regions["SRAM"].bytes
