@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
 from .boards import Board, resolve_board
 from .errors import TinyEngineError
-from .pipeline import compile_model, emit_sources, write_sources
+from .pipeline import compile_model, emit_sources, remove_leftovers, write_sources
 from .report import model_report
 
 PREFIX = "[tinyengine]"
@@ -88,10 +86,11 @@ def check_fits(report: dict, board: Board) -> None:
 def generate_if_needed(model: Path, options: Options, board: Board, out_dir: Path) -> bool:
     """Regenerate into out_dir unless its stamp matches; returns whether it generated.
 
-    The new sources are written to a temporary directory beside out_dir and moved into
-    place only when complete, so an interrupted run never leaves half-written files."""
+    The sources and the stamp replace out_dir as one set (write_sources with own_dir), so an
+    interrupted run leaves the previous sources with their stamp, or none: never a mix."""
     stamp = stamp_of(model, options, board)
     stamp_file = out_dir / STAMP
+    remove_leftovers(out_dir)
     if stamp_file.is_file():
         try:
             if json.loads(stamp_file.read_text()) == stamp:
@@ -101,17 +100,8 @@ def generate_if_needed(model: Path, options: Options, board: Board, out_dir: Pat
     compiled = compile_model(model, patch=options.patch or "off")
     check_fits(model_report(compiled), board)
     files = emit_sources(compiled)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tinyengine-", dir=out_dir.parent))
-    try:
-        write_sources(files, staging)
-        (staging / STAMP).write_text(json.dumps(stamp, indent=1, sort_keys=True))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    files[STAMP] = json.dumps(stamp, indent=1, sort_keys=True)
+    write_sources(files, out_dir, own_dir=True)
     return True
 
 

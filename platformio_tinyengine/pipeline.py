@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,23 +146,72 @@ def emit_sources(model: CompiledModel) -> dict[str, str]:
                   model.graph.inputs, model.graph.outputs, model.graph.name, model.graph.notes)
 
 
-def write_sources(files: dict[str, str], out_dir: str | Path) -> list[Path]:
-    """Write each file atomically, so an interrupted run never leaves a half-written source."""
+def write_sources(files: dict[str, str], out_dir: str | Path, own_dir: bool = False) -> list[Path]:
+    """Write the generated files so that a run killed at any moment leaves no half-written one.
+
+    Where out_dir holds nothing but files of this set (a gen/ directory), or belongs to the
+    generator (own_dir: the build hook's), the set is replaced as a whole: written into a
+    staging directory beside out_dir, which then takes out_dir's place by two renames, so
+    out_dir is the previous complete set, absent for an instant, or the new set, never a mix.
+    A directory that also holds other files (a user's sources, a firmware build's objects)
+    is updated file by file, each written in full before the first is renamed into place."""
     out = Path(out_dir)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(out, files)
+        if own_dir or not out.exists() or (out.is_dir() and not out.is_symlink()
+                                           and {p.name for p in out.iterdir()} <= set(files)):
+            _replace_directory(files, out)
+        else:
+            out.mkdir(exist_ok=True)
+            _replace_files(files, out)
     except OSError as exc:
-        raise TinyEngineError(f"cannot create output directory {out}: {exc.strerror}") from None
-    written = []
-    for name, text in sorted(files.items()):
-        target = out / name
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-        written.append(target)
-    return written
+        raise TinyEngineError(f"cannot write the generated sources into {out}: {exc.strerror or exc}") from None
+    return [out / name for name in sorted(files)]
+
+
+def remove_leftovers(out: Path, files=()) -> None:
+    """What a killed run left behind: staging directories beside out, temporaries of `files` inside it."""
+    for p in out.parent.glob(f".{glob.escape(out.name)}.*"):
+        if p.suffix in (".new", ".old") and p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+    if out.is_dir():
+        for name in files:
+            for p in out.glob(f".{glob.escape(name)}.*.tmp"):
+                p.unlink(missing_ok=True)
+
+
+def _replace_directory(files: dict[str, str], out: Path) -> None:
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".new"))
+    old = staging.with_suffix(".old")
+    try:
+        for name, text in files.items():
+            (staging / name).write_text(text, encoding="utf-8", newline="\n")
+        staging.chmod(0o755)
+        if out.exists():
+            out.rename(old)
+        staging.rename(out)
+    finally:
+        if old.exists() and not out.exists():
+            old.rename(out)
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _replace_files(files: dict[str, str], out: Path) -> None:
+    temporaries = {}
+    try:
+        for name, text in sorted(files.items()):
+            fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
+            temporaries[name] = Path(tmp)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+                f.write(text)
+            os.chmod(tmp, 0o644)
+        for name, tmp in temporaries.items():
+            os.replace(tmp, out / name)
+    finally:
+        for tmp in temporaries.values():
+            tmp.unlink(missing_ok=True)
 
 
 def generate(model_path: str | Path, out_dir: str | Path) -> CompiledModel:
