@@ -61,7 +61,7 @@ def _window_last_reads(p: dict, depthwise: bool, pool: bool) -> tuple[np.ndarray
     if pool:
         last_slot_in_pixel = chan  # channel c is read only while computing output channel c
     elif depthwise:
-        mult = p["depth_multiplier"]
+        mult = p.get("depth_multiplier", 1)
         last_slot_in_pixel = (chan + 1) * mult - 1
     else:
         last_slot_in_pixel = np.full(ic, oc - 1)  # every output channel reads every input channel
@@ -75,6 +75,11 @@ def kernel_slots(call: KernelCall) -> tuple[np.ndarray, np.ndarray] | None:
     p = call.params
     if call.kernel in ("te_conv_s8", "te_depthwise_conv_s8"):
         return _window_last_reads(p, call.kernel == "te_depthwise_conv_s8", pool=False)
+    if call.kernel == "te_depthwise_conv_s8_fast":
+        # Its portable path reads and writes in te_depthwise_conv_s8's order (depth multiplier
+        # 1); its DSP path reads each block of 4 channels before writing any of the block's
+        # outputs, so only earlier: this order proves both.
+        return _window_last_reads(p, depthwise=True, pool=False)
     if call.kernel == "te_conv_1x1_s8":
         # Pixel pairs; within a pair, channel pairs: each slot reads both pixels of the pair
         # entirely, then writes one output byte of each.
@@ -123,7 +128,8 @@ def _arg_offset(call: KernelCall, tensor) -> tuple[int, int] | None:
 def _bytes_read(call: KernelCall, position: int, offset: int) -> np.ndarray:
     """Every byte (relative to the tensor's start) a patch-stage kernel reads from argument `position`."""
     p = call.params
-    if call.kernel in ("te_conv_s8", "te_depthwise_conv_s8", "te_avg_pool_s8", "te_max_pool_s8"):
+    if call.kernel in ("te_conv_s8", "te_depthwise_conv_s8", "te_depthwise_conv_s8_fast", "te_avg_pool_s8",
+                       "te_max_pool_s8"):
         c = p.get("in_c", p.get("channels"))
         ys = {oy * p["stride_h"] - p["pad_top"] + ky * p.get("dil_h", 1)
               for oy in range(p["out_h"]) for ky in range(p["k_h"])}

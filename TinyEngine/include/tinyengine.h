@@ -53,6 +53,20 @@ typedef struct {
 te_status te_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output);
 te_status te_depthwise_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output);
 
+/* DEPTHWISE_CONV_2D with depth multiplier 1 and dilation 1 (any kernel size, stride and
+ * padding; 3x3, 5x5 and 7x7 windows clear of the padding are unrolled). The generator lays
+ * out `filter` and `requant` in the order the kernel reads them; see depthwise_conv_s8_fast.c. */
+typedef struct {
+    int32_t batches, in_h, in_w, channels, out_h, out_w;
+    int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
+    int32_t input_offset, output_offset, act_min, act_max;
+    const int16_t *filter;  /* [channels / 4 rounded up][k_h * k_w][4]: channels 0, 2, 1, 3 of a block */
+    const int32_t *requant; /* [channels][8]: nudge for acc >= 0 (lo, hi), for acc < 0 (lo, hi),
+                               multiplier, right shift, bias, 0 */
+} te_dw_params;
+
+te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, int8_t *output);
+
 /* 1x1, stride 1, unpadded CONV_2D; `bias` must be folded with the input offset
  * (bias[oc] + input_offset * sum of filter row oc). See conv_1x1_s8.c. */
 te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *output);

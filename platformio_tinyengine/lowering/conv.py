@@ -1,4 +1,4 @@
-"""CONV_2D and DEPTHWISE_CONV_2D -> te_conv_s8 / te_depthwise_conv_s8."""
+"""CONV_2D and DEPTHWISE_CONV_2D -> te_conv_s8 / te_depthwise_conv_s8 (te_depthwise_conv_s8_fast: depthwise.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from ..ir import Operator, Tensor
 from ..memory.overlap import pixel_block_gap, window_kernel_gap
 from ..quantization import activation_range, quantize_multipliers
 from .base import KernelCall, LoweringContext, int8_activation, lowers, require
+from .depthwise import lower_depthwise_fast
 
 SAME, VALID = 0, 1
 
@@ -104,7 +105,16 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     pad_top = extra_top + padding_before(padding, virt_h, out_h, stride_h, dil_h, k_h)
     pad_left = extra_left + padding_before(padding, virt_w, out_w, stride_w, dil_w, k_w)
     act_min, act_max = activation_range(o.get("fused_activation_function", 0), y.quant.s, y.quant.zp)
-    mult, shift = requantisation(ctx, name, x, per_channel_scales(w, out_c, "filter"), y)
+    w_scales = per_channel_scales(w, out_c, "filter")
+    if depthwise:
+        check_bias(bias, out_c)
+        fast = lower_depthwise_fast(ctx, name, x, y, w, bias, w_scales, dict(
+            batches=n, in_h=in_h, in_w=in_w, channels=out_c, out_h=out_h, out_w=out_w, k_h=k_h, k_w=k_w,
+            stride_h=stride_h, stride_w=stride_w, dil_h=dil_h, dil_w=dil_w, pad_top=pad_top, pad_left=pad_left,
+            depth_multiplier=multiplier, act_min=act_min, act_max=act_max))
+        if fast is not None:
+            return fast
+    mult, shift = requantisation(ctx, name, x, w_scales, y)
     params = dict(
         batches=n, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
         k_h=k_h, k_w=k_w, stride_h=stride_h, stride_w=stride_w, dil_h=dil_h, dil_w=dil_w,

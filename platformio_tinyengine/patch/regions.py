@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..lowering.base import KernelCall
 
-WINDOW_KERNELS = ("te_conv_s8", "te_depthwise_conv_s8", "te_avg_pool_s8", "te_max_pool_s8")
+WINDOW_KERNELS = ("te_conv_s8", "te_depthwise_conv_s8", "te_depthwise_conv_s8_fast", "te_avg_pool_s8", "te_max_pool_s8")
 POINTWISE_KERNELS = ("te_conv_1x1_s8",)
 ELEMENTWISE_KERNELS = ("te_add_s8", "te_mul_s8")
 PATCHABLE_KERNELS = WINDOW_KERNELS + POINTWISE_KERNELS + ELEMENTWISE_KERNELS
