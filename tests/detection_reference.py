@@ -27,6 +27,20 @@ DEMO_MAX_CANDIDATES = 64
 DEMO_MAX_BOXES = 10
 
 
+# ---------------------------------------------------------------- frames
+
+def load_frame(path: Path) -> np.ndarray:
+    """A sample frame: (h, w, 3) uint8 from a binary PPM, (h, w) uint16 from raw RGB565
+    little-endian named NAME_WxH.rgb565."""
+    path = Path(path)
+    if path.suffix == ".ppm":
+        magic, w, h, maxval, data = path.read_bytes().split(maxsplit=4)
+        assert magic == b"P6" and maxval == b"255", f"{path}: not a binary 8-bit PPM"
+        return np.frombuffer(data, dtype=np.uint8).reshape(int(h), int(w), 3)
+    w, h = map(int, path.stem.rsplit("_", 1)[1].split("x"))
+    return np.frombuffer(path.read_bytes(), dtype="<u2").reshape(h, w)
+
+
 # ---------------------------------------------------------------- preprocessing
 
 def rgb565_to_rgb888(frame: np.ndarray) -> np.ndarray:

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from platformio_tinyengine.pipeline import compile_model, emit_sources, write_sources
 from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR, ROOT
 from tests import detection_reference as ref
 from tests.conftest import SHARED_MODELS, requires_arm_gcc, requires_shared_models
@@ -166,16 +165,6 @@ def test_ctypes_mirrors_match_the_headers(tmp_path):
 
 # ---------------------------------------------------------------- sample frames and the real model
 
-def load_frame(path: Path) -> np.ndarray:
-    """(h, w, 3) uint8 for a PPM, (h, w) uint16 for raw RGB565 named NAME_WxH.rgb565."""
-    if path.suffix == ".ppm":
-        magic, w, h, maxval, data = path.read_bytes().split(maxsplit=4)
-        assert magic == b"P6" and maxval == b"255"
-        return np.frombuffer(data, dtype=np.uint8).reshape(int(h), int(w), 3)
-    w, h = map(int, path.stem.rsplit("_", 1)[1].split("x"))
-    return np.frombuffer(path.read_bytes(), dtype="<u2").reshape(h, w)
-
-
 SAMPLES = json.loads((IMAGES / "persons.json").read_text())
 
 
@@ -186,7 +175,7 @@ def test_sample_frames_are_small_and_described():
     for name, info in SAMPLES.items():
         path = IMAGES / name
         assert path.stat().st_size < 100_000 and name in licence
-        frame = load_frame(path)
+        frame = ref.load_frame(path)
         assert frame.shape[:2] == (info["height"], info["width"])
         assert (frame.ndim == 2) == (info["format"] == "rgb565")
 
@@ -232,7 +221,7 @@ def real_outputs(detector) -> list[tuple[str, tuple[int, int], list[np.ndarray]]
     """The model's outputs on the sample frames, their mirror images and two noise frames:
     from the generated C and from TFLite's reference kernels, which must agree byte for byte."""
     rng = np.random.default_rng(7)
-    frames = {name: load_frame(IMAGES / name) for name in SAMPLES}
+    frames = {name: ref.load_frame(IMAGES / name) for name in SAMPLES}
     frames.update({f"{name} mirrored": f[:, ::-1] for name, f in list(frames.items())})
     frames["noise rgb888 240x320"] = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
     frames["noise rgb565 97x131"] = rng.integers(0, 1 << 16, (97, 131), dtype=np.uint16)
@@ -557,7 +546,7 @@ def test_host_demo_matches_the_python_pipeline(host_demo, detector, name):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"frame {info['width']}x{info['height']} {info['format']}:")
     got = np.array([[float(v) for v in m[1:]] for m in BOX_LINE.findall(result.stdout)], dtype=F32).reshape(-1, 6)
-    assert_same_boxes(got, detector.python_pipeline(load_frame(IMAGES / name)), name)
+    assert_same_boxes(got, detector.python_pipeline(ref.load_frame(IMAGES / name)), name)
     for person in info["persons"]:
         assert max(iou(person, box) for box in got) >= 0.5, f"{name}: no box on the person at {person}"
     for box in got:
@@ -577,5 +566,6 @@ def test_host_demo_refuses_bad_frames(host_demo, tmp_path):
 def test_example_builds_for_cortex_m7(detector, tmp_path):
     """The demo's pipeline (not the stdio host program) with the generated model, for the OpenMV H7's core."""
     for src in [EXAMPLE / "person_detector.c", *SOURCES]:
-        _build(["arm-none-eabi-gcc", *WARNINGS, "-O2", *ARM_FLAGS, "-I", str(C_INCLUDE_DIR), "-I",
-                str(detector.host.gen_dir), "-I", str(EXAMPLE), "-c", str(src), "-o", str(tmp_path / (src.stem + ".o"))])
+        _build(["arm-none-eabi-gcc", *WARNINGS, "-O2", *ARM_FLAGS, "-I", str(C_INCLUDE_DIR),
+                "-I", str(detector.host.gen_dir), "-I", str(EXAMPLE),
+                "-c", str(src), "-o", str(tmp_path / (src.stem + ".o"))])

@@ -10,16 +10,19 @@
  * max_candidates best of them), suppressed greedily per class where their IoU with a
  * better kept box exceeds iou_threshold, and the max_boxes survivors scaled to the frame.
  *
- * That layout was measured on detection.tflite (tests/test_detection.py re-checks it on the
- * sample images): over real and synthetic images the channel statistics repeat with period
- * 6, channel 4 of each group of 6 strongly negative (objectness: most cells hold no
- * person) and channel 5 positive, and decoding that way puts the best box on the person
- * pasted into a synthetic scene, where a field-major reading gives boxes thousands of
- * pixels tall.
+ * That layout was measured on detection.tflite, whose metadata does not state it
+ * (examples/openmv_person_detection/normalisation_study.py). Over 136 frames (120 scenes
+ * with a pasted person, 6 photos without people, 10 of noise) the channel means repeat
+ * with period 6: channel 4 of every group (objectness; most cells hold no person)
+ * between -9.8 and -13.2, channel 5 (person, given an object) between +1.8 and +9.4,
+ * channels 0-3 within +-0.6; tests/test_detection.py re-checks this on the sample frames.
+ * Read anchor-major, 1.7 boxes per frame score >= 0.3 and the best box lies on the pasted
+ * person (mean IoU 0.74); read field-major (tx of anchors 0-2, then ty, ...), 525 boxes
+ * per frame score >= 0.3 and the best one misses the person (mean IoU 0.18).
  *
- * Float arithmetic (the Cortex-M7 has an FPU), deterministic: candidates are ordered by
- * score, ties by their index (head, row, column, anchor, class). No allocation: the
- * caller gives the candidate and result arrays. */
+ * Float arithmetic (the Cortex-M7 has an FPU; expf comes from libm, so link with -lm),
+ * deterministic: candidates are ordered by score, ties by their index (head, row, column,
+ * anchor, class). No allocation: the caller gives the candidate and result arrays. */
 #ifndef TE_DETECTION_H
 #define TE_DETECTION_H
 
