@@ -1,0 +1,80 @@
+/* te_requant_prepare/te_requant_apply against te_requantize (gemmlowp's arithmetic) plus an
+ * output offset on edge
+ * values: every shift TFLite allows, offsets at the ends of int8, multipliers at and near the ends of their ranges (and
+ * their negations), accumulators at the int32 ends, around every power of two, a dense band
+ * around zero where the roundings tie, and pseudo-random ones. Built for the host and for the
+ * simulated cores by tests/test_kernel_conv_fast.py; check_requant() returns the number of
+ * mismatches and reports the first through `report`. */
+#include <stdint.h>
+
+#include "te_fixedpoint.h"
+
+typedef void (*te_mismatch_report)(int32_t x, int32_t multiplier, int32_t shift, int32_t offset, int32_t want,
+                                   int32_t got);
+
+static uint32_t next_random(uint32_t *state)
+{
+    *state = *state * 1664525u + 1013904223u;
+    return *state;
+}
+
+static long check_one(int32_t x, int32_t multiplier, int32_t shift, int32_t offset, const te_requant_channel *q,
+                      te_mismatch_report report, long mismatches)
+{
+    const int32_t want = te_wrapping_add(te_requantize(x, multiplier, shift), offset);
+    const int32_t got = te_requant_apply(q, x);
+    if (want != got) {
+        if (mismatches == 0 && report != 0) {
+            report(x, multiplier, shift, offset, want, got);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+long check_requant(te_mismatch_report report, int32_t dense, int32_t randoms)
+{
+    int32_t multipliers[16] = {0, 1 << 30, (1 << 30) + 1, (1 << 30) + 3, INT32_MAX, INT32_MAX - 1,
+                               1518500250, 1992294767};
+    for (int i = 0; i < 8; i++) {
+        multipliers[8 + i] = -multipliers[i];
+    }
+    int32_t edges[330];
+    int n = 0;
+    edges[n++] = INT32_MIN;
+    edges[n++] = INT32_MAX;
+    for (int k = 0; k < 32; k++) {
+        for (int32_t d = -2; d <= 2; d++) {
+            const int64_t v = ((int64_t)1 << k) + d;
+            edges[n++] = (int32_t)v;
+            edges[n++] = (int32_t)-v;
+        }
+    }
+    edges[n++] = INT32_MIN + 1;
+    edges[n++] = INT32_MAX - 1;
+    const int32_t offsets[5] = {-128, 0, 127, -1, 33};
+    long mismatches = 0;
+    uint32_t state = 12345u;
+    for (int32_t shift = -31; shift <= 30; shift++) {
+        for (int mi = 0; mi < 16 + randoms; mi++) {
+            int32_t m = mi < 16 ? multipliers[mi] : (int32_t)((next_random(&state) >> 1) | (1u << 30));
+            if (mi >= 16 && (mi & 1)) {
+                m = -m;
+            }
+            const int32_t offset = offsets[(mi + shift + 31) % 5];
+            const te_requant_channel q = te_requant_prepare(m, shift, offset);
+            for (int i = 0; i < n; i++) {
+                mismatches += check_one(edges[i], m, shift, offset, &q, report, mismatches);
+            }
+            for (int32_t x = -dense; x <= dense; x++) {
+                mismatches += check_one(x, m, shift, offset, &q, report, mismatches);
+            }
+            for (int i = 0; i < randoms; i++) {
+                const int32_t x = (int32_t)next_random(&state);
+                mismatches += check_one(x, m, shift, offset, &q, report, mismatches);
+                mismatches += check_one(x >> (i & 31), m, shift, offset, &q, report, mismatches);
+            }
+        }
+    }
+    return mismatches;
+}
