@@ -179,7 +179,7 @@ def test_bench_json(tmp_path):
     macs = compiled.total_macs
     assert (report["board"], report["machine"], report["macs"]) == ("qemu_cortex_m7", "mps2-an500", macs)
     assert "instructions" in report["counter"] and "not cycles" in report["counter"]
-    assert [layer["kernel"] for layer in report["layers"]] == ["te_conv_s8", "te_depthwise_conv_s8", "te_conv_1x1_s8"]
+    assert [layer["kernel"] for layer in report["layers"]] == ["te_conv_s8", "te_depthwise_conv_s8_fast", "te_conv_1x1_s8"]
     assert [layer["macs"] for layer in report["layers"]] == [c.macs for c in compiled.kernel_calls]
     for name in ("simd", "portable"):
         variant = report["variants"][name]

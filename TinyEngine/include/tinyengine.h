@@ -60,7 +60,7 @@ typedef struct {
     int32_t batches, in_h, in_w, channels, out_h, out_w;
     int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
     int32_t input_offset, output_offset, act_min, act_max;
-    const int16_t *filter;  /* [channels / 4 rounded up][k_h * k_w][4]: channels 0, 2, 1, 3 of a block */
+    const int32_t *filter;  /* [channels / 4 rounded up][k_h * k_w][2]: int16 pairs, channels 0 and 2, 1 and 3 */
     const int32_t *requant; /* [channels][8]: nudge for acc >= 0 (lo, hi), for acc < 0 (lo, hi),
                                multiplier, right shift, bias, 0 */
 } te_dw_params;

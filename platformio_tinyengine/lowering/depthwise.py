@@ -1,7 +1,7 @@
 """DEPTHWISE_CONV_2D with depth multiplier 1 and dilation 1 -> te_depthwise_conv_s8_fast.
 
 Everything the kernel can take from generation time is computed here: the weights in the
-order it reads them (int16, per block of 4 channels, per tap, channels 0, 2, 1, 3) and per
+order it reads them (int16 pairs, per block of 4 channels, per tap: channels 0 and 2, 1 and 3) and per
 channel one record of requantisation constants that turns gemmlowp's two roundings into
 one 64-bit multiply-accumulate and one shift (the proof is at dw_requantize in
 TinyEngine/src/kernels/depthwise_conv_s8_fast.c). Layers it cannot take exactly stay on
@@ -63,12 +63,15 @@ def requant_records(mult: np.ndarray, shift: np.ndarray, bias: np.ndarray, weigh
 
 
 def pack_filter(weights: np.ndarray, factors: np.ndarray) -> np.ndarray:
-    """[taps][channels] -> [channels / 4 rounded up][taps][4] in LANES order, zero-padded."""
+    """[taps][channels] -> [channels / 4 rounded up][taps][2] int32 words of int16 pairs in
+    LANES order (low half first), zero-padded."""
     taps, channels = weights.shape
     blocks = -(-channels // 4)
     padded = np.zeros((taps, blocks * 4), dtype=np.int64)
     padded[:, :channels] = weights * factors
-    return padded.reshape(taps, blocks, 4)[:, :, LANES].transpose(1, 0, 2)
+    halves = padded.reshape(taps, blocks, 4)[:, :, LANES].transpose(1, 0, 2) & 0xFFFF
+    words = halves[..., 0::2] | halves[..., 1::2] << 16
+    return np.where(words >= 1 << 31, words - (1 << 32), words)
 
 
 def lower_depthwise_fast(ctx: LoweringContext, name: str, x: Tensor, y: Tensor, w: Tensor, bias: Tensor | None,
@@ -91,7 +94,7 @@ def lower_depthwise_fast(ctx: LoweringContext, name: str, x: Tensor, y: Tensor, 
         out_w=g["out_w"], k_h=g["k_h"], k_w=g["k_w"], stride_h=g["stride_h"], stride_w=g["stride_w"],
         pad_top=g["pad_top"], pad_left=g["pad_left"], input_offset=input_offset, output_offset=y.quant.zp,
         act_min=g["act_min"], act_max=g["act_max"],
-        filter=ctx.const(pack_filter(weights, factors), "int16_t", f"{name}_filter_packed"),
+        filter=ctx.const(pack_filter(weights, factors), "int32_t", f"{name}_filter_packed"),
         requant=ctx.const(records, "int32_t", f"{name}_requant"),
     )
     macs = g["batches"] * g["out_h"] * g["out_w"] * channels * taps

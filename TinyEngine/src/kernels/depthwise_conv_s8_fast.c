@@ -8,10 +8,10 @@
  * of the padding run fully unrolled.
  *
  * Generator contract (platformio_tinyengine/lowering/depthwise.py):
- * - filter: per block of 4 channels, per tap (row-major), the int16 weights of the block's
- *   channels 0, 2, 1, 3 (zero past the last channel): the DSP path reads a tap's even and odd
- *   channel pairs as two words whose halves line up with SXTB16's lanes (weights of channels
- *   with a left shift are scaled, see dw_requantize);
+ * - filter: per block of 4 channels, per tap (row-major), two words of two int16 weights:
+ *   channels 0 (low half) and 2, then 1 and 3 (zero past the last channel), whose halves line
+ *   up with SXTB16's lanes (weights of channels with a left shift are scaled, see
+ *   dw_requantize);
  * - requant: per channel, the words of DW_* below (see dw_requantize). */
 #include <string.h>
 
@@ -45,8 +45,8 @@ enum { DW_NUDGE = 0, DW_MULT = 4, DW_SHIFT = 5, DW_BIAS = 6, DW_WORDS = 8 };
  * INT32_MIN, so SRDHM never saturates. */
 DW_INLINE int32_t dw_requantize(int32_t acc, const int32_t *r)
 {
-    int64_t nudge;
-    memcpy(&nudge, r + DW_NUDGE + ((uint32_t)acc >> 31) * 2, sizeof nudge);
+    const int32_t *n = r + DW_NUDGE + ((uint32_t)acc >> 31) * 2;
+    const int64_t nudge = (int64_t)(((uint64_t)(uint32_t)n[1] << 32) | (uint32_t)n[0]);
     return (int32_t)(((int64_t)acc * r[DW_MULT] + nudge) >> 32) >> r[DW_SHIFT];
 }
 
@@ -55,7 +55,7 @@ DW_INLINE int32_t dw_requantize(int32_t acc, const int32_t *r)
 typedef struct {
     int32_t channels, taps, row_stride;
     int32_t input_offset, output_offset, act_min, act_max;
-    const int16_t *filter;
+    const int32_t *filter;
     const int32_t *requant;
 } dw_layer;
 
@@ -64,10 +64,10 @@ DW_INLINE int32_t dw_output(const dw_layer *l, int32_t acc, const int32_t *r)
     return te_wrapping_add(dw_requantize(acc, r), l->output_offset);
 }
 
-/* Where channel j of a block sits among the block's four weights (channels 0, 2, 1, 3). */
-static inline int32_t lane(int32_t j)
+/* The weight of channel j of a block from a tap's two words (channels 0 and 2, 1 and 3). */
+static inline int32_t weight(const int32_t *tap, int32_t j)
 {
-    return (j & 1) * 2 + (j >> 1);
+    return (int32_t)((uint32_t)tap[j & 1] << (16 - 16 * (j >> 1))) >> 16;
 }
 
 /* Channel c of one pixel, scalar: window rows [0, kh) and columns [0, kw) from `in` (channel 0
@@ -78,11 +78,12 @@ DW_INLINE int8_t dw_channel(const dw_layer *l, const int8_t *in, int32_t kh, int
                             int32_t c)
 {
     const int32_t *r = l->requant + c * DW_WORDS;
-    const int16_t *w = l->filter + ((size_t)(c >> 2) * l->taps + tap0) * 4 + lane(c & 3);
+    const int32_t *w = l->filter + ((size_t)(c >> 2) * l->taps + tap0) * 2;
     int32_t sum = 0;
     for (int32_t ky = 0; ky < kh; ky++) {
         for (int32_t kx = 0; kx < kw; kx++) {
-            sum += (in[ky * l->row_stride + kx * l->channels + c] + l->input_offset) * w[(ky * k_w + kx) * 4];
+            sum += (in[ky * l->row_stride + kx * l->channels + c] + l->input_offset) *
+                   weight(w + (ky * k_w + kx) * 2, c & 3);
         }
     }
     const int32_t y = dw_output(l, te_wrapping_add(sum, r[DW_BIAS]), r);
@@ -110,19 +111,19 @@ DW_INLINE void dw_block4(const dw_layer *l, const int8_t *in, int32_t kh, int32_
                          int32_t c, int8_t *out)
 {
     const uint32_t offset2 = ((uint32_t)l->input_offset & 0xffffu) * 0x10001u;
-    const int16_t *w = l->filter + ((size_t)(c >> 2) * l->taps + tap0) * 4;
+    const int32_t *w = l->filter + ((size_t)(c >> 2) * l->taps + tap0) * 2;
     const int32_t *r = l->requant + c * DW_WORDS;
     /* SMLABB and SMLATT wrap like TFLite's int32 arithmetic: the bias may start the sums. */
     int32_t a0 = r[DW_BIAS], a1 = r[DW_WORDS + DW_BIAS], a2 = r[2 * DW_WORDS + DW_BIAS];
     int32_t a3 = r[3 * DW_WORDS + DW_BIAS];
-#pragma GCC unroll 7
-    for (int32_t ky = 0; ky < kh; ky++) {
+    /* Rows stay a loop: unrolled too, GCC would keep a pointer per tap across blocks and spill. */
+    const int8_t *x = in + c;
+    for (int32_t ky = 0; ky < kh; ky++, x += l->row_stride, w += k_w * 2) {
 #pragma GCC unroll 7
         for (int32_t kx = 0; kx < kw; kx++) {
-            const uint32_t xv = load4(in + ky * l->row_stride + kx * l->channels + c);
+            const uint32_t xv = load4(x + kx * l->channels);
             const int32_t even = (int32_t)__sxtab16(offset2, xv), odd = (int32_t)__sxtab16(offset2, ror8(xv));
-            const int16_t *wt = w + (ky * k_w + kx) * 4;
-            const int32_t w02 = (int32_t)load4(wt), w13 = (int32_t)load4(wt + 2);
+            const int32_t w02 = w[kx * 2], w13 = w[kx * 2 + 1];
             a0 = __smlabb(even, w02, a0);
             a2 = __smlatt(even, w02, a2);
             a1 = __smlabb(odd, w13, a1);
