@@ -66,6 +66,15 @@ def tool_version(scons_version: str) -> str:
     return f"{major}.{major}{minor:02d}{patch:02d}.0"
 
 
+def scons_release(tool: str) -> str:
+    """The SCons release of a tool-scons version: 4.41101.0 -> 4.11.1 (the inverse of tool_version)."""
+    found = re.match(r"(\d+)\.(\d+)\.", tool)
+    if found is None or not found.group(2).startswith(found.group(1)) or len(found.group(2)) < len(found.group(1)) + 3:
+        return tool
+    rest = found.group(2)[len(found.group(1)):]
+    return f"{int(found.group(1))}.{int(rest[:-2])}.{int(rest[-2:])}"
+
+
 def _modules():
     """platformio and SCons, as installed in this Python; one clear error when either is missing."""
     missing = []
@@ -90,8 +99,9 @@ def _check_accepted(version: str, scons_version: str) -> None:
 
     wanted = get_core_dependencies()[TOOL_SCONS]
     if semantic_version.Version(version) not in semantic_version.SimpleSpec(wanted):
-        raise TinyEngineError(f"PlatformIO {pio_version} needs {TOOL_SCONS} {wanted}, but the installed scons "
-                              f"{scons_version} makes {version}: pip install the scons release PlatformIO pins")
+        release = scons_release(wanted.lstrip("~^=<>! "))
+        raise TinyEngineError(f"PlatformIO {pio_version} needs {TOOL_SCONS} {wanted}, made from SCons {release}, "
+                              f"but the installed scons is {scons_version}: pip install scons=={release}")
 
 
 def install_tool_scons(packages_dir: Path, scons_module, python: str) -> tuple[str, bool]:

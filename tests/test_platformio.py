@@ -21,7 +21,7 @@ import yaml
 from platformio_tinyengine import firmware
 from platformio_tinyengine.boards import find_board
 from platformio_tinyengine.build_hook import STAMP, generated_dir
-from platformio_tinyengine.offline import PLATFORM_DIR, tool_version
+from platformio_tinyengine.offline import PLATFORM_DIR, scons_release, tool_version
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.qemu import parse_output
 from platformio_tinyengine.resources import BOARDS_DIR, C_INCLUDE_DIR, ROOT
@@ -299,6 +299,8 @@ def test_offline_setup_says_what_is_missing(missing, tmp_path):
 def test_tool_version_follows_platformio_numbering():
     assert tool_version("4.11.1") == "4.41101.0"
     assert tool_version("4.8.1") == "4.40801.0"
+    for release in ("4.11.1", "4.8.1", "5.0.12"):
+        assert scons_release(tool_version(release)) == release
 
 
 @pytest.mark.parametrize("board", SIMULATED)
