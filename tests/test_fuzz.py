@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import time
+import tracemalloc
 
 import flatbuffers
 import numpy as np
@@ -288,6 +289,7 @@ HOSTILE = {
     "operator_without_outputs": (CONV, _operator(outputs=[]), "never computed"),
     "operator_writes_a_constant": ("branching", _constant_intermediate, "which holds constant data"),
     "no_subgraph": (CONV, lambda m: setattr(m, "subgraphs", []), "no subgraph"),
+    "too_many_operators": ("requantize", _graph(operators=lambda sg: sg.operators * 10_001), "10,001 operators"),
     # quantisation
     "activation_without_scales": (CONV, _set("y", scale=[]), "quantisation"),
     "zero_activation_scale": (CONV, _set("x", scale=[0.0]), "not a positive number"),
@@ -370,6 +372,27 @@ def test_long_convolution_plans_in_bounded_time():
     start = time.perf_counter()
     compile_model(b.finish())
     assert time.perf_counter() - start < 10
+
+
+def test_constant_folding_allocates_no_more_than_the_output():
+    """A GATHER of 440 KB of constants whose result would take 400 MB: refused unbuilt."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 8), "int8", 0.1, 0)
+    g = b.tensor("g", (2,), "int32")
+    b.op("GATHER", [b.const("params", np.zeros((10, 10_000), np.int32)), b.const("idx", np.zeros(10_000, np.int32))],
+         [g], axis=0)
+    r = b.tensor("r", (1, 8), "int8", 0.1, 0)
+    b.op("RESHAPE", [x, g], [r])
+    b.output(r)
+    model = b.finish()
+    tracemalloc.start()
+    try:
+        with pytest.raises(TinyEngineError):
+            compile_model(model)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 << 20
 
 
 INJECTION = "te_injected_by_name"

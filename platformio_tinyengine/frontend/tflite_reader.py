@@ -26,6 +26,9 @@ _NUMPY_TYPES = {
     "bool": "u1", "int16": "<i2", "int8": "i1", "float64": "<f8",
 }
 MAX_TENSOR_BYTES = 1 << 31
+# Far beyond any microcontroller model (hundreds of operators); bounds the time a crafted file
+# can take, as the memory planner's work grows with the square of the operator count.
+MAX_OPERATORS = 10_000
 # Zero points must be values of the tensor's own type; any other tensor's fit in 32 bits.
 _ZERO_POINT_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
 _INT32_RANGE = (-(1 << 31), (1 << 31) - 1)
@@ -132,6 +135,9 @@ def _parse(buf: bytes, name: str) -> Graph:
         raise ModelError("the model has no subgraph")
     sg = model.Subgraphs(0)
     num_buffers = model.BuffersLength()
+    if sg.OperatorsLength() > MAX_OPERATORS:
+        raise ModelError(f"the model has {sg.OperatorsLength():,} operators, more than any microcontroller "
+                         f"model ({MAX_OPERATORS:,} is our limit)")
 
     tensors: list[Tensor] = []
     for i in range(sg.TensorsLength()):
@@ -214,11 +220,12 @@ def _parse(buf: bytes, name: str) -> Graph:
 
 def _check_topology(graph: Graph) -> None:
     """Every operator input must exist before the operator runs: no cycles, no dangling reads."""
-    available = {id(t) for t in graph.inputs} | {id(t) for t in graph.tensors if t.is_constant}
+    model_inputs = {id(t) for t in graph.inputs}
+    available = model_inputs | {id(t) for t in graph.tensors if t.is_constant}
     produced_by: dict[int, Operator] = {}
     for op in graph.operators:
         for t in op.outputs:
-            if id(t) in produced_by or id(t) in {id(x) for x in graph.inputs}:
+            if id(t) in produced_by or id(t) in model_inputs:
                 raise ModelError(f"tensor '{t.name}' is written by more than one operator")
             if t.is_constant:
                 raise ModelError(f"{op.describe()} writes tensor '{t.name}', which holds constant data")

@@ -30,7 +30,11 @@ def _fold(op: Operator) -> np.ndarray | None:
     if op.type == "CONCATENATION" and out.dtype in ("int32", "int64"):
         return np.concatenate(data, axis=op.options.get("axis", 0))
     if op.type == "GATHER" and out.dtype in ("int32", "int64"):
-        return np.take(data[0], data[1], axis=op.options.get("axis", 0))
+        params, indices, axis = data[0], data[1], op.options.get("axis", 0)
+        # Sized before np.take builds it: a few bytes of indices can ask for gigabytes.
+        if indices.size * (params.size // max(params.shape[axis], 1)) != out.size:
+            return None
+        return np.take(params, indices, axis=axis)
     if op.type == "STRIDED_SLICE" and out.dtype in ("int32", "int64") and data[0].ndim == 1 \
             and not any(op.options.get(k, 0) for k in ("ellipsis_mask", "new_axis_mask")):
         begin, end, stride = (int(d[0]) for d in data[1:4])
