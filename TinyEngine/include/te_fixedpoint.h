@@ -122,8 +122,28 @@ static inline void te_smlal(uint32_t *lo, int32_t *hi, int32_t a, int32_t b)
 #endif
 }
 
+/* The common case, e in [2, TE_REQUANT_FOLD_MAX_RIGHT + 1] (scales from 2^-24 to 1/4): the
+ * start value is 2^30 in the low word and start_hi = 2^(e-2) + offset 2^(e-1) in the high
+ * word, and a = x. */
+static inline int32_t te_requant_fast(int32_t x, int32_t multiplier, int32_t start_hi, int32_t right)
+{
+    uint32_t lo = 0x40000000u;
+    int32_t hi = start_hi;
+    te_smlal(&lo, &hi, x, multiplier);
+    const uint32_t borrow = ((uint32_t)(x ^ multiplier) & ~lo) >> 31;
+    return (int32_t)((uint32_t)hi - borrow) >> right;
+}
+
+static inline int te_requant_is_fast(int32_t right)
+{
+    return (uint32_t)(right - 1) <= (uint32_t)(TE_REQUANT_FOLD_MAX_RIGHT - 1);
+}
+
 static inline int32_t te_requant_apply(const te_requant_channel *q, int32_t x)
 {
+    if (te_requant_is_fast(q->right)) {
+        return te_requant_fast(x, q->multiplier, q->start_hi, q->right);
+    }
     uint32_t lo = q->start_lo;
     int32_t hi = q->start_hi;
     if (q->right < 0) {

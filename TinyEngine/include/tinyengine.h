@@ -50,6 +50,8 @@ typedef struct {
     const int8_t *shift;       /* [out_c], in [-31, 30] */
 } te_conv_params;
 
+/* `bias` folded as for te_conv_1x1_s8 (over the whole window; padding taps count as the
+ * input zero point). See conv_s8.c. */
 te_status te_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output);
 te_status te_depthwise_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output);
 

@@ -131,7 +131,9 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
         return KernelCall(kernel="te_conv_1x1_s8", params_type="te_conv_params", params=params, args=[x, y],
                           inputs=[x], outputs=[y], macs=macs,
                           overlaps=[(x, pixel_block_gap(n * out_h * out_w, in_c, out_c))])
-    params["bias"] = bias_const(ctx, name, bias, out_c) or "NULL"
+    # te_conv_s8 reads padding taps as the input zero point, so its bias folds the offset too.
+    params["bias"] = (bias_const(ctx, name, bias, out_c) or "NULL") if depthwise \
+        else folded_bias(ctx, name, w, bias, x.quant.zp)
     overlap = window_kernel_gap(n, in_h, in_w, in_c, out_h, out_w, out_c, stride_h, stride_w,
                                 pad_top, pad_left, dil_h, dil_w)
     return KernelCall(kernel="te_depthwise_conv_s8" if depthwise else "te_conv_s8",

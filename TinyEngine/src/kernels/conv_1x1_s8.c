@@ -1,7 +1,5 @@
-/* Pointwise (1x1, stride 1, unpadded) CONV_2D as a GEMM over pixels: two pixels by two
- * output channels per block, so each loaded input and weight is used twice; the block's
- * accumulators wait on the stack until a group of channels is done, then go through the
- * output stage together (te_gemm_s8.h).
+/* Pointwise (1x1, stride 1, unpadded) CONV_2D as a GEMM over pixels, two at a time
+ * (te_gemm_pair in te_gemm_s8.h).
  *
  * Contract: `bias` is folded by the generator, bias[oc] + input_offset * sum(filter[oc]),
  * so the inner loop is a plain int8 dot product (what SMLAD computes on the DSP path);
@@ -11,46 +9,16 @@
 #include "te_gemm_s8.h"
 #include "tinyengine.h"
 
-/* Output channels per group: 2 x 16 accumulators on the stack. */
-#define GROUP 16
-
-/* Pixels a and b (b == a for a last odd pixel, whose outputs are then written twice);
- * specialised for full_range below. */
-static inline __attribute__((always_inline)) void pixel_pair(const te_conv_params *p, const int8_t *a, const int8_t *b, int8_t *out_a, int8_t *out_b,
-                       int full_range)
-{
-    const int32_t cin = p->in_c, cout = p->out_c;
-    const int8_t *m = p->filter;
-    const int32_t *bias = p->bias;
-    for (int32_t oc = 0; oc < cout; oc += GROUP) {
-        const int32_t count = cout - oc < GROUP ? cout - oc : GROUP;
-        int32_t acc[2 * GROUP];
-        for (int32_t j = 0; j < count; j += 2) {
-            const int8_t *n = j + 1 < count ? m + cin : m;
-            int32_t block[4] = {bias[oc + j], bias[oc + j + (j + 1 < count)], 0, 0};
-            block[2] = block[0];
-            block[3] = block[1];
-            te_dot_2x2_s8(a, b, m, n, cin, 0, 0, block);
-            acc[2 * j] = block[0];
-            acc[2 * j + 1] = block[2];
-            acc[2 * j + 2] = block[1];
-            acc[2 * j + 3] = block[3];
-            m = n + cin;
-        }
-        te_conv_store_pair(p, oc, count, acc, out_a + oc, out_b + oc, full_range);
-    }
-}
-
 static void pixel_pair_full_range(const te_conv_params *p, const int8_t *a, const int8_t *b, int8_t *out_a,
                                   int8_t *out_b)
 {
-    pixel_pair(p, a, b, out_a, out_b, 1);
+    te_gemm_pair(p, a, b, p->in_c, out_a, out_b, 1);
 }
 
 static void pixel_pair_clamped(const te_conv_params *p, const int8_t *a, const int8_t *b, int8_t *out_a,
                                int8_t *out_b)
 {
-    pixel_pair(p, a, b, out_a, out_b, 0);
+    te_gemm_pair(p, a, b, p->in_c, out_a, out_b, 0);
 }
 
 te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *output)

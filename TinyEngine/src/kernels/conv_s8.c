@@ -1,12 +1,92 @@
-/* CONV_2D, int8, per-channel requantisation: tflite::reference_integer_ops::ConvPerChannel. */
+/* CONV_2D, int8, per-channel requantisation: tflite::reference_integer_ops::ConvPerChannel.
+ *
+ * Contract: `bias` is folded by the generator, bias[oc] + input_offset * sum(filter[oc]) over
+ * the whole window, and taps outside the input (padding: patches pass any) count as the
+ * input zero point, -input_offset: then every tap adds x * w and a padding tap adds
+ * (zero point + input_offset) * w = 0 as in TFLite, in two's-complement int32 arithmetic.
+ *
+ * Windows of up to TE_CONV_COLUMN_MAX bytes (k_h * k_w * in_c: every first layer on RGB,
+ * 3x3 on up to 16 channels) run as a GEMM: the windows of two output pixels are copied
+ * into columns on the stack (im2col, padding filled with the zero point), then
+ * te_gemm_pair (te_gemm_s8.h) multiplies both columns with every filter row. Larger windows
+ * take the direct loop below.
+ *
+ * Access order: pixel pairs in order, both windows read before either pixel is written;
+ * the direct loop reads each pixel's window while writing it. Either is at least as safe
+ * as memory/overlap.py's window_kernel_gap assumes (one pixel at a time). */
+#include <string.h>
+
 #include "te_fixedpoint.h"
+#include "te_gemm_s8.h"
 #include "tinyengine.h"
 
-te_status te_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output)
+/* Two columns on the stack: 288 bytes. */
+#define TE_CONV_COLUMN_MAX 144
+
+/* The window of output pixel `pixel` (row-major over batches, rows, columns) as a column. */
+static void im2col(const te_conv_params *p, const int8_t *input, int32_t pixel, int8_t *col)
 {
-    if (p == NULL || input == NULL || output == NULL) {
-        return TE_ERROR_ARGUMENT;
+    const int32_t ox = pixel % p->out_w, rest = pixel / p->out_w;
+    const int32_t oy = rest % p->out_h, b = rest / p->out_h;
+    const int32_t cin = p->in_c, row_bytes = p->k_w * cin;
+    const int8_t zero_point = (int8_t)-p->input_offset;
+    const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * cin;
+    const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
+    for (int32_t ky = 0; ky < p->k_h; ky++, col += row_bytes) {
+        const int32_t iy = y0 + ky * p->dil_h;
+        if (iy < 0 || iy >= p->in_h) {
+            memset(col, zero_point, (size_t)row_bytes);
+            continue;
+        }
+        const int8_t *row = in_b + (size_t)iy * p->in_w * cin;
+        for (int32_t kx = 0; kx < p->k_w; kx++) {
+            const int32_t ix = x0 + kx * p->dil_w;
+            int8_t *dst = col + kx * cin;
+            if (ix < 0 || ix >= p->in_w) {
+                memset(dst, zero_point, (size_t)cin);
+            } else {
+                const int8_t *src = row + (size_t)ix * cin;
+                for (int32_t c = 0; c < cin; c++) {
+                    dst[c] = src[c];
+                }
+            }
+        }
     }
+}
+
+static void pair_full_range(const te_conv_params *p, const int8_t *a, const int8_t *b, int32_t len, int8_t *out_a,
+                            int8_t *out_b)
+{
+    te_gemm_pair(p, a, b, len, out_a, out_b, 1);
+}
+
+static void pair_clamped(const te_conv_params *p, const int8_t *a, const int8_t *b, int32_t len, int8_t *out_a,
+                         int8_t *out_b)
+{
+    te_gemm_pair(p, a, b, len, out_a, out_b, 0);
+}
+
+static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *output)
+{
+    void (*const pair)(const te_conv_params *, const int8_t *, const int8_t *, int32_t, int8_t *, int8_t *) =
+        p->act_min <= -128 && p->act_max >= 127 ? pair_full_range : pair_clamped;
+    const int32_t pixels = p->batches * p->out_h * p->out_w;
+    const int32_t len = p->k_h * p->k_w * p->in_c, cout = p->out_c;
+    int8_t columns[2][TE_CONV_COLUMN_MAX];
+    for (int32_t px = 0; px < pixels; px += 2) {
+        const int has_b = px + 1 < pixels;
+        im2col(p, input, px, columns[0]);
+        if (has_b) {
+            im2col(p, input, px + 1, columns[1]);
+        }
+        int8_t *out_a = output + (size_t)px * cout;
+        pair(p, columns[0], columns[has_b], len, out_a, has_b ? out_a + cout : out_a);
+    }
+}
+
+static void conv_direct(const te_conv_params *p, const int8_t *input, int8_t *output)
+{
+    const int32_t zero_point = -p->input_offset;
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
         for (int32_t oy = 0; oy < p->out_h; oy++) {
@@ -14,27 +94,23 @@ te_status te_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *outpu
                 const int32_t y0 = oy * p->stride_h - p->pad_top;
                 const int32_t x0 = ox * p->stride_w - p->pad_left;
                 for (int32_t oc = 0; oc < p->out_c; oc++) {
-                    const int8_t *w_oc = p->filter + (size_t)oc * p->k_h * p->k_w * p->in_c;
-                    int32_t acc = 0;
+                    const int8_t *w = p->filter + (size_t)oc * p->k_h * p->k_w * p->in_c;
+                    int32_t acc = p->bias[oc];
                     for (int32_t ky = 0; ky < p->k_h; ky++) {
                         const int32_t iy = y0 + ky * p->dil_h;
-                        if (iy < 0 || iy >= p->in_h) {
-                            continue;
-                        }
-                        for (int32_t kx = 0; kx < p->k_w; kx++) {
+                        for (int32_t kx = 0; kx < p->k_w; kx++, w += p->in_c) {
                             const int32_t ix = x0 + kx * p->dil_w;
-                            if (ix < 0 || ix >= p->in_w) {
+                            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+                                for (int32_t ic = 0; ic < p->in_c; ic++) {
+                                    acc = te_wrapping_add(acc, zero_point * w[ic]);
+                                }
                                 continue;
                             }
                             const int8_t *x = in_b + ((size_t)iy * p->in_w + ix) * p->in_c;
-                            const int8_t *w = w_oc + ((size_t)ky * p->k_w + kx) * p->in_c;
                             for (int32_t ic = 0; ic < p->in_c; ic++) {
-                                acc += ((int32_t)x[ic] + p->input_offset) * (int32_t)w[ic];
+                                acc = te_wrapping_add(acc, x[ic] * w[ic]);
                             }
                         }
-                    }
-                    if (p->bias != NULL) {
-                        acc = te_wrapping_add(acc, p->bias[oc]);
                     }
                     acc = te_wrapping_add(te_requantize(acc, p->multiplier[oc], p->shift[oc]), p->output_offset);
                     output[(((size_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] =
@@ -42,6 +118,18 @@ te_status te_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *outpu
                 }
             }
         }
+    }
+}
+
+te_status te_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output)
+{
+    if (p == NULL || input == NULL || output == NULL || p->bias == NULL) {
+        return TE_ERROR_ARGUMENT;
+    }
+    if (p->k_h * p->k_w * p->in_c <= TE_CONV_COLUMN_MAX) {
+        conv_columns(p, input, output);
+    } else {
+        conv_direct(p, input, output);
     }
     return TE_OK;
 }
