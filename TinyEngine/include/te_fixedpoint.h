@@ -99,7 +99,10 @@ static inline te_requant_channel te_requant_prepare(int32_t multiplier, int32_t 
     q.multiplier = multiplier;
     q.left = shift > 0 ? shift : 0;
     q.right = q.left - shift - 1;
+    /* cppcheck 2.10 takes q.right for below -2 here (it is -1 for shift > 0, -shift - 1 else). */
+    /* cppcheck-suppress knownConditionTrueFalse */
     q.start_lo = q.right > 0 ? 0x40000000u : (q.right == 0 ? 0xC0000000u : 0x80000000u);
+    /* cppcheck-suppress knownConditionTrueFalse */
     q.start_hi = q.right >= 1 ? (int32_t)1 << (q.right - 1) : 0;
     q.offset = offset;
     if (q.right >= 0 && q.right <= TE_REQUANT_FOLD_MAX_RIGHT) {
