@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# The main job: generate C for the VWW model, build it with the host gcc, run it once
-# on a fixed input and print its output and arena size.
+# The main job: a PlatformIO project for the simulated Cortex-M7 with the VWW model,
+# built and run under QEMU (`pio run -t exec`): prints the model's outputs and the
+# instructions te_invoke() executed. The model is generated at build time by the
+# TinyEngine library's PlatformIO hook.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-MODEL=${1:-../shared/models/vww.tflite}
-OUT=build/demo
-rm -rf "$OUT" && mkdir -p "$OUT/gen"
-.venv/bin/tinyengine generate "$MODEL" --out "$OUT/gen"
-gcc -std=c11 -O2 -Wall -Wextra -Werror -I TinyEngine/include -I "$OUT/gen" \
-    "$OUT"/gen/*.c TinyEngine/src/kernels/*.c examples/host/main.c -lm -o "$OUT/model"
-"$OUT/model"
+MODEL=$(realpath "${1:-../shared/models/vww.tflite}")
+BOARD=${BOARD:-qemu_cortex_m7}
+PROJECT=build/demo
+rm -rf "$PROJECT"
+.venv/bin/tinyengine offline-setup
+.venv/bin/tinyengine new "$PROJECT" --board "$BOARD" --model "$MODEL"
+cd "$PROJECT"
+../../.venv/bin/pio run -t exec
