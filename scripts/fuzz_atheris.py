@@ -5,9 +5,10 @@ or in exactly one TinyEngineError. Any other exception, an input that takes long
 --timeout seconds, or one that makes the process grow past --rss-limit-mb is a finding:
 libFuzzer stops and writes the input to the findings directory.
 
-    .venv/bin/python scripts/fuzz_atheris.py --seconds 1200            # a long run
-    .venv/bin/python scripts/fuzz_atheris.py --runs 3000 --no-real-models
-    .venv/bin/python scripts/fuzz_atheris.py --corpus DIR -- -jobs=2   # after --: libFuzzer's own flags
+    .venv/bin/python scripts/fuzz_atheris.py --seconds 1200 --keep-going   # a long run, every finding kept
+    .venv/bin/python scripts/fuzz_atheris.py --runs 3000 --no-real-models  # the suite's smoke run
+    .venv/bin/python scripts/fuzz_atheris.py --replay FINDING...           # rerun saved inputs
+    .venv/bin/python scripts/fuzz_atheris.py --corpus DIR -- -jobs=2       # after --: libFuzzer's flags
 
 The corpus directory (a fresh temporary one unless --corpus is given) is seeded at start
 with small generated models of every operator family and the real models of
