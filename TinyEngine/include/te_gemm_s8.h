@@ -30,49 +30,88 @@ static inline uint32_t te_sxtb16_ror8(uint32_t x)
 }
 #endif
 
-/* acc[0..3] += sum(a[i] * m[i]) and the same for (a, n), (b, m), (b, n), i < len, wrapping
- * in int32 (the accumulators start from the bias, folded with the input offset). */
-static inline void te_dot_2x2_s8(const int8_t *a, const int8_t *b, const int8_t *m, const int8_t *n,
-                                 int32_t len, int32_t acc[4])
-{
-    int32_t am = acc[0], an = acc[1], bm = acc[2], bn = acc[3];
 #if TE_USE_DSP
-    for (int32_t i = len >> 2; i > 0; i--) {
-        const uint32_t xa = te_load4(a), xb = te_load4(b);
-        a += 4;
-        b += 4;
-        const uint32_t xa_even = __sxtb16(xa), xa_odd = te_sxtb16_ror8(xa);
-        const uint32_t xb_even = __sxtb16(xb), xb_odd = te_sxtb16_ror8(xb);
-        uint32_t w = te_load4(m);
-        m += 4;
-        uint32_t w_even = __sxtb16(w), w_odd = te_sxtb16_ror8(w);
-        am = (int32_t)__smlad(xa_even, w_even, (uint32_t)am);
-        am = (int32_t)__smlad(xa_odd, w_odd, (uint32_t)am);
-        bm = (int32_t)__smlad(xb_even, w_even, (uint32_t)bm);
-        bm = (int32_t)__smlad(xb_odd, w_odd, (uint32_t)bm);
-        w = te_load4(n);
-        n += 4;
-        w_even = __sxtb16(w);
-        w_odd = te_sxtb16_ror8(w);
-        an = (int32_t)__smlad(xa_even, w_even, (uint32_t)an);
-        an = (int32_t)__smlad(xa_odd, w_odd, (uint32_t)an);
-        bn = (int32_t)__smlad(xb_even, w_even, (uint32_t)bn);
-        bn = (int32_t)__smlad(xb_odd, w_odd, (uint32_t)bn);
-    }
-    len &= 3;
+/* One 4-byte chunk of te_dot_rows: SXTB16 both halves of the inputs and weights, 8 SMLAD. */
+static inline __attribute__((always_inline)) void te_dot4(const int8_t **x, const int8_t **y, const int8_t **v,
+                                                          int32_t n_chunk, int32_t chunk_step, int32_t *am,
+                                                          int32_t *bm, int32_t *an, int32_t *bn)
+{
+    const uint32_t xa = te_load4(*x), xb = te_load4(*y);
+    const uint32_t xa_odd = te_sxtb16_ror8(xa), xa_even = __sxtb16(xa);
+    const uint32_t xb_odd = te_sxtb16_ror8(xb), xb_even = __sxtb16(xb);
+    uint32_t wv = te_load4(*v);
+    uint32_t w_odd = te_sxtb16_ror8(wv), w_even = __sxtb16(wv);
+    *am = (int32_t)__smlad(xa_even, w_even, (uint32_t)*am);
+    *am = (int32_t)__smlad(xa_odd, w_odd, (uint32_t)*am);
+    *bm = (int32_t)__smlad(xb_even, w_even, (uint32_t)*bm);
+    *bm = (int32_t)__smlad(xb_odd, w_odd, (uint32_t)*bm);
+    wv = te_load4(*v + n_chunk);
+    w_odd = te_sxtb16_ror8(wv);
+    w_even = __sxtb16(wv);
+    *an = (int32_t)__smlad(xa_even, w_even, (uint32_t)*an);
+    *an = (int32_t)__smlad(xa_odd, w_odd, (uint32_t)*an);
+    *bn = (int32_t)__smlad(xb_even, w_even, (uint32_t)*bn);
+    *bn = (int32_t)__smlad(xb_odd, w_odd, (uint32_t)*bn);
+    *x += 4;
+    *y += 4;
+    *v += chunk_step;
+}
 #endif
-    for (int32_t i = 0; i < len; i++) {
-        const int32_t xa = a[i], xb = b[i];
-        const int32_t wm = m[i], wn = n[i];
-        am += xa * wm;
-        an += xa * wn;
-        bm += xb * wm;
-        bn += xb * wn;
+
+/* Dot products of two input columns a and b (len bytes) with `rows` filter row pairs (m, n),
+ * from the bias (folded with the input offset) and wrapping in int32, into acc: a.m, b.m,
+ * a.n, b.n for each pair. Each pair is read from w in 4-byte chunks, m's at w and n's at
+ * w + n_chunk, w advancing by chunk_step; then the len % 4 tail bytes, m's at w and n's at
+ * w + n_tail; the next pair starts 2 * len bytes after this one. Layouts (constants):
+ *   rows one after the other (n = m + len): n_chunk = len, chunk_step = 4, n_tail = len;
+ *   interleaved by the generator (m0..3 n0..3 m4..7 n4..7 ... m tail, n tail): n_chunk = 4,
+ *   chunk_step = 8, n_tail = len % 4;
+ *   single (one last row, n = m, rows = 1): 0, 4, 0. */
+static inline __attribute__((always_inline)) void te_dot_rows(const int8_t *a, const int8_t *b, const int8_t *w,
+                                                              int32_t len, int32_t rows, const int32_t *bias,
+                                                              int32_t *acc, int32_t n_chunk, int32_t chunk_step,
+                                                              int32_t n_tail, int single)
+{
+    for (; rows > 0; rows--, bias += 2, acc += 4) {
+        int32_t am = bias[0], an = bias[single ? 0 : 1];
+        int32_t bm = am, bn = an;
+        const int8_t *x = a, *y = b, *v = w;
+#if TE_USE_DSP
+        /* Two chunks per iteration, halving the loop's own instructions. */
+        for (int32_t i = len >> 3; i > 0; i--) {
+            te_dot4(&x, &y, &v, n_chunk, chunk_step, &am, &bm, &an, &bn);
+            te_dot4(&x, &y, &v, n_chunk, chunk_step, &am, &bm, &an, &bn);
+        }
+        if (len & 4) {
+            te_dot4(&x, &y, &v, n_chunk, chunk_step, &am, &bm, &an, &bn);
+        }
+#else
+        for (int32_t i = len >> 2; i > 0; i--) {
+            for (int32_t k = 0; k < 4; k++) {
+                const int32_t wm = v[k], wn = v[n_chunk + k];
+                am += x[k] * wm;
+                bm += y[k] * wm;
+                an += x[k] * wn;
+                bn += y[k] * wn;
+            }
+            x += 4;
+            y += 4;
+            v += chunk_step;
+        }
+#endif
+        for (int32_t k = 0; k < (len & 3); k++) {
+            const int32_t wm = v[k], wn = v[n_tail + k];
+            am += x[k] * wm;
+            bm += y[k] * wm;
+            an += x[k] * wn;
+            bn += y[k] * wn;
+        }
+        acc[0] = am;
+        acc[1] = bm;
+        acc[2] = an;
+        acc[3] = bn;
+        w += 2 * len;
     }
-    acc[0] = am;
-    acc[1] = an;
-    acc[2] = bm;
-    acc[3] = bn;
 }
 
 /* The output stage of a convolution: v (requantised, with the output offset) clamped to the
@@ -135,31 +174,31 @@ static inline __attribute__((always_inline)) void te_conv_store_pair(const te_co
 
 /* Every output channel of two pixels whose inputs are the int8 columns a and b (len bytes
  * each; b == a for a last odd pixel, whose outputs are then written twice) against filter
- * rows of len bytes, from p->bias (folded with the input offset: never NULL here): two
- * pixels by two channels per dot-product block, so each loaded input and weight is used
- * twice; a group's accumulators wait on the stack, then go through the output stage
- * together. Always inlined, with full_range constant. */
+ * rows of len bytes (see te_dot_rows for the layouts), from p->bias (folded with the input
+ * offset: never NULL here): two pixels by two channels per dot-product block, so each
+ * loaded input and weight is used twice; a group's accumulators wait on the stack, then go
+ * through the output stage together. Dot_pairs and dot_single are the caller's te_dot_rows
+ * instances (not inlined: each keeps its registers to itself). Always inlined, full_range
+ * constant. */
+typedef void (*te_dot_fn)(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
+                          const int32_t *bias, int32_t *acc);
+
 static inline __attribute__((always_inline)) void te_gemm_pair(const te_conv_params *p, const int8_t *a,
                                                                const int8_t *b, int32_t len, int8_t *out_a,
-                                                               int8_t *out_b, int full_range)
+                                                               int8_t *out_b, te_dot_fn dot_pairs,
+                                                               te_dot_fn dot_single, int full_range)
 {
     const int32_t cout = p->out_c;
-    const int8_t *m = p->filter;
-    const int32_t *bias = p->bias;
+    const int8_t *w = p->filter;
     for (int32_t oc = 0; oc < cout; oc += TE_GEMM_GROUP) {
         const int32_t count = cout - oc < TE_GEMM_GROUP ? cout - oc : TE_GEMM_GROUP;
-        int32_t acc[2 * TE_GEMM_GROUP];
-        for (int32_t j = 0; j < count; j += 2) {
-            const int has_n = j + 1 < count;
-            const int8_t *n = has_n ? m + len : m;
-            const int32_t bias_m = bias[oc + j], bias_n = bias[oc + j + has_n];
-            int32_t block[4] = {bias_m, bias_n, bias_m, bias_n};
-            te_dot_2x2_s8(a, b, m, n, len, block);
-            acc[2 * j] = block[0];
-            acc[2 * j + 1] = block[2];
-            acc[2 * j + 2] = block[1];
-            acc[2 * j + 3] = block[3];
-            m = n + len;
+        int32_t acc[2 * TE_GEMM_GROUP + 2];
+        const int32_t pairs = count >> 1;
+        dot_pairs(a, b, w, len, pairs, p->bias + oc, acc);
+        w += 2 * len * pairs;
+        if (count & 1) {
+            dot_single(a, b, w, len, 1, p->bias + oc + count - 1, acc + 2 * count - 2);
+            w += len;
         }
         te_conv_store_pair(p, oc, count, acc, out_a + oc, out_b + oc, full_range);
     }

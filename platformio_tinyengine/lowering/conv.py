@@ -67,6 +67,23 @@ def folded_bias(ctx: LoweringContext, name: str, weights: Tensor, bias: Tensor |
     return ctx.const(folded, "int32_t", f"{name}_bias_folded")
 
 
+def pointwise_filter_layout(weights: np.ndarray) -> np.ndarray:
+    """te_conv_1x1_s8's filter: output channels in pairs, each pair's rows interleaved in 4-byte
+    chunks (m0..3 n0..3 m4..7 n4..7 ...), then m's and n's len % 4 tail bytes; an odd last row
+    as is. The same bytes as [out_c][in_c], in the order the kernel reads them."""
+    rows = weights.reshape(weights.shape[0], -1)
+    out_c, cin = rows.shape
+    body = cin - cin % 4
+    parts = []
+    for oc in range(0, out_c - 1, 2):
+        m, n = rows[oc], rows[oc + 1]
+        chunks = np.stack([m[:body].reshape(-1, 4), n[:body].reshape(-1, 4)], axis=1).reshape(-1)
+        parts += [chunks, m[body:], n[body:]]
+    if out_c % 2:
+        parts.append(rows[-1])
+    return np.concatenate(parts)
+
+
 @lowers("CONV_2D", "DEPTHWISE_CONV_2D")
 def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     depthwise = op.type == "DEPTHWISE_CONV_2D"
@@ -115,18 +132,20 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
         if fast is not None:
             return fast
     mult, shift = requantisation(ctx, name, x, w_scales, y)
+    pointwise = not depthwise and k_h == k_w == 1 and stride_h == stride_w == 1 and pad_top == pad_left == 0 \
+        and (in_h, in_w) == (out_h, out_w)
     params = dict(
         batches=n, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
         k_h=k_h, k_w=k_w, stride_h=stride_h, stride_w=stride_w, dil_h=dil_h, dil_w=dil_w,
         pad_top=pad_top, pad_left=pad_left, depth_multiplier=multiplier,
         input_offset=-x.quant.zp, output_offset=y.quant.zp, act_min=act_min, act_max=act_max,
-        filter=ctx.tensor_const(w, f"{name}_filter"),
+        filter=ctx.const(pointwise_filter_layout(w.data), "int8_t", f"{name}_filter_pairs") if pointwise
+        else ctx.tensor_const(w, f"{name}_filter"),
         bias="NULL", multiplier=mult, shift=shift,
     )
     macs = n * out_h * out_w * out_c * k_h * k_w * (1 if depthwise else in_c)
     check_bias(bias, out_c)
-    if not depthwise and k_h == k_w == 1 and stride_h == stride_w == 1 and pad_top == pad_left == 0 \
-            and (in_h, in_w) == (out_h, out_w):
+    if pointwise:
         params["bias"] = folded_bias(ctx, name, w, bias, x.quant.zp)
         return KernelCall(kernel="te_conv_1x1_s8", params_type="te_conv_params", params=params, args=[x, y],
                           inputs=[x], outputs=[y], macs=macs,

@@ -4,21 +4,35 @@
  * Contract: `bias` is folded by the generator, bias[oc] + input_offset * sum(filter[oc]),
  * so the inner loop is a plain int8 dot product (what SMLAD computes on the DSP path);
  * input_offset is not read. Equal to te_conv_s8 in two's-complement int32 arithmetic.
+ * `filter` holds the output channels in pairs, each pair's rows interleaved in 4-byte
+ * chunks (lowering/conv.py pointwise_filter_layout; see te_dot_2x2_s8), an odd last row as is.
  * Access order (memory/overlap.py pixel_block_gap): pixel pairs in order, each pair read
  * whole while its outputs are written. */
 #include "te_gemm_s8.h"
 #include "tinyengine.h"
 
+static void dot_pairs(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
+                      const int32_t *bias, int32_t *acc)
+{
+    te_dot_rows(a, b, w, len, rows, bias, acc, 4, 8, len & 3, 0);
+}
+
+static void dot_single(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
+                       const int32_t *bias, int32_t *acc)
+{
+    te_dot_rows(a, b, w, len, rows, bias, acc, 0, 4, 0, 1);
+}
+
 static void pixel_pair_full_range(const te_conv_params *p, const int8_t *a, const int8_t *b, int8_t *out_a,
                                   int8_t *out_b)
 {
-    te_gemm_pair(p, a, b, p->in_c, out_a, out_b, 1);
+    te_gemm_pair(p, a, b, p->in_c, out_a, out_b, dot_pairs, dot_single, 1);
 }
 
 static void pixel_pair_clamped(const te_conv_params *p, const int8_t *a, const int8_t *b, int8_t *out_a,
                                int8_t *out_b)
 {
-    te_gemm_pair(p, a, b, p->in_c, out_a, out_b, 0);
+    te_gemm_pair(p, a, b, p->in_c, out_a, out_b, dot_pairs, dot_single, 0);
 }
 
 te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *output)

@@ -54,16 +54,28 @@ static void im2col(const te_conv_params *p, const int8_t *input, int32_t pixel, 
     }
 }
 
+static void dot_pairs(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
+                      const int32_t *bias, int32_t *acc)
+{
+    te_dot_rows(a, b, w, len, rows, bias, acc, len, 4, len, 0);
+}
+
+static void dot_single(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
+                       const int32_t *bias, int32_t *acc)
+{
+    te_dot_rows(a, b, w, len, rows, bias, acc, 0, 4, 0, 1);
+}
+
 static void pair_full_range(const te_conv_params *p, const int8_t *a, const int8_t *b, int32_t len, int8_t *out_a,
                             int8_t *out_b)
 {
-    te_gemm_pair(p, a, b, len, out_a, out_b, 1);
+    te_gemm_pair(p, a, b, len, out_a, out_b, dot_pairs, dot_single, 1);
 }
 
 static void pair_clamped(const te_conv_params *p, const int8_t *a, const int8_t *b, int32_t len, int8_t *out_a,
                          int8_t *out_b)
 {
-    te_gemm_pair(p, a, b, len, out_a, out_b, 0);
+    te_gemm_pair(p, a, b, len, out_a, out_b, dot_pairs, dot_single, 0);
 }
 
 static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *output)
