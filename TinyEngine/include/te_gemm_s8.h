@@ -129,48 +129,97 @@ static inline int8_t te_conv_clamp(int32_t v, int32_t act_min, int32_t act_max, 
     return (int8_t)te_clamp(v, act_min, act_max);
 }
 
-/* Outside the channel loop so that the rare shifts do not crowd its registers. */
-static void __attribute__((noinline, unused)) te_requant_pair_general(int32_t multiplier, int32_t shift,
-                                                                      int32_t offset, int32_t *x)
+/* Whether every channel's shift takes te_requant_fast (checked once per call, so that the
+ * output loop of such layers carries no other path). */
+static inline int te_requant_all_fast(const int8_t *shift, int32_t count)
 {
-    const te_requant_channel q = te_requant_prepare(multiplier, shift, offset);
-    x[0] = te_requant_apply(&q, x[0]);
-    x[1] = te_requant_apply(&q, x[1]);
+    for (int32_t j = 0; j < count; j++) {
+        if (!te_requant_is_fast(~(int32_t)shift[j])) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
-/* Channels [oc, oc + count) of two pixels from their accumulators (biased), pixel a's and
- * b's interleaved. Out_b may equal out_a. Kept apart from the dot products so that neither
- * loop's values crowd the other's registers. Full_range is a constant at every call, and
- * the function is always inlined so that each caller gets its own specialised loop. */
-static inline __attribute__((always_inline)) void te_conv_store_pair(const te_conv_params *p, int32_t oc,
-                                                                     int32_t count, int32_t *acc,
-                                                                     int8_t *out_a, int8_t *out_b, int full_range)
+/* Channels [0, count) of two pixels from their accumulators (biased), pixel a's and b's
+ * interleaved in acc, written to out[j] and out[j + b_offset] (b_offset 0 for a last odd
+ * pixel). Multiplier and shift point at channel 0 of the group. Kept apart from the dot
+ * products so that neither loop's values crowd the other's registers; each kernel makes
+ * its own instances (te_conv_store_fn) with full_range and all_fast (te_requant_all_fast)
+ * constant. */
+static inline __attribute__((always_inline)) void te_conv_store_pair(const te_conv_params *p,
+                                                                     const int32_t *multiplier,
+                                                                     const int8_t *shift, int32_t count,
+                                                                     const int32_t *acc, int8_t *out,
+                                                                     int32_t b_offset, int full_range, int all_fast)
 {
-    const int32_t *multiplier = p->multiplier + oc;
-    const int8_t *shift = p->shift + oc;
     const int32_t offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
     /* start_hi = 2^(right-1) + offset 2^right = ((2 offset + 1) << right) >> 1. */
     const uint32_t odd_offset = 2u * (uint32_t)offset + 1u;
-    for (int32_t j = 0; j < count; j++, acc += 2) {
-        const int32_t m = multiplier[j];
-        const int32_t right = ~(int32_t)shift[j]; /* e - 1 where shift <= 0 */
+    for (const int8_t *end = shift + count; shift < end; shift++, acc += 2, out++) {
+        const int32_t m = *multiplier++;
         int32_t va, vb;
-        if (te_requant_is_fast(right)) {
+        if (all_fast) {
+            const int32_t right = ~(int32_t)*shift; /* e - 1, shift <= 0 */
             const int32_t start_hi = (int32_t)(odd_offset << right) >> 1;
             va = te_requant_fast(acc[0], m, start_hi, right);
             vb = te_requant_fast(acc[1], m, start_hi, right);
         } else {
-            te_requant_pair_general(m, shift[j], offset, acc);
-            va = acc[0];
-            vb = acc[1];
+            const te_requant_channel q = te_requant_prepare(m, *shift, offset);
+            va = te_requant_apply(&q, acc[0]);
+            vb = te_requant_apply(&q, acc[1]);
         }
-        out_b[j] = te_conv_clamp(vb, act_min, act_max, full_range);
-        out_a[j] = te_conv_clamp(va, act_min, act_max, full_range);
+        out[0] = te_conv_clamp(va, act_min, act_max, full_range);
+        out[b_offset] = te_conv_clamp(vb, act_min, act_max, full_range);
     }
+}
+
+typedef void (*te_conv_store_fn)(const te_conv_params *p, const int32_t *multiplier, const int8_t *shift,
+                                 int32_t count, const int32_t *acc, int8_t *out, int32_t b_offset);
+
+static void __attribute__((noinline)) te_conv_store_fast_full_range(const te_conv_params *p, const int32_t *m,
+                                                                    const int8_t *shift, int32_t count,
+                                                                    const int32_t *acc, int8_t *out, int32_t b_offset)
+{
+    te_conv_store_pair(p, m, shift, count, acc, out, b_offset, 1, 1);
+}
+
+static void __attribute__((noinline)) te_conv_store_fast_clamped(const te_conv_params *p, const int32_t *m,
+                                                                 const int8_t *shift, int32_t count,
+                                                                 const int32_t *acc, int8_t *out, int32_t b_offset)
+{
+    te_conv_store_pair(p, m, shift, count, acc, out, b_offset, 0, 1);
+}
+
+static void __attribute__((noinline)) te_conv_store_full_range(const te_conv_params *p, const int32_t *m,
+                                                               const int8_t *shift, int32_t count,
+                                                               const int32_t *acc, int8_t *out, int32_t b_offset)
+{
+    te_conv_store_pair(p, m, shift, count, acc, out, b_offset, 1, 0);
+}
+
+static void __attribute__((noinline)) te_conv_store_clamped(const te_conv_params *p, const int32_t *m,
+                                                            const int8_t *shift, int32_t count, const int32_t *acc,
+                                                            int8_t *out, int32_t b_offset)
+{
+    te_conv_store_pair(p, m, shift, count, acc, out, b_offset, 0, 0);
+}
+
+/* The output stage for this call's layer. */
+static inline te_conv_store_fn te_conv_store_for(const te_conv_params *p)
+{
+    const int full_range = p->act_min <= -128 && p->act_max >= 127;
+    if (te_requant_all_fast(p->shift, p->out_c)) {
+        return full_range ? te_conv_store_fast_full_range : te_conv_store_fast_clamped;
+    }
+    return full_range ? te_conv_store_full_range : te_conv_store_clamped;
 }
 
 /* Output channels per group: 2 x 16 accumulators on the stack. */
 #define TE_GEMM_GROUP 16
+
+typedef void (*te_dot_fn)(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
+                          const int32_t *bias, int32_t *acc);
 
 /* Every output channel of two pixels whose inputs are the int8 columns a and b (len bytes
  * each; b == a for a last odd pixel, whose outputs are then written twice) against filter
@@ -178,15 +227,11 @@ static inline __attribute__((always_inline)) void te_conv_store_pair(const te_co
  * offset: never NULL here): two pixels by two channels per dot-product block, so each
  * loaded input and weight is used twice; a group's accumulators wait on the stack, then go
  * through the output stage together. Dot_pairs and dot_single are the caller's te_dot_rows
- * instances (not inlined: each keeps its registers to itself). Always inlined, full_range
- * constant. */
-typedef void (*te_dot_fn)(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
-                          const int32_t *bias, int32_t *acc);
-
-static inline __attribute__((always_inline)) void te_gemm_pair(const te_conv_params *p, const int8_t *a,
-                                                               const int8_t *b, int32_t len, int8_t *out_a,
-                                                               int8_t *out_b, te_dot_fn dot_pairs,
-                                                               te_dot_fn dot_single, int full_range)
+ * instances, store te_conv_store_for(p) (each a function of its own, keeping its
+ * registers to itself). */
+static inline void te_gemm_pair(const te_conv_params *p, const int8_t *a, const int8_t *b, int32_t len,
+                                int8_t *out_a, int8_t *out_b, te_dot_fn dot_pairs, te_dot_fn dot_single,
+                                te_conv_store_fn store)
 {
     const int32_t cout = p->out_c;
     const int8_t *w = p->filter;
@@ -200,7 +245,7 @@ static inline __attribute__((always_inline)) void te_gemm_pair(const te_conv_par
             dot_single(a, b, w, len, 1, p->bias + oc + count - 1, acc + 2 * count - 2);
             w += len;
         }
-        te_conv_store_pair(p, oc, count, acc, out_a + oc, out_b + oc, full_range);
+        store(p, p->multiplier + oc, p->shift + oc, count, acc, out_a + oc, (int32_t)(out_b - out_a));
     }
 }
 

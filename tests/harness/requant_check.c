@@ -1,10 +1,11 @@
-/* te_requant_prepare/te_requant_apply against te_requantize (gemmlowp's arithmetic) plus an
- * output offset on edge
- * values: every shift TFLite allows, offsets at the ends of int8, multipliers at and near the ends of their ranges (and
- * their negations), accumulators at the int32 ends, around every power of two, a dense band
- * around zero where the roundings tie, and pseudo-random ones. Built for the host and for the
- * simulated cores by tests/test_kernel_conv_fast.py; check_requant() returns the number of
- * mismatches and reports the first through `report`. */
+/* te_requant_prepare/te_requant_apply (and so te_requant_fast) against te_requantize
+ * (gemmlowp's arithmetic) plus an output offset, on edge values: every shift TFLite allows,
+ * offsets at the ends of int8, multipliers at and near the ends of their ranges (and their
+ * negations, as SUB uses), accumulators at the int32 ends, around every power of two, a
+ * dense band around zero where the roundings tie, and pseudo-random ones. Built for the
+ * host (tests/test_kernel_conv_fast.py) and the simulated cores (tests/test_qemu_conv.py);
+ * check_requant() returns the number of mismatches, counts the comparisons in *checked and
+ * reports the first mismatch through `report`. */
 #include <stdint.h>
 
 #include "te_fixedpoint.h"
@@ -18,11 +19,20 @@ static uint32_t next_random(uint32_t *state)
     return *state;
 }
 
+static long checks;
+
 static long check_one(int32_t x, int32_t multiplier, int32_t shift, int32_t offset, const te_requant_channel *q,
                       te_mismatch_report report, long mismatches)
 {
+    checks++;
     const int32_t want = te_wrapping_add(te_requantize(x, multiplier, shift), offset);
-    const int32_t got = te_requant_apply(q, x);
+    int32_t got = te_requant_apply(q, x);
+    const int32_t right = ~shift;
+    if (got == want && te_requant_is_fast(right)) {
+        /* The convolutions' output stage derives the start value from the shift alone. */
+        const int32_t start_hi = (int32_t)((2u * (uint32_t)offset + 1u) << right) >> 1;
+        got = te_requant_fast(x, multiplier, start_hi, right);
+    }
     if (want != got) {
         if (mismatches == 0 && report != 0) {
             report(x, multiplier, shift, offset, want, got);
@@ -32,7 +42,7 @@ static long check_one(int32_t x, int32_t multiplier, int32_t shift, int32_t offs
     return 0;
 }
 
-long check_requant(te_mismatch_report report, int32_t dense, int32_t randoms)
+long check_requant(te_mismatch_report report, int32_t dense, int32_t randoms, long *checked)
 {
     int32_t multipliers[16] = {0, 1 << 30, (1 << 30) + 1, (1 << 30) + 3, INT32_MAX, INT32_MAX - 1,
                                1518500250, 1992294767};
@@ -54,6 +64,7 @@ long check_requant(te_mismatch_report report, int32_t dense, int32_t randoms)
     edges[n++] = INT32_MAX - 1;
     const int32_t offsets[5] = {-128, 0, 127, -1, 33};
     long mismatches = 0;
+    checks = 0;
     uint32_t state = 12345u;
     for (int32_t shift = -31; shift <= 30; shift++) {
         for (int mi = 0; mi < 16 + randoms; mi++) {
@@ -76,5 +87,6 @@ long check_requant(te_mismatch_report report, int32_t dense, int32_t randoms)
             }
         }
     }
+    *checked = checks;
     return mismatches;
 }

@@ -23,32 +23,20 @@ static void dot_single(const int8_t *a, const int8_t *b, const int8_t *w, int32_
     te_dot_rows(a, b, w, len, rows, bias, acc, 0, 4, 0, 1);
 }
 
-static void pixel_pair_full_range(const te_conv_params *p, const int8_t *a, const int8_t *b, int8_t *out_a,
-                                  int8_t *out_b)
-{
-    te_gemm_pair(p, a, b, p->in_c, out_a, out_b, dot_pairs, dot_single, 1);
-}
-
-static void pixel_pair_clamped(const te_conv_params *p, const int8_t *a, const int8_t *b, int8_t *out_a,
-                               int8_t *out_b)
-{
-    te_gemm_pair(p, a, b, p->in_c, out_a, out_b, dot_pairs, dot_single, 0);
-}
-
 te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *output)
 {
     if (p == NULL || input == NULL || output == NULL || p->bias == NULL || p->k_h != 1 || p->k_w != 1) {
         return TE_ERROR_ARGUMENT;
     }
-    void (*const pair)(const te_conv_params *, const int8_t *, const int8_t *, int8_t *, int8_t *) =
-        p->act_min <= -128 && p->act_max >= 127 ? pixel_pair_full_range : pixel_pair_clamped;
+    const te_conv_store_fn store = te_conv_store_for(p);
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t cin = p->in_c, cout = p->out_c;
     for (int32_t px = 0; px < pixels; px += 2) {
         const int8_t *a = input + (size_t)px * cin;
         int8_t *out_a = output + (size_t)px * cout;
         const int has_b = px + 1 < pixels;
-        pair(p, a, has_b ? a + cin : a, out_a, has_b ? out_a + cout : out_a);
+        te_gemm_pair(p, a, has_b ? a + cin : a, cin, out_a, has_b ? out_a + cout : out_a, dot_pairs, dot_single,
+                     store);
     }
     return TE_OK;
 }

@@ -66,22 +66,9 @@ static void dot_single(const int8_t *a, const int8_t *b, const int8_t *w, int32_
     te_dot_rows(a, b, w, len, rows, bias, acc, 0, 4, 0, 1);
 }
 
-static void pair_full_range(const te_conv_params *p, const int8_t *a, const int8_t *b, int32_t len, int8_t *out_a,
-                            int8_t *out_b)
-{
-    te_gemm_pair(p, a, b, len, out_a, out_b, dot_pairs, dot_single, 1);
-}
-
-static void pair_clamped(const te_conv_params *p, const int8_t *a, const int8_t *b, int32_t len, int8_t *out_a,
-                         int8_t *out_b)
-{
-    te_gemm_pair(p, a, b, len, out_a, out_b, dot_pairs, dot_single, 0);
-}
-
 static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *output)
 {
-    void (*const pair)(const te_conv_params *, const int8_t *, const int8_t *, int32_t, int8_t *, int8_t *) =
-        p->act_min <= -128 && p->act_max >= 127 ? pair_full_range : pair_clamped;
+    const te_conv_store_fn store = te_conv_store_for(p);
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t len = p->k_h * p->k_w * p->in_c, cout = p->out_c;
     int8_t columns[2][TE_CONV_COLUMN_MAX];
@@ -92,7 +79,8 @@ static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *o
             im2col(p, input, px + 1, columns[1]);
         }
         int8_t *out_a = output + (size_t)px * cout;
-        pair(p, columns[0], columns[has_b], len, out_a, has_b ? out_a + cout : out_a);
+        te_gemm_pair(p, columns[0], columns[has_b], len, out_a, has_b ? out_a + cout : out_a, dot_pairs, dot_single,
+                     store);
     }
 }
 

@@ -1,0 +1,230 @@
+"""The fast paths of the convolutions and ADD on the host (portable C): te_conv_1x1_s8 and the
+im2col GEMM of te_conv_s8 (te_gemm_s8.h), the one-SMLAL requantisation (te_requant_* in
+te_fixedpoint.h) and te_add_s8's row walk, byte for byte against TFLite's reference kernels, on
+the shapes and parameters each path treats specially. tests/test_qemu_conv.py runs the same
+models through the Arm DSP paths on the simulated cores."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from platformio_tinyengine.lowering.conv import pointwise_filter_layout
+from platformio_tinyengine.pipeline import compile_model
+from platformio_tinyengine.resources import C_INCLUDE_DIR
+from tests.harness import HERE, WARNINGS
+from tests.kernel_check import assert_bit_exact, scale, weights
+from tests.model_builder import ModelBuilder
+
+SAME, VALID = 0, 1
+REQUANT_CHECK = HERE / "harness" / "requant_check.c"
+
+
+def out_size(n: int, k: int, s: int, d: int, padding: int) -> int:
+    return (n + s - 1) // s if padding == SAME else (n - (k - 1) * d - 1 + s) // s
+
+
+def add_conv(b: ModelBuilder, rng: np.random.Generator, name: str, x: int, in_shape, cout: int, k: int = 1,
+             stride: int = 1, dilation: int = 1, padding: int = SAME, activation: int = 0,
+             scales: str = "normal", out_zp: int | None = None) -> tuple[int, tuple]:
+    """A CONV_2D on tensor x; scales picks the effective scales s_in * s_w / s_out:
+    normal (below 1/4: te_requant_fast everywhere), or mixed: per channel from below 2^-24 to
+    above 1 (left shifts, e = 1, e = 0 and the unfolded offset), so that one layer takes every
+    requantisation path."""
+    n, h, w, cin = in_shape
+    s_in = b.tensors[x].quantization.scale[0]
+    if scales == "normal":
+        w_scales = np.array([scale(rng, 0.001, 0.02) for _ in range(cout)], np.float32)
+        s_out = scale(rng, 0.02, 0.5)
+    else:
+        s_out = 0.05
+        exponents = np.resize(np.array([-27.0, -24.5, -9.0, -1.7, -1.0, -0.4, 0.3, 2.5]), cout)
+        w_scales = (s_out / s_in * 2.0 ** exponents).astype(np.float32)
+    wt = b.const(f"{name}_w", weights(rng, (cout, k, k, cin)), w_scales, 0, axis=0)
+    bias = b.const(f"{name}_b", rng.integers(-3000, 3000, size=cout).astype(np.int32), np.float32(s_in) * w_scales, 0)
+    oh, ow = out_size(h, k, stride, dilation, padding), out_size(w, k, stride, dilation, padding)
+    zp = int(rng.integers(-128, 128)) if out_zp is None else out_zp
+    y = b.tensor(f"{name}_y", (n, oh, ow, cout), "int8", s_out, zp)
+    b.op("CONV_2D", [x, wt, bias], [y], version=3, padding=padding, stride_h=stride, stride_w=stride,
+         dilation_h_factor=dilation, dilation_w_factor=dilation, fused_activation_function=activation)
+    return y, (n, oh, ow, cout)
+
+
+def conv_case_model(rng: np.random.Generator, shape, cout: int, zp_in: int | None = None, **conv) -> bytes:
+    b = ModelBuilder()
+    x = b.input("x", shape, "int8", scale(rng, 0.01, 0.1), int(rng.integers(-128, 128)) if zp_in is None else zp_in)
+    y, _ = add_conv(b, rng, "c", x, shape, cout, **conv)
+    b.output(y)
+    return b.finish()
+
+
+def extreme_inputs(model: bytes, fill: int) -> list[list[np.ndarray]]:
+    return [[np.full(t.shape, fill, np.int8) for t in compile_model(model).graph.inputs]]
+
+
+# Pointwise: odd pixel counts (the last pixel pairs with itself), odd channel counts (a last
+# single row), more than 16 channels (several groups), input channels not a multiple of 4 (the
+# tail after the chunks) or of 8 (one chunk after the two-chunk loop), fewer than 4 (no chunk).
+POINTWISE_CASES = {
+    "odd_pixels_cin_7_cout_5": dict(shape=(1, 3, 5, 7), cout=5),
+    "cin_1": dict(shape=(1, 2, 3, 1), cout=4),
+    "cin_3_cout_1": dict(shape=(1, 1, 3, 3), cout=1),
+    "cin_4_one_pixel": dict(shape=(1, 1, 1, 4), cout=3),
+    "cin_12_cout_33": dict(shape=(1, 3, 3, 12), cout=33),
+    "cin_13_cout_17": dict(shape=(1, 5, 1, 13), cout=17),
+    "cin_20_cout_16": dict(shape=(1, 2, 2, 20), cout=16),
+    "cin_48_relu6_clamped": dict(shape=(1, 3, 3, 48), cout=8, activation=3),
+    "relu_clamped": dict(shape=(1, 4, 4, 16), cout=6, activation=1),
+    "mixed_shifts": dict(shape=(1, 3, 3, 9), cout=8, scales="mixed"),
+    "mixed_shifts_relu6": dict(shape=(1, 3, 3, 16), cout=11, scales="mixed", activation=3),
+    "batch_2": dict(shape=(2, 3, 1, 6), cout=3),
+}
+
+# te_conv_s8: windows of up to 144 bytes take the im2col GEMM, larger ones the direct loop;
+# padding on every side (SAME with odd and even sizes, stride 2), dilation.
+CONV_CASES = {
+    "rgb_3x3_stride2_first_layer": dict(shape=(1, 9, 11, 3), cout=16, k=3, stride=2),
+    "rgb_3x3_stride2_even": dict(shape=(1, 8, 8, 3), cout=8, k=3, stride=2, activation=3),
+    "3x3_same_pad_every_side": dict(shape=(1, 5, 6, 4), cout=7, k=3),
+    "5x5_same_cin_2": dict(shape=(1, 6, 5, 2), cout=3, k=5),
+    "window_144_bytes": dict(shape=(1, 4, 5, 16), cout=5, k=3),
+    "window_153_bytes_direct": dict(shape=(1, 4, 4, 17), cout=3, k=3),
+    "dilation_2": dict(shape=(1, 7, 7, 3), cout=4, k=3, dilation=2),
+    "valid_stride2": dict(shape=(1, 9, 9, 3), cout=6, k=3, stride=2, padding=VALID),
+    "1x1_stride_2": dict(shape=(1, 5, 5, 6), cout=4, k=1, stride=2),
+    "relu": dict(shape=(1, 5, 5, 3), cout=5, k=3, activation=1),
+    "mixed_shifts": dict(shape=(1, 5, 4, 3), cout=8, k=3, scales="mixed"),
+    "batch_2_stride2": dict(shape=(2, 5, 5, 3), cout=4, k=3, stride=2),
+}
+
+
+@pytest.mark.parametrize("case", list(POINTWISE_CASES), ids=list(POINTWISE_CASES))
+def test_pointwise(case):
+    rng = np.random.default_rng(len(case) + 300)
+    model = conv_case_model(rng, **POINTWISE_CASES[case])
+    assert {c.kernel for c in compile_model(model).kernel_calls} == {"te_conv_1x1_s8"}
+    assert_bit_exact(model, rng)
+
+
+@pytest.mark.parametrize("case", list(CONV_CASES), ids=list(CONV_CASES))
+def test_conv(case):
+    rng = np.random.default_rng(len(case) + 400)
+    model = conv_case_model(rng, **CONV_CASES[case])
+    assert {c.kernel for c in compile_model(model).kernel_calls} == {"te_conv_s8"}
+    assert_bit_exact(model, rng)
+
+
+@pytest.mark.parametrize("zp_in,fill", [(-128, 127), (-128, -128), (127, -128), (127, 127)])
+@pytest.mark.parametrize("kind", ["pointwise", "rgb"])
+def test_extreme_zero_points_and_inputs(kind, zp_in, fill):
+    """Input zero points -128 and 127 (the folded bias, the zero-point padding) with inputs at the
+    ends of int8, where the accumulators are largest."""
+    rng = np.random.default_rng(zp_in + fill + 1000)
+    conv = dict(shape=(1, 3, 5, 67), cout=9) if kind == "pointwise" else dict(shape=(1, 7, 6, 3), cout=16, k=3,
+                                                                              stride=2)
+    model = conv_case_model(rng, zp_in=zp_in, **conv)
+    assert_bit_exact(model, rng, inputs=extreme_inputs(model, fill))
+    assert_bit_exact(model, rng, input_sets=1)
+
+
+def test_pointwise_filter_layout():
+    """Pairs of rows interleaved in 4-byte chunks, then their tails; an odd last row as is: the
+    same bytes, in the order te_conv_1x1_s8 reads them."""
+    rows = np.arange(3 * 6).reshape(3, 1, 1, 6)
+    packed = pointwise_filter_layout(rows)
+    assert packed.tolist() == [0, 1, 2, 3, 6, 7, 8, 9, 4, 5, 10, 11, 12, 13, 14, 15, 16, 17]
+    big = np.random.default_rng(0).integers(-127, 128, size=(7, 1, 1, 13))
+    assert sorted(pointwise_filter_layout(big).tolist()) == sorted(big.reshape(-1).tolist())
+
+
+def chain_model(rng: np.random.Generator) -> bytes:
+    """3x3 convolution on RGB, 3x3 stride 2, pointwise, ADD of two pointwise branches."""
+    b = ModelBuilder()
+    shape = (1, 12, 12, 3)
+    x = b.input("x", shape, "int8", scale(rng, 0.01, 0.1), -128)
+    y0, s0 = add_conv(b, rng, "c0", x, shape, 8, k=3, activation=3)
+    y1, s1 = add_conv(b, rng, "c1", y0, s0, 12, k=3, stride=2)
+    y2, s2 = add_conv(b, rng, "c2", y1, s1, 12)
+    y3, _ = add_conv(b, rng, "c3", y1, s1, 12, scales="mixed")
+    out = b.tensor("sum", s2, "int8", scale(rng, 0.05, 0.3), int(rng.integers(-128, 128)))
+    b.op("ADD", [y2, y3], [out], version=2)
+    b.output(out)
+    return b.finish()
+
+
+@pytest.mark.parametrize("patch", ["off", "3x3@1", "2x3@4"])
+def test_patched_chain(patch):
+    """Patch-based inference hands the window kernels paddings relative to each tile (negative,
+    or larger than the kernel, at inner borders) and the pointwise kernel sub-tiles."""
+    rng = np.random.default_rng(21)
+    model = chain_model(rng)
+    if patch != "off":
+        assert compile_model(model, patch=patch).patch is not None
+    assert_bit_exact(model, rng, patch=patch)
+
+
+def add_model(rng: np.random.Generator, op: str, shape1, shape2, scales=None, zps=None, activation=0) -> bytes:
+    b = ModelBuilder()
+    s1, s2, so = scales or (scale(rng), scale(rng), scale(rng, 0.05, 0.3))
+    z1, z2, zo = zps or (int(rng.integers(-128, 128)) for _ in range(3))
+    x1 = b.input("a", shape1, "int8", s1, z1)
+    x2 = b.input("b", shape2, "int8", s2, z2)
+    y = b.tensor("y", tuple(np.broadcast_shapes(shape1, shape2)), "int8", so, zo)
+    b.op(op, [x1, x2], [y], version=2, fused_activation_function=activation)
+    b.output(y)
+    return b.finish()
+
+
+ADD_CASES = {
+    "same_shape": dict(op="ADD", shape1=(1, 5, 5, 24), shape2=(1, 5, 5, 24)),
+    "equal_scales_shift_0": dict(op="ADD", shape1=(1, 3, 3, 8), shape2=(1, 3, 3, 8), scales=(0.05, 0.05, 0.08)),
+    "extreme_zero_points_relu6": dict(op="ADD", shape1=(1, 4, 4, 5), shape2=(1, 4, 4, 5), zps=(-128, 127, -128),
+                                      activation=3),
+    "broadcast_inner": dict(op="ADD", shape1=(1, 3, 4, 6), shape2=(1, 3, 4, 1)),
+    "broadcast_outer": dict(op="ADD", shape1=(2, 3, 4), shape2=(4,)),
+    "sub_negative_multiplier": dict(op="SUB", shape1=(1, 2, 7, 3), shape2=(1, 2, 7, 3)),
+    "rank_1": dict(op="ADD", shape1=(17,), shape2=(17,)),
+}
+
+
+@pytest.mark.parametrize("case", list(ADD_CASES), ids=list(ADD_CASES))
+def test_add(case):
+    rng = np.random.default_rng(len(case) + 500)
+    model = add_model(rng, **ADD_CASES[case])
+    assert_bit_exact(model, rng)
+    assert_bit_exact(model, rng, inputs=extreme_inputs(model, -128) + extreme_inputs(model, 127))
+
+
+REQUANT_MAIN = r"""
+#include <stdio.h>
+#include <stdint.h>
+long check_requant(void (*report)(int32_t, int32_t, int32_t, int32_t, int32_t, int32_t), int32_t dense,
+                   int32_t randoms, long *checked);
+static void report(int32_t x, int32_t m, int32_t shift, int32_t offset, int32_t want, int32_t got)
+{
+    printf("first mismatch: x=%d multiplier=%d shift=%d offset=%d want=%d got=%d\n", x, m, shift, offset, want, got);
+}
+int main(void)
+{
+    long checked = 0;
+    const long mismatches = check_requant(report, 4096, 64, &checked);
+    printf("checked %ld mismatches %ld\n", checked, mismatches);
+    return 0;
+}
+"""
+
+
+def test_requantisation_identical_to_gemmlowp(tmp_path):
+    """te_requant_apply and te_requant_fast (the convolutions' and ADD's output stage) against
+    te_requantize (gemmlowp, as TFLite) on every shift and edge values, under UBSan."""
+    main = tmp_path / "main.c"
+    main.write_text(REQUANT_MAIN)
+    exe = tmp_path / "requant_check"
+    subprocess.run(["gcc", *WARNINGS, "-O2", "-fsanitize=undefined", "-fno-sanitize-recover", "-I",
+                    str(C_INCLUDE_DIR), str(main), str(REQUANT_CHECK), "-o", str(exe)], check=True)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
+    checked, mismatches = (int(v) for v in out.split()[-3::2])
+    assert mismatches == 0, out
+    assert checked > 10_000_000
