@@ -1,0 +1,151 @@
+"""The Arm DSP paths of the fast convolutions, requantisation and ADD (conv_1x1_s8.c, conv_s8.c,
+te_gemm_s8.h, te_fixedpoint.h, add_s8.c) on the simulated Cortex-M4, M7 and M55, byte for byte
+against TFLite's reference kernels; the host runs their portable paths (test_kernel_conv_fast.py)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+from platformio_tinyengine import firmware, qemu
+from platformio_tinyengine.boards import resolve_board
+from platformio_tinyengine.pipeline import compile_model
+from platformio_tinyengine.resources import C_INCLUDE_DIR
+from tests.kernel_check import scale
+from tests.model_builder import ModelBuilder
+from tests.test_kernel_conv_fast import ADD_CASES, CONV_CASES, POINTWISE_CASES, REQUANT_CHECK, add_conv
+from tests.test_qemu import BOARDS, assert_matches_reference, requires_qemu, run_firmware
+
+# Every pointwise and te_conv_s8 case of the host tests, and the extreme zero points.
+CASES = {**{f"pointwise_{k}": v for k, v in POINTWISE_CASES.items()},
+         **{f"conv_{k}": v for k, v in CONV_CASES.items()},
+         "pointwise_zp_127": dict(shape=(1, 3, 5, 67), cout=9, zp_in=127),
+         "rgb_zp_minus_128": dict(shape=(1, 7, 6, 3), cout=16, k=3, stride=2, zp_in=-128)}
+
+
+def edge_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[str]]:
+    """One model holding every case as its own input -> operator -> output branch; its inputs
+    (random, and constant -128 or 127 for the extreme zero points) and output names."""
+    b = ModelBuilder()
+    inputs, names = [], []
+    for name, case in CASES.items():
+        case = dict(case)
+        shape, zp = case.pop("shape"), case.pop("zp_in", None)
+        x = b.input(f"{name}_x", shape, "int8", scale(rng, 0.01, 0.1),
+                    int(rng.integers(-128, 128)) if zp is None else zp)
+        y, _ = add_conv(b, rng, name, x, shape, **case)
+        b.output(y)
+        fill = {None: None, 127: -128, -128: 127}[zp]
+        inputs.append(rng.integers(-128, 128, size=shape, dtype=np.int8) if fill is None
+                      else np.full(shape, fill, np.int8))
+        names.append(name)
+    for name, case in ADD_CASES.items():
+        s1, s2, so = case.get("scales") or (scale(rng), scale(rng), scale(rng, 0.05, 0.3))
+        z1, z2, zo = case.get("zps") or (int(rng.integers(-128, 128)) for _ in range(3))
+        x1 = b.input(f"{name}_a", case["shape1"], "int8", s1, z1)
+        x2 = b.input(f"{name}_b", case["shape2"], "int8", s2, z2)
+        y = b.tensor(f"{name}_y", tuple(np.broadcast_shapes(case["shape1"], case["shape2"])), "int8", so, zo)
+        b.op(case["op"], [x1, x2], [y], version=2, fused_activation_function=case.get("activation", 0))
+        b.output(y)
+        inputs += [rng.integers(-128, 128, size=case[k], dtype=np.int8) for k in ("shape1", "shape2")]
+        names.append(name)
+    return b.finish(), inputs, names
+
+
+@requires_qemu
+@pytest.mark.parametrize("board_id", BOARDS)
+def test_edge_cases_bit_exact(board_id, tmp_path):
+    model, inputs, names = edge_model(np.random.default_rng(17))
+    kernels = {c.kernel for c in compile_model(model).kernel_calls}
+    assert {"te_conv_1x1_s8", "te_conv_s8", "te_add_s8"} <= kernels
+    result = run_firmware(model, board_id, inputs, tmp_path)
+    assert_matches_reference(model, inputs, result, names=names)
+
+
+@requires_qemu
+def test_edge_cases_bit_exact_portable_build(tmp_path):
+    """The same cases with every kernel's portable path on the M7 (TE_PORTABLE)."""
+    model, inputs, names = edge_model(np.random.default_rng(17))
+    result = run_firmware(model, "qemu_cortex_m7", inputs, tmp_path, portable=True)
+    assert_matches_reference(model, inputs, result, names=names)
+
+
+@requires_qemu
+def test_dsp_instructions_are_compiled():
+    """The cases above test the DSP paths only if the library really compiles them: SMLAD on
+    SXTB16 with the rotation folded in, SMLAL for the requantisation, SSAT for the clamp."""
+    flags = firmware.compiler_flags(resolve_board("qemu_cortex_m4"))
+    objects = {o.stem: o for o in firmware.library_objects(flags)}
+    for stem in ("conv_1x1_s8", "conv_s8"):
+        text = subprocess.run(["arm-none-eabi-objdump", "-d", str(objects[stem])], capture_output=True, text=True,
+                              check=True).stdout
+        assert re.search(r"sxtb16\s+\w+, \w+, ror #8", text), stem
+        for instruction in ("smlad", "smlal", "ssat"):
+            assert instruction in text, (stem, instruction)
+    portable = {o.stem: o for o in firmware.library_objects(flags + ["-DTE_PORTABLE"])}
+    text = subprocess.run(["arm-none-eabi-objdump", "-d", str(portable["conv_1x1_s8"])], capture_output=True,
+                          text=True, check=True).stdout
+    assert "smlad" not in text and "sxtb16" not in text and "ssat" not in text
+
+
+REQUANT_MAIN = r"""
+#include <stdint.h>
+#include "te_firmware.h"
+long check_requant(void (*report)(int32_t, int32_t, int32_t, int32_t, int32_t, int32_t), int32_t dense,
+                   int32_t randoms, long *checked);
+static void report(int32_t x, int32_t m, int32_t shift, int32_t offset, int32_t want, int32_t got)
+{
+    te_print("first mismatch: x=");
+    te_print_int(x);
+    te_print(" multiplier=");
+    te_print_int(m);
+    te_print(" shift=");
+    te_print_int(shift);
+    te_print(" offset=");
+    te_print_int(offset);
+    te_print(" want=");
+    te_print_int(want);
+    te_print(" got=");
+    te_print_int(got);
+    te_print("\n");
+}
+int main(void)
+{
+    long checked = 0;
+    const long mismatches = check_requant(report, 512, 8, &checked);
+    te_print("checked ");
+    te_print_int(checked);
+    te_print(" mismatches ");
+    te_print_int(mismatches);
+    te_print("\n");
+    return 0;
+}
+"""
+
+
+@requires_qemu
+@pytest.mark.parametrize("board_id", ["qemu_cortex_m7", "qemu_cortex_m4"])
+def test_requantisation_identical_to_gemmlowp_on_the_core(board_id, tmp_path):
+    """te_requant_apply and te_requant_fast with SMLAL against te_requantize on the simulated core,
+    in a firmware of the board's start-up and linker script around tests/harness/requant_check.c."""
+    board = resolve_board(board_id)
+    files = firmware.render_firmware(board, firmware.memory_layout(board, 1024), "requant_check", 1)
+    files["main.c"] = REQUANT_MAIN
+    sources = []
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+        if name.endswith(".c"):
+            sources.append(str(tmp_path / name))
+    elf = tmp_path / "requant_check.elf"
+    subprocess.run([firmware.GCC, *firmware.compiler_flags(board), "-I", str(C_INCLUDE_DIR), "-I", str(tmp_path),
+                    "-nostartfiles", "-T", str(tmp_path / "linker.ld"), *sources, str(REQUANT_CHECK), "-o",
+                    str(elf)], check=True, capture_output=True)
+    run = subprocess.run(qemu.qemu_command(elf, board), capture_output=True, text=True, timeout=600)
+    text = run.stderr + run.stdout
+    found = re.search(r"checked (\d+) mismatches (\d+)", text)
+    assert run.returncode == 0 and found, text[-2000:]
+    assert int(found.group(2)) == 0, text[-2000:]
+    assert int(found.group(1)) > 1_000_000
