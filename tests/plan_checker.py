@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from platformio_tinyengine.lowering.base import Alias, KernelCall, View
+from platformio_tinyengine.lowering.conv import CONV_COLUMN_MAX
 from platformio_tinyengine.pipeline import CompiledModel
 
 
@@ -35,12 +36,10 @@ def _lifetimes(model: CompiledModel) -> dict[int, list]:
     return span
 
 
-def _window_last_reads(p: dict, depthwise: bool, pool: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Slots of a window kernel (pixel-major, channel inner; one slot reads then writes one output
-    byte): the last slot reading each input byte and the slot writing each output byte."""
-    n, ih, iw, ic = p["batches"], p["in_h"], p["in_w"], p.get("in_c", p.get("channels"))
+def _window_last_pixel(p: dict) -> np.ndarray:
+    """Per input pixel [batch, y, x], the last output pixel (row-major) whose window reads it, or -1."""
+    n, ih, iw = p["batches"], p["in_h"], p["in_w"]
     oh, ow = p["out_h"], p["out_w"]
-    oc = p.get("out_c", p.get("channels"))
     kh, kw = p["k_h"], p["k_w"]
     sh, sw = p["stride_h"], p["stride_w"]
     dh, dw = p.get("dil_h", 1), p.get("dil_w", 1)
@@ -57,6 +56,16 @@ def _window_last_reads(p: dict, depthwise: bool, pool: bool) -> tuple[np.ndarray
                         ix = ox * sw - p["pad_left"] + kx * dw
                         if 0 <= ix < iw:
                             last_pixel[b, iy, ix] = pix
+    return last_pixel
+
+
+def _window_last_reads(p: dict, depthwise: bool, pool: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Slots of a window kernel (pixel-major, channel inner; one slot reads then writes one output
+    byte): the last slot reading each input byte and the slot writing each output byte."""
+    n, ic = p["batches"], p.get("in_c", p.get("channels"))
+    oh, ow = p["out_h"], p["out_w"]
+    oc = p.get("out_c", p.get("channels"))
+    last_pixel = _window_last_pixel(p)
     chan = np.arange(ic, dtype=np.int64)
     if pool:
         last_slot_in_pixel = chan  # channel c is read only while computing output channel c
@@ -73,6 +82,13 @@ def _window_last_reads(p: dict, depthwise: bool, pool: bool) -> tuple[np.ndarray
 def kernel_slots(call: KernelCall) -> tuple[np.ndarray, np.ndarray] | None:
     """(last read slot per byte of inputs[0], write slot per output byte), or None if unknown."""
     p = call.params
+    if call.kernel == "te_conv_s8" and p["k_h"] * p["k_w"] * p["in_c"] <= CONV_COLUMN_MAX:
+        # im2col: pixel pairs in order, both windows copied (slot 2 * pair) before the pair's
+        # outputs are written (slot 2 * pair + 1).
+        last_pixel = _window_last_pixel(p)
+        last_read = np.repeat(np.where(last_pixel >= 0, last_pixel // 2 * 2, -1).reshape(-1), p["in_c"])
+        pixels = np.arange(p["batches"] * p["out_h"] * p["out_w"], dtype=np.int64)
+        return last_read, np.repeat(pixels // 2 * 2 + 1, p["out_c"])
     if call.kernel in ("te_conv_s8", "te_depthwise_conv_s8"):
         return _window_last_reads(p, call.kernel == "te_depthwise_conv_s8", pool=False)
     if call.kernel == "te_depthwise_conv_s8_fast":
@@ -82,7 +98,8 @@ def kernel_slots(call: KernelCall) -> tuple[np.ndarray, np.ndarray] | None:
         return _window_last_reads(p, depthwise=True, pool=False)
     if call.kernel == "te_conv_1x1_s8":
         # Pixel pairs; within a pair, channel pairs: each slot reads both pixels of the pair
-        # entirely, then writes one output byte of each.
+        # entirely, then writes one output byte of each. (The kernel reads a group of channel
+        # pairs before writing the group: writes no earlier than this order has them.)
         pixels, cin, cout = p["batches"] * p["out_h"] * p["out_w"], p["in_c"], p["out_c"]
         pix = np.arange(pixels, dtype=np.int64)
         pair_start = pix - pix % 2

@@ -11,12 +11,13 @@ import subprocess
 import numpy as np
 import pytest
 
-from platformio_tinyengine.lowering.conv import pointwise_filter_layout
+from platformio_tinyengine.lowering.conv import CONV_COLUMN_MAX, pointwise_filter_layout
 from platformio_tinyengine.pipeline import compile_model
-from platformio_tinyengine.resources import C_INCLUDE_DIR
+from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
 from tests.harness import HERE, WARNINGS
 from tests.kernel_check import assert_bit_exact, scale, weights
 from tests.model_builder import ModelBuilder
+from tests.plan_checker import check_plan
 
 SAME, VALID = 0, 1
 REQUANT_CHECK = HERE / "harness" / "requant_check.c"
@@ -154,14 +155,21 @@ def chain_model(rng: np.random.Generator) -> bytes:
     return b.finish()
 
 
+def test_column_limit_matches_the_kernel():
+    """The plan checker simulates te_conv_s8's im2col order for the windows conv_s8.c takes it for."""
+    text = (C_SOURCE_DIR / "kernels" / "conv_s8.c").read_text()
+    assert f"#define TE_CONV_COLUMN_MAX {CONV_COLUMN_MAX}\n" in text
+
+
 @pytest.mark.parametrize("patch", ["off", "3x3@1", "2x3@4"])
 def test_patched_chain(patch):
     """Patch-based inference hands the window kernels paddings relative to each tile (negative,
     or larger than the kernel, at inner borders) and the pointwise kernel sub-tiles."""
     rng = np.random.default_rng(21)
     model = chain_model(rng)
-    if patch != "off":
-        assert compile_model(model, patch=patch).patch is not None
+    compiled = compile_model(model, patch=patch)
+    assert (compiled.patch is not None) == (patch != "off")
+    check_plan(compiled)
     assert_bit_exact(model, rng, patch=patch)
 
 

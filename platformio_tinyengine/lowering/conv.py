@@ -11,6 +11,8 @@ from .base import KernelCall, LoweringContext, int8_activation, lowers, require
 from .depthwise import lower_depthwise_fast
 
 SAME, VALID = 0, 1
+# te_conv_s8 runs windows of up to this many bytes as an im2col GEMM (conv_s8.c TE_CONV_COLUMN_MAX).
+CONV_COLUMN_MAX = 144
 
 
 def padding_before(padding: int, in_size: int, out_size: int, stride: int, dilation: int,
