@@ -194,4 +194,14 @@ static inline int32_t te_fx_log_x_for_x_greater_than_or_equal_to_1(int32_t x, in
                          accum_integer_bits - output_integer_bits);
 }
 
+/* The largest value of a softmax row: both softmax kernels subtract it before exp. */
+static inline int32_t te_row_max_s8(const int8_t *row, int32_t depth)
+{
+    int32_t max_in_row = INT8_MIN;
+    for (int32_t c = 0; c < depth; c++) {
+        max_in_row = row[c] > max_in_row ? row[c] : max_in_row;
+    }
+    return max_in_row;
+}
+
 #endif

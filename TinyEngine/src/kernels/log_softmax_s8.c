@@ -14,10 +14,7 @@ te_status te_log_softmax_s8(const te_log_softmax_params *p, const int8_t *input,
     for (int32_t r = 0; r < p->rows; r++) {
         const int8_t *in = input + (size_t)r * (size_t)p->depth;
         int8_t *out = output + (size_t)r * (size_t)p->depth;
-        int32_t max_in_row = INT8_MIN;
-        for (int32_t c = 0; c < p->depth; c++) {
-            max_in_row = in[c] > max_in_row ? in[c] : max_in_row;
-        }
+        const int32_t max_in_row = te_row_max_s8(in, p->depth);
         int32_t sum_of_exps = 0; /* Q12 */
         for (int32_t c = 0; c < p->depth; c++) {
             const int32_t diff = (int32_t)in[c] - max_in_row;
