@@ -239,11 +239,18 @@ def bench(model: Path, board_id: str, compare: str | None, as_json: bool) -> Non
 @click.option("--board", "board_id", required=True, help="Board id (tinyengine boards lists them).")
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The .tflite model to copy into the project's model/ (else put one there later).")
-def new(directory: Path, board_id: str, model: Path | None) -> None:
-    """Write a ready PlatformIO project for BOARD into DIRECTORY (which must not exist or be empty)."""
+@click.option("--ide", type=click.Choice(["platformio", "stm32cubeide"]), default="platformio", show_default=True,
+              help="stm32cubeide: an STM32CubeIDE project with the model generated into it (needs --model).")
+def new(directory: Path, board_id: str, model: Path | None, ide: str) -> None:
+    """Write a ready PlatformIO (or STM32CubeIDE) project for BOARD into DIRECTORY (which must not exist or
+    be empty)."""
     from .project import new_project
 
-    made = new_project(directory, board_id, model)
+    made = new_project(directory, board_id, model, ide)
+    if ide == "stm32cubeide":
+        console.print(f"wrote an STM32CubeIDE project for {escape(made.board.name)} to {escape(str(directory))}\n"
+                      f"next: File > Import > Existing Projects into Workspace, then build", soft_wrap=True)
+        return
     what = f"with {made.model.name}" if made.model else "without a model: put one .tflite file in model/"
     run = "pio run -t exec" if made.board.simulated else "pio run -t upload"
     console.print(f"wrote a PlatformIO project for {escape(made.board.name)} to {escape(str(directory))} {what}\n"
