@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from platformio_tinyengine.lowering.conv import CONV_COLUMN_MAX, pointwise_filter_layout
+from platformio_tinyengine.lowering.conv import CONV_COLUMN_MAX, gemm_filter_layout
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
 from tests.harness import HERE, WARNINGS
@@ -130,14 +130,15 @@ def test_extreme_zero_points_and_inputs(kind, zp_in, fill):
     assert_bit_exact(model, rng, input_sets=1)
 
 
-def test_pointwise_filter_layout():
+def test_gemm_filter_layout():
     """Pairs of rows interleaved in 4-byte chunks, then their tails; an odd last row as is: the
-    same bytes, in the order te_conv_1x1_s8 reads them."""
+    same bytes (and zeros where rows are padded), in the order the kernels read them."""
     rows = np.arange(3 * 6).reshape(3, 1, 1, 6)
-    packed = pointwise_filter_layout(rows)
-    assert packed.tolist() == [0, 1, 2, 3, 6, 7, 8, 9, 4, 5, 10, 11, 12, 13, 14, 15, 16, 17]
-    big = np.random.default_rng(0).integers(-127, 128, size=(7, 1, 1, 13))
-    assert sorted(pointwise_filter_layout(big).tolist()) == sorted(big.reshape(-1).tolist())
+    assert gemm_filter_layout(rows, 6).tolist() == [0, 1, 2, 3, 6, 7, 8, 9, 4, 5, 10, 11, 12, 13, 14, 15, 16, 17]
+    assert gemm_filter_layout(rows, 8).tolist() == [0, 1, 2, 3, 6, 7, 8, 9, 4, 5, 0, 0, 10, 11, 0, 0,
+                                                    12, 13, 14, 15, 16, 17, 0, 0]
+    big = np.random.default_rng(0).integers(-127, 128, size=(7, 3, 3, 3))
+    assert sorted(gemm_filter_layout(big, 27).tolist()) == sorted(big.reshape(-1).tolist())
 
 
 def chain_model(rng: np.random.Generator) -> bytes:

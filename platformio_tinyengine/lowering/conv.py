@@ -69,13 +69,15 @@ def folded_bias(ctx: LoweringContext, name: str, weights: Tensor, bias: Tensor |
     return ctx.const(folded, "int32_t", f"{name}_bias_folded")
 
 
-def pointwise_filter_layout(weights: np.ndarray) -> np.ndarray:
-    """te_conv_1x1_s8's filter: output channels in pairs, each pair's rows interleaved in 4-byte
-    chunks (m0..3 n0..3 m4..7 n4..7 ...), then m's and n's len % 4 tail bytes; an odd last row
-    as is. The same bytes as [out_c][in_c], in the order the kernel reads them."""
+def gemm_filter_layout(weights: np.ndarray, row_bytes: int) -> np.ndarray:
+    """The filter of te_conv_1x1_s8 and of te_conv_s8's im2col path (te_dot_rows in
+    te_gemm_s8.h): each output channel's row [k_h][k_w][in_c] zero-padded to row_bytes, the rows
+    in pairs, each pair interleaved in 4-byte chunks (m0..3 n0..3 m4..7 n4..7 ...) then m's and
+    n's row_bytes % 4 tail bytes; an odd last row as is. The kernel reads it in this order."""
     rows = weights.reshape(weights.shape[0], -1)
-    out_c, cin = rows.shape
-    body = cin - cin % 4
+    rows = np.pad(rows, ((0, 0), (0, row_bytes - rows.shape[1])))
+    out_c = rows.shape[0]
+    body = row_bytes - row_bytes % 4
     parts = []
     for oc in range(0, out_c - 1, 2):
         m, n = rows[oc], rows[oc + 1]
@@ -84,6 +86,17 @@ def pointwise_filter_layout(weights: np.ndarray) -> np.ndarray:
     if out_c % 2:
         parts.append(rows[-1])
     return np.concatenate(parts)
+
+
+def conv_filter(ctx: LoweringContext, name: str, w: Tensor, pointwise: bool):
+    """te_conv_1x1_s8's rows as they are; te_conv_s8's padded to 4 bytes where it runs im2col
+    (CONV_COLUMN_MAX: the padding adds at most 3 bytes a channel), else [out_c][k_h][k_w][in_c]."""
+    window = int(np.prod(w.shape[1:]))
+    if pointwise:
+        return ctx.const(gemm_filter_layout(w.data, window), "int8_t", f"{name}_filter_pairs")
+    if window <= CONV_COLUMN_MAX:
+        return ctx.const(gemm_filter_layout(w.data, -(-window // 4) * 4), "int8_t", f"{name}_filter_pairs")
+    return ctx.tensor_const(w, f"{name}_filter")
 
 
 @lowers("CONV_2D", "DEPTHWISE_CONV_2D")
@@ -141,8 +154,7 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
         k_h=k_h, k_w=k_w, stride_h=stride_h, stride_w=stride_w, dil_h=dil_h, dil_w=dil_w,
         pad_top=pad_top, pad_left=pad_left, depth_multiplier=multiplier,
         input_offset=-x.quant.zp, output_offset=y.quant.zp, act_min=act_min, act_max=act_max,
-        filter=ctx.const(pointwise_filter_layout(w.data), "int8_t", f"{name}_filter_pairs") if pointwise
-        else ctx.tensor_const(w, f"{name}_filter"),
+        filter=ctx.tensor_const(w, f"{name}_filter") if depthwise else conv_filter(ctx, name, w, pointwise),
         bias="NULL", multiplier=mult, shift=shift,
     )
     macs = n * out_h * out_w * out_c * k_h * k_w * (1 if depthwise else in_c)

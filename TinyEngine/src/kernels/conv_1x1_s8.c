@@ -11,13 +11,13 @@
 #include "te_gemm_s8.h"
 #include "tinyengine.h"
 
-static void dot_pairs(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
+static void __attribute__((noinline)) dot_pairs(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
                       const int32_t *bias, int32_t *acc)
 {
     te_dot_rows(a, b, w, len, rows, bias, acc, 4, 8, len & 3, 0);
 }
 
-static void dot_single(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
+static void __attribute__((noinline)) dot_single(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
                        const int32_t *bias, int32_t *acc)
 {
     te_dot_rows(a, b, w, len, rows, bias, acc, 0, 4, 0, 1);

@@ -7,9 +7,11 @@
  *
  * Windows of up to TE_CONV_COLUMN_MAX bytes (k_h * k_w * in_c: every first layer on RGB,
  * 3x3 on up to 16 channels) run as a GEMM: the windows of two output pixels are copied
- * into columns on the stack (im2col, padding filled with the zero point), then
- * te_gemm_pair (te_gemm_s8.h) multiplies both columns with every filter row. Larger windows
- * take the direct loop below.
+ * into columns on the stack (im2col, padding filled with the zero point, each column
+ * rounded up to 4 bytes), then te_gemm_pair (te_gemm_s8.h) multiplies both columns with
+ * every filter row. For these the generator pads each row with zeros to the columns'
+ * length and interleaves the rows by pairs (lowering/conv.py gemm_filter_layout); larger
+ * windows take the direct loop below on rows [out_c][k_h][k_w][in_c].
  *
  * Access order: pixel pairs in order, both windows read before either pixel is written;
  * the direct loop reads each pixel's window while writing it. Either is at least as safe
@@ -23,44 +25,63 @@
 /* Two columns on the stack: 288 bytes. */
 #define TE_CONV_COLUMN_MAX 144
 
+/* Short copies and fills, word by word: the libc calls cost more than these rows. */
+static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n >= 4; n -= 4, dst += 4, src += 4) {
+        memcpy(dst, src, 4);
+    }
+    for (; n > 0; n--) {
+        *dst++ = *src++;
+    }
+}
+
+static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n)
+{
+    for (; n > 0; n--) {
+        *dst++ = value;
+    }
+}
+
 /* The window of output pixel `pixel` (row-major over batches, rows, columns) as a column. */
 static void im2col(const te_conv_params *p, const int8_t *input, int32_t pixel, int8_t *col)
 {
     const int32_t ox = pixel % p->out_w, rest = pixel / p->out_w;
     const int32_t oy = rest % p->out_h, b = rest / p->out_h;
-    const int32_t cin = p->in_c, row_bytes = p->k_w * cin;
+    const int32_t cin = p->in_c, k_w = p->k_w, row_bytes = k_w * cin, dil_w = p->dil_w, in_w = p->in_w;
     const int8_t zero_point = (int8_t)-p->input_offset;
-    const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * cin;
+    const int8_t *in_b = input + (size_t)b * p->in_h * in_w * cin;
     const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
+    const int inside_w = dil_w == 1 && x0 >= 0 && x0 + k_w <= in_w;
     for (int32_t ky = 0; ky < p->k_h; ky++, col += row_bytes) {
         const int32_t iy = y0 + ky * p->dil_h;
         if (iy < 0 || iy >= p->in_h) {
-            memset(col, zero_point, (size_t)row_bytes);
+            fill_bytes(col, zero_point, row_bytes);
             continue;
         }
-        const int8_t *row = in_b + (size_t)iy * p->in_w * cin;
-        for (int32_t kx = 0; kx < p->k_w; kx++) {
-            const int32_t ix = x0 + kx * p->dil_w;
-            int8_t *dst = col + kx * cin;
-            if (ix < 0 || ix >= p->in_w) {
-                memset(dst, zero_point, (size_t)cin);
+        const int8_t *row = in_b + (size_t)iy * in_w * cin;
+        if (inside_w) {
+            copy_bytes(col, row + (size_t)x0 * cin, row_bytes);
+            continue;
+        }
+        for (int32_t kx = 0; kx < k_w; kx++) {
+            const int32_t ix = x0 + kx * dil_w;
+            if (ix < 0 || ix >= in_w) {
+                fill_bytes(col + kx * cin, zero_point, cin);
             } else {
-                const int8_t *src = row + (size_t)ix * cin;
-                for (int32_t c = 0; c < cin; c++) {
-                    dst[c] = src[c];
-                }
+                copy_bytes(col + kx * cin, row + (size_t)ix * cin, cin);
             }
         }
     }
 }
 
-static void dot_pairs(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
+static void __attribute__((noinline)) dot_pairs(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
                       const int32_t *bias, int32_t *acc)
 {
-    te_dot_rows(a, b, w, len, rows, bias, acc, len, 4, len, 0);
+    te_dot_rows(a, b, w, len, rows, bias, acc, 4, 8, 0, 0);
 }
 
-static void dot_single(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
+static void __attribute__((noinline)) dot_single(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
                        const int32_t *bias, int32_t *acc)
 {
     te_dot_rows(a, b, w, len, rows, bias, acc, 0, 4, 0, 1);
@@ -70,8 +91,10 @@ static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *o
 {
     const te_conv_store_fn store = te_conv_store_for(p);
     const int32_t pixels = p->batches * p->out_h * p->out_w;
-    const int32_t len = p->k_h * p->k_w * p->in_c, cout = p->out_c;
+    const int32_t window = p->k_h * p->k_w * p->in_c, len = (window + 3) & ~3, cout = p->out_c;
     int8_t columns[2][TE_CONV_COLUMN_MAX];
+    /* The rounding bytes meet zero weights; fill them once. */
+    memset(columns, -p->input_offset, sizeof(columns));
     for (int32_t px = 0; px < pixels; px += 2) {
         const int has_b = px + 1 < pixels;
         im2col(p, input, px, columns[0]);
