@@ -116,9 +116,11 @@ static uint8_t camera_frame[CAMERA_WIDTH * CAMERA_HEIGHT * 2];
  * NOT IMPLEMENTED. On the OpenMV Cam H7 this is the sensor's glue: its I2C (SCCB) set-up
  * for QQVGA RGB565 (OV7725 on the H7, OV5640 on the H7 Plus), its clock (XCLK from a
  * timer), and the DCMI capture with DMA into `frame`. OpenMV's firmware (omv/sensor.c,
- * omv/ports/stm32/) does all of it; port it here, or use its MicroPython instead of this
- * program. Until then main() stops after saying so. */
-static int camera_capture(uint8_t *frame, int32_t width, int32_t height)
+ * omv/ports/stm32/) does all of it; port it into a file of its own in src/ defining
+ * camera_capture() (this stub is weak, so that definition replaces it). Until then main()
+ * stops after saying so. */
+int camera_capture(uint8_t *frame, int32_t width, int32_t height);
+__attribute__((weak)) int camera_capture(uint8_t *frame, int32_t width, int32_t height)
 {
     (void)frame;
     (void)width;
