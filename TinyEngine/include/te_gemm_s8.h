@@ -33,25 +33,30 @@ static inline uint32_t te_sxtb16_ror8(uint32_t x)
 #if TE_USE_DSP
 /* One 4-byte chunk of te_dot_rows: SXTB16 both halves of the inputs and weights, 8 SMLAD. */
 static inline __attribute__((always_inline)) void te_dot4(const int8_t **x, const int8_t **y, const int8_t **v,
-                                                          int32_t n_chunk, int32_t chunk_step, int32_t *am,
-                                                          int32_t *bm, int32_t *an, int32_t *bn)
+                                                          int32_t n_chunk, int32_t chunk_step, int one_pixel,
+                                                          int32_t *am, int32_t *bm, int32_t *an, int32_t *bn)
 {
-    const uint32_t xa = te_load4(*x), xb = te_load4(*y);
+    const uint32_t xa = te_load4(*x);
     const uint32_t xa_odd = te_sxtb16_ror8(xa), xa_even = __sxtb16(xa);
-    const uint32_t xb_odd = te_sxtb16_ror8(xb), xb_even = __sxtb16(xb);
+    const uint32_t xb = one_pixel ? 0 : te_load4(*y);
+    const uint32_t xb_odd = one_pixel ? 0 : te_sxtb16_ror8(xb), xb_even = one_pixel ? 0 : __sxtb16(xb);
     uint32_t wv = te_load4(*v);
     uint32_t w_odd = te_sxtb16_ror8(wv), w_even = __sxtb16(wv);
     *am = (int32_t)__smlad(xa_even, w_even, (uint32_t)*am);
     *am = (int32_t)__smlad(xa_odd, w_odd, (uint32_t)*am);
-    *bm = (int32_t)__smlad(xb_even, w_even, (uint32_t)*bm);
-    *bm = (int32_t)__smlad(xb_odd, w_odd, (uint32_t)*bm);
+    if (!one_pixel) {
+        *bm = (int32_t)__smlad(xb_even, w_even, (uint32_t)*bm);
+        *bm = (int32_t)__smlad(xb_odd, w_odd, (uint32_t)*bm);
+    }
     wv = te_load4(*v + n_chunk);
     w_odd = te_sxtb16_ror8(wv);
     w_even = __sxtb16(wv);
     *an = (int32_t)__smlad(xa_even, w_even, (uint32_t)*an);
     *an = (int32_t)__smlad(xa_odd, w_odd, (uint32_t)*an);
-    *bn = (int32_t)__smlad(xb_even, w_even, (uint32_t)*bn);
-    *bn = (int32_t)__smlad(xb_odd, w_odd, (uint32_t)*bn);
+    if (!one_pixel) {
+        *bn = (int32_t)__smlad(xb_even, w_even, (uint32_t)*bn);
+        *bn = (int32_t)__smlad(xb_odd, w_odd, (uint32_t)*bn);
+    }
     *x += 4;
     *y += 4;
     *v += chunk_step;
@@ -66,11 +71,12 @@ static inline __attribute__((always_inline)) void te_dot4(const int8_t **x, cons
  *   rows one after the other (n = m + len): n_chunk = len, chunk_step = 4, n_tail = len;
  *   interleaved by the generator (m0..3 n0..3 m4..7 n4..7 ... m tail, n tail): n_chunk = 4,
  *   chunk_step = 8, n_tail = len % 4;
- *   single (one last row, n = m, rows = 1): 0, 4, 0. */
+ *   single (one last row, n = m, rows = 1): 0, 4, 0.
+ * One_pixel (a last odd pixel, b == a): b's products are not computed, b's results are a's. */
 static inline __attribute__((always_inline)) void te_dot_rows(const int8_t *a, const int8_t *b, const int8_t *w,
                                                               int32_t len, int32_t rows, const int32_t *bias,
                                                               int32_t *acc, int32_t n_chunk, int32_t chunk_step,
-                                                              int32_t n_tail, int single)
+                                                              int32_t n_tail, int single, int one_pixel)
 {
     for (; rows > 0; rows--, bias += 2, acc += 4) {
         int32_t am = bias[0], an = bias[single ? 0 : 1];
@@ -79,20 +85,23 @@ static inline __attribute__((always_inline)) void te_dot_rows(const int8_t *a, c
 #if TE_USE_DSP
         /* Two chunks per iteration, halving the loop's own instructions. */
         for (int32_t i = len >> 3; i > 0; i--) {
-            te_dot4(&x, &y, &v, n_chunk, chunk_step, &am, &bm, &an, &bn);
-            te_dot4(&x, &y, &v, n_chunk, chunk_step, &am, &bm, &an, &bn);
+            te_dot4(&x, &y, &v, n_chunk, chunk_step, one_pixel, &am, &bm, &an, &bn);
+            te_dot4(&x, &y, &v, n_chunk, chunk_step, one_pixel, &am, &bm, &an, &bn);
         }
         if (len & 4) {
-            te_dot4(&x, &y, &v, n_chunk, chunk_step, &am, &bm, &an, &bn);
+            te_dot4(&x, &y, &v, n_chunk, chunk_step, one_pixel, &am, &bm, &an, &bn);
         }
 #else
         for (int32_t i = len >> 2; i > 0; i--) {
+#pragma GCC unroll 4
             for (int32_t k = 0; k < 4; k++) {
                 const int32_t wm = v[k], wn = v[n_chunk + k];
                 am += x[k] * wm;
-                bm += y[k] * wm;
                 an += x[k] * wn;
-                bn += y[k] * wn;
+                if (!one_pixel) {
+                    bm += y[k] * wm;
+                    bn += y[k] * wn;
+                }
             }
             x += 4;
             y += 4;
@@ -102,14 +111,16 @@ static inline __attribute__((always_inline)) void te_dot_rows(const int8_t *a, c
         for (int32_t k = 0; k < (len & 3); k++) {
             const int32_t wm = v[k], wn = v[n_tail + k];
             am += x[k] * wm;
-            bm += y[k] * wm;
             an += x[k] * wn;
-            bn += y[k] * wn;
+            if (!one_pixel) {
+                bm += y[k] * wm;
+                bn += y[k] * wn;
+            }
         }
         acc[0] = am;
-        acc[1] = bm;
+        acc[1] = one_pixel ? am : bm;
         acc[2] = an;
-        acc[3] = bn;
+        acc[3] = one_pixel ? an : bn;
         w += 2 * len;
     }
 }
@@ -221,20 +232,41 @@ static inline te_conv_store_fn te_conv_store_for(const te_conv_params *p)
 typedef void (*te_dot_fn)(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
                           const int32_t *bias, int32_t *acc);
 
+/* A kernel's te_dot_rows instances: row pairs and a single row, for two pixels and for one. */
+typedef struct {
+    te_dot_fn pairs, single, pairs_one_pixel, single_one_pixel;
+} te_dot_fns;
+
+/* Defines `table`, a kernel's te_dot_rows instances for its filter layout (te_dot_rows'
+ * n_chunk, chunk_step and n_tail for row pairs; a last single row is read as one). */
+#define TE_DOT_FN(name, n_chunk, chunk_step, n_tail, single, one_pixel)                                      \
+    static void __attribute__((noinline)) name(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, \
+                                               int32_t rows, const int32_t *bias, int32_t *acc)               \
+    {                                                                                                          \
+        te_dot_rows(a, b, w, len, rows, bias, acc, n_chunk, chunk_step, n_tail, single, one_pixel);            \
+    }
+#define TE_DOT_FNS(table, n_chunk, chunk_step, n_tail)                                  \
+    TE_DOT_FN(table##_pairs, n_chunk, chunk_step, n_tail, 0, 0)                         \
+    TE_DOT_FN(table##_single, 0, 4, 0, 1, 0)                                            \
+    TE_DOT_FN(table##_pairs_one_pixel, n_chunk, chunk_step, n_tail, 0, 1)               \
+    TE_DOT_FN(table##_single_one_pixel, 0, 4, 0, 1, 1)                                  \
+    static const te_dot_fns table = {table##_pairs, table##_single, table##_pairs_one_pixel, \
+                                     table##_single_one_pixel};
+
 /* Every output channel of two pixels whose inputs are the int8 columns a and b (len bytes
  * each; b == a for a last odd pixel, whose outputs are then written twice) against filter
  * rows of len bytes (see te_dot_rows for the layouts), from p->bias (folded with the input
  * offset: never NULL here): two pixels by two channels per dot-product block, so each
  * loaded input and weight is used twice; a group's accumulators wait on the stack, then go
- * through the output stage together. Dot_pairs and dot_single are the caller's te_dot_rows
- * instances, store te_conv_store_for(p) (each a function of its own, keeping its
- * registers to itself). */
+ * through the output stage together. Dot holds the caller's te_dot_rows instances, store is
+ * te_conv_store_for(p) (each a function of its own, keeping its registers to itself). */
 static inline void te_gemm_pair(const te_conv_params *p, const int8_t *a, const int8_t *b, int32_t len,
-                                int8_t *out_a, int8_t *out_b, te_dot_fn dot_pairs, te_dot_fn dot_single,
-                                te_conv_store_fn store)
+                                int8_t *out_a, int8_t *out_b, const te_dot_fns *dot, te_conv_store_fn store)
 {
     const int32_t cout = p->out_c;
     const int8_t *w = p->filter;
+    const te_dot_fn dot_pairs = a == b ? dot->pairs_one_pixel : dot->pairs;
+    const te_dot_fn dot_single = a == b ? dot->single_one_pixel : dot->single;
     for (int32_t oc = 0; oc < cout; oc += TE_GEMM_GROUP) {
         const int32_t count = cout - oc < TE_GEMM_GROUP ? cout - oc : TE_GEMM_GROUP;
         int32_t acc[2 * TE_GEMM_GROUP + 2];

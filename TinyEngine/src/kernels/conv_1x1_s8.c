@@ -11,17 +11,8 @@
 #include "te_gemm_s8.h"
 #include "tinyengine.h"
 
-static void __attribute__((noinline)) dot_pairs(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
-                      const int32_t *bias, int32_t *acc)
-{
-    te_dot_rows(a, b, w, len, rows, bias, acc, 4, 8, len & 3, 0);
-}
-
-static void __attribute__((noinline)) dot_single(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
-                       const int32_t *bias, int32_t *acc)
-{
-    te_dot_rows(a, b, w, len, rows, bias, acc, 0, 4, 0, 1);
-}
+/* Rows interleaved by pairs, in_c % 4 tail bytes after each pair. */
+TE_DOT_FNS(dot, 4, 8, len & 3)
 
 te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *output)
 {
@@ -35,8 +26,7 @@ te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *o
         const int8_t *a = input + (size_t)px * cin;
         int8_t *out_a = output + (size_t)px * cout;
         const int has_b = px + 1 < pixels;
-        te_gemm_pair(p, a, has_b ? a + cin : a, cin, out_a, has_b ? out_a + cout : out_a, dot_pairs, dot_single,
-                     store);
+        te_gemm_pair(p, a, has_b ? a + cin : a, cin, out_a, has_b ? out_a + cout : out_a, &dot, store);
     }
     return TE_OK;
 }

@@ -75,17 +75,8 @@ static void im2col(const te_conv_params *p, const int8_t *input, int32_t pixel, 
     }
 }
 
-static void __attribute__((noinline)) dot_pairs(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
-                      const int32_t *bias, int32_t *acc)
-{
-    te_dot_rows(a, b, w, len, rows, bias, acc, 4, 8, 0, 0);
-}
-
-static void __attribute__((noinline)) dot_single(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
-                       const int32_t *bias, int32_t *acc)
-{
-    te_dot_rows(a, b, w, len, rows, bias, acc, 0, 4, 0, 1);
-}
+/* Rows padded to 4 bytes and interleaved by pairs. */
+TE_DOT_FNS(dot, 4, 8, 0)
 
 static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *output)
 {
@@ -102,8 +93,7 @@ static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *o
             im2col(p, input, px + 1, columns[1]);
         }
         int8_t *out_a = output + (size_t)px * cout;
-        te_gemm_pair(p, columns[0], columns[has_b], len, out_a, has_b ? out_a + cout : out_a, dot_pairs, dot_single,
-                     store);
+        te_gemm_pair(p, columns[0], columns[has_b], len, out_a, has_b ? out_a + cout : out_a, &dot, store);
     }
 }
 
