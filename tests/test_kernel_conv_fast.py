@@ -14,10 +14,12 @@ import pytest
 from platformio_tinyengine.lowering.conv import CONV_COLUMN_MAX, gemm_filter_layout
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
-from tests.harness import HERE, WARNINGS
+from tests.harness import HERE, WARNINGS, HostModel
 from tests.kernel_check import assert_bit_exact, scale, weights
 from tests.model_builder import ModelBuilder
 from tests.plan_checker import check_plan
+from tests.reference import run_reference
+from tests.test_sanitizers import SANITIZE
 
 SAME, VALID = 0, 1
 REQUANT_CHECK = HERE / "harness" / "requant_check.c"
@@ -128,6 +130,30 @@ def test_extreme_zero_points_and_inputs(kind, zp_in, fill):
     model = conv_case_model(rng, zp_in=zp_in, **conv)
     assert_bit_exact(model, rng, inputs=extreme_inputs(model, fill))
     assert_bit_exact(model, rng, input_sets=1)
+
+
+@pytest.mark.parametrize("kind", ["pointwise", "rgb"])
+def test_dead_channel_biases_wrap(kind, tmp_path):
+    """Biases at the ends of int32 (real models carry them on dead channels): the accumulators
+    wrap as TFLite's do, with no undefined behaviour (AddressSanitizer and UBSan)."""
+    rng = np.random.default_rng(77)
+    b = ModelBuilder()
+    shape = (1, 3, 5, 20) if kind == "pointwise" else (1, 5, 5, 3)
+    x = b.input("x", shape, "int8", 0.05, -128)
+    cout = 6
+    w_scales = np.full(cout, 0.01, np.float32)
+    wt = b.const("w", weights(rng, (cout, 1, 1, 20) if kind == "pointwise" else (cout, 3, 3, 3)), w_scales, 0)
+    bias = np.array([-2**31, -2**31 + 5, 2**31 - 1, 2**31 - 600, -7, 1000], np.int32)
+    bt = b.const("b", bias, np.float32(0.05) * w_scales, 0)
+    y = b.tensor("y", shape[:3] + (cout,), "int8", 0.3, 3)
+    b.op("CONV_2D", [x, wt, bt], [y], version=3, padding=SAME, stride_h=1, stride_w=1, dilation_h_factor=1,
+         dilation_w_factor=1)
+    b.output(y)
+    model = b.finish()
+    host = HostModel(model, tmp_path, extra_flags=SANITIZE)
+    inputs = [[rng.integers(-128, 128, size=shape, dtype=np.int8)], [np.full(shape, 127, np.int8)]]
+    for ins, got in zip(inputs, host.run(inputs)):
+        np.testing.assert_array_equal(got[0], run_reference(model, ins)[0].reshape(got[0].shape))
 
 
 def test_gemm_filter_layout():

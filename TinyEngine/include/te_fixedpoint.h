@@ -75,8 +75,8 @@ static inline int32_t te_clamp(int32_t x, int32_t lo, int32_t hi)
  *    2^(31+e)) = 0 = floor((2^30 or 0) + 2^(30+e)) / 2^(31+e)) for e >= 1.
  *    As 31 + e >= 32, R is the high word of U - n 2^31 (the high word of U less the borrow,
  *    n and low word < 2^31), shifted right arithmetically by e - 1. |U| < 2^63: no overflow.
- * tests/test_kernel_conv_fast.py checks it against te_requantize on edge values, on the host
- * and on the simulated M4 and M7. */
+ * tests/harness/requant_check.c checks it against te_requantize on edge values, on the host
+ * (tests/test_kernel_conv_fast.py) and on the simulated M4 and M7 (tests/test_qemu_conv.py). */
 typedef struct {
     int32_t multiplier;
     int32_t left;      /* max(shift, 0) */
@@ -125,18 +125,21 @@ static inline void te_smlal(uint32_t *lo, int32_t *hi, int32_t a, int32_t b)
 #endif
 }
 
-/* The common case, e in [2, TE_REQUANT_FOLD_MAX_RIGHT + 1] (scales from 2^-24 to 1/4): the
- * start value is 2^30 in the low word and start_hi = 2^(e-2) + offset 2^(e-1) in the high
- * word, and a = x. */
-static inline int32_t te_requant_fast(int32_t x, int32_t multiplier, int32_t start_hi, int32_t right)
+/* The common case, e in [1, TE_REQUANT_FOLD_MAX_RIGHT + 1] (scales from 2^-24 to 1/2), with
+ * the offset folded into the start value (start_lo, start_hi as te_requant_prepare sets them:
+ * start_lo is 2^30 for e >= 2), and a = x. */
+static inline int32_t te_requant_fast(int32_t x, int32_t multiplier, uint32_t start_lo, int32_t start_hi,
+                                      int32_t right)
 {
-    uint32_t lo = 0x40000000u;
+    uint32_t lo = start_lo;
     int32_t hi = start_hi;
     te_smlal(&lo, &hi, x, multiplier);
     const uint32_t borrow = ((uint32_t)(x ^ multiplier) & ~lo) >> 31;
     return (int32_t)((uint32_t)hi - borrow) >> right;
 }
 
+/* Whether te_requant_fast applies with start_lo = 2^30 (e >= 2): what the convolutions' output
+ * stage checks, deriving start_hi from the shift alone. */
 static inline int te_requant_is_fast(int32_t right)
 {
     return (uint32_t)(right - 1) <= (uint32_t)(TE_REQUANT_FOLD_MAX_RIGHT - 1);
@@ -144,8 +147,8 @@ static inline int te_requant_is_fast(int32_t right)
 
 static inline int32_t te_requant_apply(const te_requant_channel *q, int32_t x)
 {
-    if (te_requant_is_fast(q->right)) {
-        return te_requant_fast(x, q->multiplier, q->start_hi, q->right);
+    if ((uint32_t)q->right <= TE_REQUANT_FOLD_MAX_RIGHT) {
+        return te_requant_fast(x, q->multiplier, q->start_lo, q->start_hi, q->right);
     }
     uint32_t lo = q->start_lo;
     int32_t hi = q->start_hi;

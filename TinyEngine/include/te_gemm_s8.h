@@ -34,7 +34,7 @@ static inline uint32_t te_sxtb16_ror8(uint32_t x)
 /* One 4-byte chunk of te_dot_rows: SXTB16 both halves of the inputs and weights, 8 SMLAD. */
 static inline __attribute__((always_inline)) void te_dot4(const int8_t **x, const int8_t **y, const int8_t **v,
                                                           int32_t n_chunk, int32_t chunk_step, int one_pixel,
-                                                          int32_t *am, int32_t *bm, int32_t *an, int32_t *bn)
+                                                          uint32_t *am, uint32_t *bm, uint32_t *an, uint32_t *bn)
 {
     const uint32_t xa = te_load4(*x);
     const uint32_t xa_odd = te_sxtb16_ror8(xa), xa_even = __sxtb16(xa);
@@ -42,20 +42,20 @@ static inline __attribute__((always_inline)) void te_dot4(const int8_t **x, cons
     const uint32_t xb_odd = one_pixel ? 0 : te_sxtb16_ror8(xb), xb_even = one_pixel ? 0 : __sxtb16(xb);
     uint32_t wv = te_load4(*v);
     uint32_t w_odd = te_sxtb16_ror8(wv), w_even = __sxtb16(wv);
-    *am = (int32_t)__smlad(xa_even, w_even, (uint32_t)*am);
-    *am = (int32_t)__smlad(xa_odd, w_odd, (uint32_t)*am);
+    *am = (uint32_t)__smlad(xa_even, w_even, (int32_t)*am);
+    *am = (uint32_t)__smlad(xa_odd, w_odd, (int32_t)*am);
     if (!one_pixel) {
-        *bm = (int32_t)__smlad(xb_even, w_even, (uint32_t)*bm);
-        *bm = (int32_t)__smlad(xb_odd, w_odd, (uint32_t)*bm);
+        *bm = (uint32_t)__smlad(xb_even, w_even, (int32_t)*bm);
+        *bm = (uint32_t)__smlad(xb_odd, w_odd, (int32_t)*bm);
     }
     wv = te_load4(*v + n_chunk);
     w_odd = te_sxtb16_ror8(wv);
     w_even = __sxtb16(wv);
-    *an = (int32_t)__smlad(xa_even, w_even, (uint32_t)*an);
-    *an = (int32_t)__smlad(xa_odd, w_odd, (uint32_t)*an);
+    *an = (uint32_t)__smlad(xa_even, w_even, (int32_t)*an);
+    *an = (uint32_t)__smlad(xa_odd, w_odd, (int32_t)*an);
     if (!one_pixel) {
-        *bn = (int32_t)__smlad(xb_even, w_even, (uint32_t)*bn);
-        *bn = (int32_t)__smlad(xb_odd, w_odd, (uint32_t)*bn);
+        *bn = (uint32_t)__smlad(xb_even, w_even, (int32_t)*bn);
+        *bn = (uint32_t)__smlad(xb_odd, w_odd, (int32_t)*bn);
     }
     *x += 4;
     *y += 4;
@@ -79,8 +79,9 @@ static inline __attribute__((always_inline)) void te_dot_rows(const int8_t *a, c
                                                               int32_t n_tail, int single, int one_pixel)
 {
     for (; rows > 0; rows--, bias += 2, acc += 4) {
-        int32_t am = bias[0], an = bias[single ? 0 : 1];
-        int32_t bm = am, bn = an;
+        /* Unsigned: the sums wrap like the hardware's (biases near INT32_MIN on dead channels). */
+        uint32_t am = (uint32_t)bias[0], an = (uint32_t)bias[single ? 0 : 1];
+        uint32_t bm = am, bn = an;
         const int8_t *x = a, *y = b, *v = w;
 #if TE_USE_DSP
         /* Two chunks per iteration, halving the loop's own instructions. */
@@ -96,11 +97,11 @@ static inline __attribute__((always_inline)) void te_dot_rows(const int8_t *a, c
 #pragma GCC unroll 4
             for (int32_t k = 0; k < 4; k++) {
                 const int32_t wm = v[k], wn = v[n_chunk + k];
-                am += x[k] * wm;
-                an += x[k] * wn;
+                am += (uint32_t)(x[k] * wm);
+                an += (uint32_t)(x[k] * wn);
                 if (!one_pixel) {
-                    bm += y[k] * wm;
-                    bn += y[k] * wn;
+                    bm += (uint32_t)(y[k] * wm);
+                    bn += (uint32_t)(y[k] * wn);
                 }
             }
             x += 4;
@@ -110,17 +111,17 @@ static inline __attribute__((always_inline)) void te_dot_rows(const int8_t *a, c
 #endif
         for (int32_t k = 0; k < (len & 3); k++) {
             const int32_t wm = v[k], wn = v[n_tail + k];
-            am += x[k] * wm;
-            an += x[k] * wn;
+            am += (uint32_t)(x[k] * wm);
+            an += (uint32_t)(x[k] * wn);
             if (!one_pixel) {
-                bm += y[k] * wm;
-                bn += y[k] * wn;
+                bm += (uint32_t)(y[k] * wm);
+                bn += (uint32_t)(y[k] * wn);
             }
         }
-        acc[0] = am;
-        acc[1] = one_pixel ? am : bm;
-        acc[2] = an;
-        acc[3] = one_pixel ? an : bn;
+        acc[0] = (int32_t)am;
+        acc[1] = (int32_t)(one_pixel ? am : bm);
+        acc[2] = (int32_t)an;
+        acc[3] = (int32_t)(one_pixel ? an : bn);
         w += 2 * len;
     }
 }
@@ -173,8 +174,8 @@ static inline __attribute__((always_inline)) void te_conv_store_pair(const te_co
         if (all_fast) {
             const int32_t right = ~(int32_t)*shift; /* e - 1, shift <= 0 */
             const int32_t start_hi = (int32_t)(odd_offset << right) >> 1;
-            va = te_requant_fast(acc[0], m, start_hi, right);
-            vb = te_requant_fast(acc[1], m, start_hi, right);
+            va = te_requant_fast(acc[0], m, 0x40000000u, start_hi, right);
+            vb = te_requant_fast(acc[1], m, 0x40000000u, start_hi, right);
         } else {
             const te_requant_channel q = te_requant_prepare(m, *shift, offset);
             va = te_requant_apply(&q, acc[0]);
@@ -261,20 +262,20 @@ typedef struct {
  * through the output stage together. Dot holds the caller's te_dot_rows instances, store is
  * te_conv_store_for(p) (each a function of its own, keeping its registers to itself). */
 static inline void te_gemm_pair(const te_conv_params *p, const int8_t *a, const int8_t *b, int32_t len,
-                                int8_t *out_a, int8_t *out_b, const te_dot_fns *dot, te_conv_store_fn store)
+                                int8_t *out_a, const int8_t *out_b, const te_dot_fns *dot, te_conv_store_fn store)
 {
     const int32_t cout = p->out_c;
     const int8_t *w = p->filter;
-    const te_dot_fn dot_pairs = a == b ? dot->pairs_one_pixel : dot->pairs;
-    const te_dot_fn dot_single = a == b ? dot->single_one_pixel : dot->single;
+    const te_dot_fn pairs_fn = a == b ? dot->pairs_one_pixel : dot->pairs;
+    const te_dot_fn single_fn = a == b ? dot->single_one_pixel : dot->single;
     for (int32_t oc = 0; oc < cout; oc += TE_GEMM_GROUP) {
         const int32_t count = cout - oc < TE_GEMM_GROUP ? cout - oc : TE_GEMM_GROUP;
         int32_t acc[2 * TE_GEMM_GROUP + 2];
         const int32_t pairs = count >> 1;
-        dot_pairs(a, b, w, len, pairs, p->bias + oc, acc);
+        pairs_fn(a, b, w, len, pairs, p->bias + oc, acc);
         w += 2 * len * pairs;
         if (count & 1) {
-            dot_single(a, b, w, len, 1, p->bias + oc + count - 1, acc + 2 * count - 2);
+            single_fn(a, b, w, len, 1, p->bias + oc + count - 1, acc + 2 * count - 2);
             w += len;
         }
         store(p, p->multiplier + oc, p->shift + oc, count, acc, out_a + oc, (int32_t)(out_b - out_a));

@@ -31,7 +31,7 @@ static long check_one(int32_t x, int32_t multiplier, int32_t shift, int32_t offs
     if (got == want && te_requant_is_fast(right)) {
         /* The convolutions' output stage derives the start value from the shift alone. */
         const int32_t start_hi = (int32_t)((2u * (uint32_t)offset + 1u) << right) >> 1;
-        got = te_requant_fast(x, multiplier, start_hi, right);
+        got = te_requant_fast(x, multiplier, 0x40000000u, start_hi, right);
     }
     if (want != got) {
         if (mismatches == 0 && report != 0) {
