@@ -1,26 +1,29 @@
 """te_depthwise_conv_s8_fast (portable path, host) against TFLite's reference kernels, its
-requantisation records against gemmlowp's arithmetic, and which layers it takes."""
+requantisation records against gemmlowp's arithmetic, its weight layout, and which layers it
+takes."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from platformio_tinyengine.lowering.depthwise import pack_filter, requant_records
+from platformio_tinyengine.lowering.depthwise import FLAG_CLAMP, FLAG_SIGNED, channel_record, pack_rows, tflite_output
 from platformio_tinyengine.pipeline import compile_model
-from platformio_tinyengine.quantization import multiply_by_quantized_multiplier
 from tests.kernel_check import assert_bit_exact, bias_for, scale, weights
 from tests.model_builder import ModelBuilder
 
 SAME, VALID = 0, 1
 FAST, GENERIC = "te_depthwise_conv_s8_fast", "te_depthwise_conv_s8"
 
-# Shapes the fast kernel treats specially: interior windows of 3x3, 5x5 and 7x7 (unrolled),
-# windows clipped on every side (SAME, a fused asymmetric PAD, maps smaller than the kernel),
-# channels not a multiple of 4 (the scalar tail after the 4-channel blocks), odd sizes,
-# stride 2, non-square kernels (the general loop), extreme input zero points, activation
-# clamps, per-channel scales giving negative, zero and positive shifts, a dead channel's bias
-# near INT32_MIN.
+# Shapes the fast kernel treats specially. Output zero point -128 without an activation (flags
+# 0) takes the DSP path's unrolled 3x3, 5x5 and 7x7 windows with the input offset in the bias;
+# other output zero points round with the accumulator's sign (TE_DW_SIGNED) and activations
+# narrower than int8 clamp (TE_DW_CLAMP). Clipped windows (SAME, a fused asymmetric PAD, maps
+# smaller than the kernel, stride 2) start on odd and even kernel columns and end before, on
+# and after the last one; kernels 1 to 7 columns wide, even and odd. Also: channels not a
+# multiple of 4 (the scalar tail after the 4-channel blocks), extreme input zero points,
+# per-channel scales giving negative, zero and positive shifts, dead channels (biases near
+# +-2^31, zero multipliers).
 CASES = {
     "3x3_same_c16": dict(h=9, w=8, c=16, k=(3, 3)),
     "3x3_stride2_odd_c7_zp127": dict(h=9, w=11, c=7, k=(3, 3), stride=2, zp=127),
@@ -36,6 +39,22 @@ CASES = {
     "5x5_dead_channel_bias_c4": dict(h=6, w=6, c=4, k=(5, 5), dead_bias=True),
     "3x3_batch_2_c4": dict(h=4, w=5, c=4, k=(3, 3), batch=2),
     "3x3_no_bias_c5": dict(h=5, w=4, c=5, k=(3, 3), with_bias=False),
+    "3x3_unrolled_c20": dict(h=9, w=10, c=20, k=(3, 3), out_zp=-128),
+    "3x3_unrolled_stride2_c7_zp127": dict(h=10, w=9, c=7, k=(3, 3), stride=2, zp=127, out_zp=-128),
+    "5x5_unrolled_c12_zp_minus128": dict(h=9, w=11, c=12, k=(5, 5), zp=-128, out_zp=-128),
+    "5x5_unrolled_stride2_c9": dict(h=12, w=13, c=9, k=(5, 5), stride=2, out_zp=-128),
+    "7x7_unrolled_c8": dict(h=10, w=9, c=8, k=(7, 7), out_zp=-128),
+    "7x7_unrolled_stride2_c4_valid": dict(h=13, w=15, c=4, k=(7, 7), stride=2, padding=VALID, out_zp=-128),
+    "7x7_on_3x3_map_c8": dict(h=3, w=3, c=8, k=(7, 7), out_zp=-128),
+    "7x7_on_2x4_map_c4": dict(h=2, w=4, c=4, k=(7, 7), out_zp=-128),
+    "3x3_unrolled_shifts_dead_c8": dict(h=7, w=6, c=8, k=(3, 3), shifts="mixed", dead_bias=True, out_zp=-128),
+    "5x5_relu_c8": dict(h=6, w=7, c=8, k=(5, 5), activation=1),
+    "3x3_relu_n1_to_1_c6": dict(h=5, w=6, c=6, k=(3, 3), activation=2, out_zp=3),
+    "6x6_kernel_c4": dict(h=8, w=9, c=4, k=(6, 6), out_zp=-128),
+    "2x7_kernel_stride_2x1_c5": dict(h=6, w=11, c=5, k=(2, 7), stride=(2, 1)),
+    "3x4_kernel_c4": dict(h=5, w=8, c=4, k=(3, 4), out_zp=-128),
+    "1x1_kernel_c6": dict(h=3, w=4, c=6, k=(1, 1)),
+    "3x5_fused_pad_c8": dict(h=4, w=5, c=8, k=(3, 5), padding=VALID, pad_op=((1, 2), (3, 2)), out_zp=-128),
 }
 
 
@@ -53,7 +72,7 @@ def weight_scales(rng: np.random.Generator, c: int, shifts: str, s_in: float, s_
 
 def add_depthwise(b: ModelBuilder, rng: np.random.Generator, name: str, h: int, w: int, c: int, k=(3, 3),
                   stride=1, padding=SAME, zp=None, activation=0, pad_op=None, batch=1, shifts="",
-                  dead_bias=False, with_bias=True) -> tuple[int, tuple]:
+                  dead_bias=False, with_bias=True, out_zp=None) -> tuple[int, tuple]:
     """An input -> [PAD ->] DEPTHWISE_CONV_2D -> output branch; returns its input and shape."""
     sh, sw = (stride, stride) if isinstance(stride, int) else stride
     s_in = scale(rng, 0.01, 0.1)
@@ -78,7 +97,7 @@ def add_depthwise(b: ModelBuilder, rng: np.random.Generator, name: str, h: int, 
             bias[-1] = (1 << 31) - 7
         inputs.append(b.const(f"{name}_b", bias, bias_scales, 0))
     y = b.tensor(f"{name}_y", (batch, out_size(ch, k[0], sh, padding), out_size(cw, k[1], sw, padding), c),
-                 "int8", s_out, int(rng.integers(-128, 128)))
+                 "int8", s_out, int(rng.integers(-128, 128)) if out_zp is None else out_zp)
     b.op("DEPTHWISE_CONV_2D", inputs, [y], version=3, padding=padding, stride_h=sh, stride_w=sw,
          dilation_h_factor=1, dilation_w_factor=1, depth_multiplier=1, fused_activation_function=activation)
     b.output(y)
@@ -116,10 +135,11 @@ def test_patched_stage_bit_exact():
     assert_bit_exact(model, rng, input_sets=1, patch="3x2@0")
 
 
-@pytest.mark.parametrize("options", [dict(depth_multiplier=2), dict(dilation=2), dict(left_shift=11)],
-                         ids=["depth_multiplier_2", "dilation_2", "left_shift_11"])
+@pytest.mark.parametrize("options", [dict(depth_multiplier=2), dict(dilation=2), dict(left_shift=11), dict(k_w=9)],
+                         ids=["depth_multiplier_2", "dilation_2", "left_shift_11", "9_columns"])
 def test_generic_kernel_where_the_fast_one_does_not_apply(options):
-    """depth multiplier, dilation, and a scale so large that the scaled weights overflow int16."""
+    """depth multiplier, dilation, a scale so large that the scaled weights overflow int16, a
+    kernel wider than 7 columns."""
     rng = np.random.default_rng(9)
     b = ModelBuilder()
     cin = 3
@@ -128,7 +148,7 @@ def test_generic_kernel_where_the_fast_one_does_not_apply(options):
     s_in, s_out = 0.05, 0.05
     x = b.input("x", (1, 7, 7, cin), "int8", s_in, 3)
     w_scales = np.full(cout, 2.0 ** options.get("left_shift", -8) if "left_shift" in options else 0.01, np.float32)
-    wt = b.const("w", weights(rng, (1, 3, 3, cout)), w_scales, 0, axis=3)
+    wt = b.const("w", weights(rng, (1, 3, options.get("k_w", 3), cout)), w_scales, 0, axis=3)
     bias, bias_scales = bias_for(rng, cout, s_in, w_scales)
     y = b.tensor("y", (1, 7, 7, cout), "int8", s_out, -2)
     b.op("DEPTHWISE_CONV_2D", [x, wt, b.const("b", bias, bias_scales, 0)], [y], version=3, padding=SAME,
@@ -140,50 +160,96 @@ def test_generic_kernel_where_the_fast_one_does_not_apply(options):
     assert_bit_exact(model, rng, input_sets=1)
 
 
-def record_requantize(acc: int, record: np.ndarray) -> int:
-    """dw_requantize in Python integers: the high word of acc * multiplier + nudge[acc < 0],
-    shifted right (acc already scaled by the channel's factor)."""
-    lo, hi = (int(record[2]), int(record[3])) if acc < 0 else (int(record[0]), int(record[1]))
-    nudge = (hi << 32) | (lo & 0xFFFFFFFF)
-    return ((acc * int(record[4]) + nudge) >> 32) >> int(record[5])
+def test_cases_cover_every_variant():
+    """The cases reach the unrolled windows and each of the flags' combinations."""
+    flags, unrolled = set(), set()
+    for case in CASES.values():
+        b = ModelBuilder()
+        add_depthwise(b, np.random.default_rng(0), "dw", **case)
+        p = compile_model(b.finish()).kernel_calls[0].params
+        flags.add(p["flags"])
+        if p["flags"] == 0 and p["k_h"] == p["k_w"] in (3, 5, 7) and min(p["in_h"], p["in_w"]) >= p["k_h"]:
+            unrolled.add(p["k_h"])
+    assert flags == {0, FLAG_SIGNED, FLAG_CLAMP, FLAG_SIGNED | FLAG_CLAMP}
+    assert unrolled == {3, 5, 7}
 
 
-def test_requant_records_equal_gemmlowp():
-    """Every shift from -31 to 7, multipliers at and between their extremes, accumulators over
-    the whole range each channel's weights allow, edge values included."""
-    rng = np.random.default_rng(1)
-    shifts = np.arange(-31, 8)
-    mults = np.concatenate([[1 << 30, (1 << 31) - 1, 0], rng.integers(1 << 30, 1 << 31, size=shifts.size - 3)])
-    mults = np.resize(mults, shifts.size)
-    taps = 9
-    w = rng.integers(-128, 128, size=(taps, shifts.size)).astype(np.int64)
-    bias = rng.integers(-50_000, 50_000, size=shifts.size)
-    records, factors = requant_records(mults, shifts, bias, w, input_offset=-5)
-    assert np.all(records[:, 6] == bias * factors)
-    reach = 133 * np.abs(w).sum(axis=0)
-    for c in range(shifts.size):
-        accs = np.concatenate([rng.integers(bias[c] - reach[c], bias[c] + reach[c] + 1, size=400),
-                               bias[c] + np.array([-reach[c], -1, 0, 1, reach[c]])])
-        if shifts[c] < 0:  # no factor: the accumulator may be anything an int32 holds
-            accs = np.concatenate([accs, [-(1 << 31), (1 << 31) - 1, -1, 0, 1 << 20, -(1 << 20) - 1]])
-        for acc in accs.tolist():
-            want = multiply_by_quantized_multiplier(acc, int(mults[c]), int(shifts[c]))
-            assert record_requantize(acc * int(factors[c]), records[c]) == want, (c, acc)
+def kernel_output(acc: int, record: list[int], factor: int, signed: bool, act_min: int, act_max: int) -> int:
+    """What the kernel computes from a channel's accumulator: the scaled sum (zero for a
+    constant channel, wrapping like the hardware), dw_requantize, saturation, the clamp."""
+    a = (acc * factor + (1 << 31)) % (1 << 32) - (1 << 31)
+    z = record[2:4] if signed and a < 0 else record[0:2]
+    mult, shift = record[-2:]
+    high = ((a * mult + ((z[1] << 32) | (z[0] & 0xFFFFFFFF))) >> 32)
+    high = (high + (1 << 31)) % (1 << 32) - (1 << 31)  # the high word is a 32-bit register
+    return min(max(high >> shift, -128, act_min), 127, act_max)
 
 
-def test_requant_records_refuse_overflowing_scales():
-    w = np.full((9, 1), 127, np.int64)
-    assert requant_records(np.array([1 << 30]), np.array([8]), np.array([0]), w, 0) is None  # w * 512 > int16
-    assert requant_records(np.array([1 << 30]), np.array([4]), np.array([(1 << 31) - 1000]), w, 0) is None
+@pytest.mark.parametrize("output_offset, act_min, act_max", [(-128, -128, 127), (-128, -128, 40), (5, 5, 127),
+                                                              (-3, -128, 127), (90, -20, 100), (127, -128, 127)],
+                         ids=["unsigned", "unsigned_clamp", "relu", "signed", "signed_clamp", "offset_127"])
+def test_channel_records_equal_tflite(output_offset, act_min, act_max):
+    """Every shift from -31 to 7, multipliers at and between their extremes, biases from small to
+    near +-2^31 (accumulators that wrap), every accumulator end and samples between: the kernel's
+    arithmetic on the record gives TFLite's output, or the lowering refuses the channel (the
+    layer then runs on te_depthwise_conv_s8)."""
+    rng = np.random.default_rng(output_offset + 1000)
+    signed = output_offset > act_min
+    for shift in range(-31, 8):
+        for mult in (1 << 30, (1 << 31) - 1, int(rng.integers(1 << 30, 1 << 31)), 0):
+            for bias, reach in ((0, 300_000), (-40_000, 5_000), (123_456, 2_000_000), (-(1 << 31) + 5, 70_000),
+                                ((1 << 31) - 7, 70_000), (-(1 << 30), 1_000)):
+                found = channel_record(mult, shift, bias, -reach, reach, output_offset, act_min, act_max, signed)
+                wraps = not -(1 << 31) <= bias - reach <= bias + reach < 1 << 31
+                if found is None:
+                    # Only accumulators that may wrap or overflow when scaled for a left shift, or
+                    # shifts past 23 whose output offset times 2^(30 + e) leaves 64 bits.
+                    assert wraps or shift >= 0 or shift < -23, (shift, mult, bias)
+                    continue
+                record, factor = found
+                assert len(record) == (6 if signed else 4)
+                lo, hi = bias - reach, bias + reach
+                accs = np.concatenate([[lo, hi, bias, lo + 1, hi - 1, 0, -1, 1],
+                                       rng.integers(lo, hi + 1, size=300)]).tolist()
+                for acc in accs:
+                    if not lo <= acc <= hi:
+                        continue
+                    wrapped = (acc + (1 << 31)) % (1 << 32) - (1 << 31)  # TFLite's int32 accumulator
+                    want = tflite_output(wrapped, mult, shift, output_offset, act_min, act_max)
+                    got = kernel_output(wrapped, record, factor, signed, act_min, act_max)
+                    assert got == want, (shift, mult, bias, acc)
 
 
-def test_pack_filter_order():
-    w = np.arange(2 * 6).reshape(2, 6) - 6  # 2 taps, 6 channels: one full block, one padded block
-    words = pack_filter(w, np.ones(6, np.int64)).astype(np.int64) & 0xFFFFFFFF
+def test_left_shift_records_scale_the_weights():
+    record, factor = channel_record(1 << 30, 3, 100, -5000, 5000, -128, -128, 127, False)
+    assert factor == 16 and record[-1] == 0
+    assert channel_record(1 << 30, 3, (1 << 31) - 100, -5000, 5000, -128, -128, 127, False) is None
+
+
+def test_constant_channels():
+    """A zero multiplier, or accumulators that all clamp to one output: zero weights (factor 0)."""
+    record, factor = channel_record(0, 0, 12345, -100, 100, -7, -128, 127, True)
+    assert factor == 0 and kernel_output(0, record, 0, True, -128, 127) == -7
+    record, factor = channel_record(1 << 30, 0, -(1 << 31) + 5, 0, 70_000, -128, -128, 127, False)
+    assert factor == 0 and kernel_output(0, record, 0, False, -128, 127) == -128
+
+
+def test_pack_rows_order():
+    """Per block of 4 channels and kernel row: pairs of columns (low half first), then the last
+    column of an odd width as channels 0 and 2, 1 and 3."""
+    k_h, k_w, channels = 2, 5, 6
+    w = (np.arange(k_h * k_w * channels) - 20).reshape(k_h * k_w, channels)
+    words = pack_rows(w, k_h, k_w).astype(np.int64) & 0xFFFFFFFF
     halves = np.stack([words & 0xFFFF, words >> 16], axis=-1).astype(np.uint16).astype(np.int16)
-    assert halves.shape == (2, 2, 2, 2)  # block, tap, word, half
+    assert halves.shape == (2, k_h * 10, 2)  # block, row words, half
     for block in range(2):
-        for tap in range(2):
-            got = halves[block, tap].reshape(-1)  # channels 0, 2, 1, 3 of the block
-            want = [w[tap, block * 4 + j] if block * 4 + j < 6 else 0 for j in (0, 2, 1, 3)]
-            assert got.tolist() == want
+        def tap(ky, kx, j):
+            c = block * 4 + j
+            return w[ky * k_w + kx, c] if c < channels else 0
+        for ky in range(k_h):
+            row = halves[block, ky * 10:(ky + 1) * 10]
+            for pair in range(2):
+                for j in range(4):
+                    assert row[pair * 4 + j].tolist() == [tap(ky, 2 * pair, j), tap(ky, 2 * pair + 1, j)]
+            assert row[8].tolist() == [tap(ky, 4, 0), tap(ky, 4, 2)]
+            assert row[9].tolist() == [tap(ky, 4, 1), tap(ky, 4, 3)]

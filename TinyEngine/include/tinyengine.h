@@ -55,16 +55,16 @@ typedef struct {
 te_status te_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output);
 te_status te_depthwise_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output);
 
-/* DEPTHWISE_CONV_2D with depth multiplier 1 and dilation 1 (any kernel size, stride and
- * padding; 3x3, 5x5 and 7x7 windows clear of the padding are unrolled). The generator lays
- * out `filter` and `requant` in the order the kernel reads them; see depthwise_conv_s8_fast.c. */
+/* DEPTHWISE_CONV_2D with depth multiplier 1, dilation 1 and kernels up to 7 columns wide (any
+ * height, stride and padding). The generator lays out `blocks` in the order the kernel reads
+ * it; see depthwise_conv_s8_fast.c. */
+#define TE_DW_SIGNED 1 /* output_offset > act_min: rounding needs the accumulator's sign */
+#define TE_DW_CLAMP 2  /* [act_min, act_max] narrower than int8 */
 typedef struct {
     int32_t batches, in_h, in_w, channels, out_h, out_w;
     int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
-    int32_t input_offset, output_offset, act_min, act_max;
-    const int32_t *filter;  /* [channels / 4 rounded up][k_h * k_w][2]: int16 pairs, channels 0 and 2, 1 and 3 */
-    const int32_t *requant; /* [channels][8]: nudge for acc >= 0 (lo, hi), for acc < 0 (lo, hi),
-                               multiplier, right shift, bias, 0 */
+    int32_t input_offset, act_min, act_max, flags;
+    const int32_t *blocks; /* per 4 channels: 8 biases, k_h rows of int16 weight pairs, 4 records */
 } te_dw_params;
 
 te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, int8_t *output);

@@ -1,163 +1,372 @@
-/* DEPTHWISE_CONV_2D, int8, depth multiplier 1, dilation 1: bit-exact with
- * tflite::reference_integer_ops::DepthwiseConvPerChannel, faster than te_depthwise_conv_s8.
+/* DEPTHWISE_CONV_2D, int8, depth multiplier 1, dilation 1, kernels up to 7 columns wide:
+ * bit-exact with tflite::reference_integer_ops::DepthwiseConvPerChannel, faster than
+ * te_depthwise_conv_s8.
  *
  * Output pixels are walked in row-major order and each pixel's channels in blocks of 4: every
  * input byte is read no later, relative to the writes, than in te_depthwise_conv_s8, so the
  * same memory overlap holds. A pixel's window is clipped to the input once, so border pixels
- * run the same loop as interior ones without a test per tap; 3x3, 5x5 and 7x7 windows clear
- * of the padding run fully unrolled.
+ * run without a test per tap.
  *
- * Generator contract (platformio_tinyengine/lowering/depthwise.py):
- * - filter: per block of 4 channels, per tap (row-major), two words of two int16 weights:
- *   channels 0 (low half) and 2, then 1 and 3 (zero past the last channel), whose halves line
- *   up with SXTB16's lanes (weights of channels with a left shift are scaled, see
- *   dw_requantize);
- * - requant: per channel, the words of DW_* below (see dw_requantize). */
+ * DSP path: two columns of a kernel row at a time. PKHBT/PKHTB put the same two channels of
+ * both taps side by side, SXTB16 sign-extends them (SXTAB16 also adds the input offset) and one
+ * SMLAD multiplies-accumulates both taps of a channel; a column alone takes SMLA<x><y>. Square
+ * 3x3, 5x5 and 7x7 windows clear of the padding run fully unrolled with the input offset
+ * folded into the bias; clipped windows run row by row, each row a jump into the steps its
+ * columns need.
+ *
+ * Generator contract (platformio_tinyengine/lowering/depthwise.py): `blocks` holds, per block
+ * of 4 channels (zero for channels past the last), in the order the DSP path reads it:
+ * - the 4 biases less input_offset times the sum of the channel's weights (for windows clear
+ *   of the padding), then the 4 biases;
+ * - per kernel row, per pair of columns (2j, 2j + 1), one word per channel holding the two
+ *   taps' int16 weights (column 2j in the low half), then for an odd k_w the last column as two
+ *   words: channels 0 and 2, 1 and 3 (low half first);
+ * - per channel a record of dw_requantize's constants, 4 words (6 with TE_DW_SIGNED).
+ * A channel whose output cannot depend on its input (a zero multiplier, or accumulators that
+ * all round and clamp to one value) has zero weights and biases and a record giving that value. */
+#include <stdint.h>
 #include <string.h>
 
-#include "te_fixedpoint.h"
 #include "tinyengine.h"
 
-#if TE_USE_DSP
+/* The DSP path's inline assembly needs 13 free registers: optimised builds only (an -O0 build
+ * keeps a frame pointer and runs the portable path). */
+#if TE_USE_DSP && defined(__OPTIMIZE__)
+#define DW_DSP 1
 #include <arm_acle.h>
-#endif
-
-/* The per-pixel code is inlined into each window size's call so constant sizes unroll and the
- * layer's constants stay in registers (GCC would not inline four copies at -O2 by itself). */
-#if defined(__GNUC__)
-#define DW_INLINE static inline __attribute__((always_inline))
 #else
-#define DW_INLINE static inline
+#define DW_DSP 0
 #endif
 
-enum { DW_NUDGE = 0, DW_MULT = 4, DW_SHIFT = 5, DW_BIAS = 6, DW_WORDS = 8 };
+enum { DW_BIAS_WORDS = 8, DW_REC_WORDS = 4, DW_REC_WORDS_SIGNED = 6 };
 
-/* te_requantize(acc, mult, shift), gemmlowp's two roundings, as one 64-bit multiply-accumulate
- * and one shift. With s = SRDHM(acc, mult) = floor((acc*mult + 2^30) / 2^31) (gemmlowp's
- * truncating form of the nudge equals this floor) and e = -shift >= 1:
- *   rounding_divide_by_pot(s, e) = floor((s + 2^(e-1) - [acc < 0]) / 2^e)
- *                                = floor((acc*mult + 2^30 + 2^(30+e) - [acc < 0] * 2^31) / 2^(31+e))
- * (s < 0 only if acc < 0, and for acc < 0 with s = 0 both forms give 0): the high word of
- * acc*mult + nudge[acc < 0], shifted right by DW_SHIFT = e - 1. With shift = left >= 0,
- *   SRDHM(acc << left, mult) = floor(((acc << (left + 1)) * mult + 2^31) / 2^32):
- * the generator scales that channel's weights and bias by 2^(left + 1) (only where no
- * accumulator can overflow), both nudges are 2^31 and DW_SHIFT is 0. mult is never
- * INT32_MIN, so SRDHM never saturates. */
-DW_INLINE int32_t dw_requantize(int32_t acc, const int32_t *r)
+/* te_requantize(acc, mult, shift) + output_offset as one 64-bit multiply-accumulate and one
+ * shift: the high word of acc * mult + Z, shifted right by the record's last word. Record:
+ * Z (low, high word), with TE_DW_SIGNED Z for negative accumulators, then mult and the shift.
+ * With s = SRDHM(acc, mult) = floor((acc*mult + 2^30) / 2^31) (gemmlowp's truncating nudge
+ * equals this floor) and e = -shift >= 1, rounding_divide_by_pot rounds half away from zero:
+ *   floor((s + 2^(e-1) - [acc < 0]) / 2^e) + off
+ *     = floor((acc*mult + 2^30 + 2^(30+e) + off*2^(31+e) - [acc < 0]*2^31) / 2^(31+e))
+ * ([s < 0] = [acc < 0] but where s = 0 and both forms give 0; floor(floor(y/m)/n) =
+ * floor(y/(mn))): Z = 2^30 + 2^(30+e) + off*2^(31+e) (- 2^31) and the shift is e - 1. The
+ * [acc < 0] term only matters when output_offset > act_min (TE_DW_SIGNED): otherwise acc < 0
+ * gives s <= 0, a rounded value <= 0 either way and an output clamped to act_min. With
+ * shift = L >= 0, SRDHM(acc << L, mult) + off = floor((acc*2^(L+1)*mult + 2^31 + off*2^32) / 2^32):
+ * the generator scales that channel's weights and biases by 2^(L+1) (only where the scaled
+ * accumulator cannot overflow), Z = 2^31 + off*2^32 and the shift is 0. The generator checks
+ * that the high word fits in 32 bits for every accumulator the channel can reach. */
+static inline int32_t dw_requantize(int32_t acc, const int32_t *r, int32_t signed_round)
 {
-    const int32_t *n = r + DW_NUDGE + ((uint32_t)acc >> 31) * 2;
-    const int64_t nudge = (int64_t)(((uint64_t)(uint32_t)n[1] << 32) | (uint32_t)n[0]);
-    return (int32_t)(((int64_t)acc * r[DW_MULT] + nudge) >> 32) >> r[DW_SHIFT];
+    const int32_t *z = signed_round ? r + ((uint32_t)acc >> 31) * 2 : r;
+    const int32_t *m = signed_round ? r + 4 : r + 2;
+    const int64_t start = (int64_t)(((uint64_t)(uint32_t)z[1] << 32) | (uint32_t)z[0]);
+    return (int32_t)((start + (int64_t)acc * m[0]) >> 32) >> m[1];
+}
+
+static inline int32_t dw_clamp(int32_t y, int32_t lo, int32_t hi)
+{
+    return y < lo ? lo : (y > hi ? hi : y);
 }
 
 /* The layer's constants, copied once per call into locals: the compiler need not reload them
  * after every int8 store. */
 typedef struct {
-    int32_t channels, taps, row_stride;
-    int32_t input_offset, output_offset, act_min, act_max;
-    const int32_t *filter;
-    const int32_t *requant;
+    int32_t channels, k_w, row_stride, row_words, block_words, rec_words;
+    int32_t input_offset, act_min, act_max, flags;
+    const int32_t *blocks;
+#if DW_DSP
+    int32_t pixel_stride; /* input bytes from one output pixel's window to the next */
+    uint32_t off2;        /* the input offset in both halves (SXTAB16) */
+#endif
 } dw_layer;
 
-DW_INLINE int32_t dw_output(const dw_layer *l, int32_t acc, const int32_t *r)
+/* The weight of kernel column kx, channel j of the block, in the row whose words start at row. */
+static inline int32_t dw_weight(const dw_layer *l, const int32_t *row, int32_t kx, int32_t j)
 {
-    return te_wrapping_add(dw_requantize(acc, r), l->output_offset);
+    const int32_t pairs = l->k_w >> 1;
+    const int32_t in_pair = kx < 2 * pairs;
+    const uint32_t word = in_pair ? (uint32_t)row[(kx >> 1) * 4 + j] : (uint32_t)row[pairs * 4 + (j & 1)];
+    const int32_t high = in_pair ? kx & 1 : j >> 1;
+    return (int32_t)(word << (16 - 16 * high)) >> 16;
 }
 
-/* The weight of channel j of a block from a tap's two words (channels 0 and 2, 1 and 3). */
-static inline int32_t weight(const int32_t *tap, int32_t j)
+/* Output channel c of one pixel, scalar: kernel rows [ky0, ky0 + kh) and columns [kx0, kx1) of
+ * the window, from `in` (channel 0 of the window's first input pixel). Sums wrap like TFLite's
+ * int32 arithmetic. */
+static int8_t dw_channel(const dw_layer *l, const int8_t *in, int32_t ky0, int32_t kh, int32_t kx0, int32_t kx1,
+                         int32_t c)
 {
-    return (int32_t)((uint32_t)tap[j & 1] << (16 - 16 * (j >> 1))) >> 16;
-}
-
-/* Channel c of one pixel, scalar: window rows [0, kh) and columns [0, kw) from `in` (channel 0
- * of the window's first pixel) and from tap `tap0` of the filter, whose rows are `k_w` taps
- * apart. The products are summed before the bias: a bias near INT32_MIN (dead channels) must
- * wrap as in TFLite, not overflow. */
-DW_INLINE int8_t dw_channel(const dw_layer *l, const int8_t *in, int32_t kh, int32_t kw, int32_t k_w, int32_t tap0,
-                            int32_t c)
-{
-    const int32_t *r = l->requant + c * DW_WORDS;
-    const int32_t *w = l->filter + ((size_t)(c >> 2) * l->taps + tap0) * 2;
-    int32_t sum = 0;
-    for (int32_t ky = 0; ky < kh; ky++) {
-        for (int32_t kx = 0; kx < kw; kx++) {
-            sum += (in[ky * l->row_stride + kx * l->channels + c] + l->input_offset) *
-                   weight(w + (ky * k_w + kx) * 2, c & 3);
+    const int32_t *block = l->blocks + (size_t)(c >> 2) * l->block_words;
+    const int32_t *row = block + DW_BIAS_WORDS + ky0 * l->row_words;
+    uint32_t acc = (uint32_t)block[4 + (c & 3)];
+    for (int32_t ky = 0; ky < kh; ky++, in += l->row_stride, row += l->row_words) {
+        for (int32_t kx = kx0; kx < kx1; kx++) {
+            acc += (uint32_t)((in[(kx - kx0) * l->channels + c] + l->input_offset) * dw_weight(l, row, kx, c & 3));
         }
     }
-    const int32_t y = dw_output(l, te_wrapping_add(sum, r[DW_BIAS]), r);
-    return (int8_t)te_clamp(y, l->act_min, l->act_max);
+    const int32_t *r = block + l->block_words - (4 - (c & 3)) * l->rec_words;
+    return (int8_t)dw_clamp(dw_requantize((int32_t)acc, r, l->flags & TE_DW_SIGNED), l->act_min, l->act_max);
 }
 
-#if TE_USE_DSP
-static inline uint32_t load4(const void *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
+#if DW_DSP
+/* The block loops are inline assembly. GCC 12 has no PKHBT, PKHTB or rotated SXTB16 from C or
+ * ACLE, and left to itself it splits the weight loads and spills sums and pointers in every
+ * unrolled window; here 13 registers hold the whole state. The assembly does not declare its
+ * reads of the input and of `blocks`: the kernel never writes `blocks`, and no store of the
+ * kernel lands on an input byte read after it (the overlap it declares is proved in that
+ * order), so moving the stores across the reads either way changes nothing. */
 
-/* GCC 12's <arm_acle.h> has no __ror; this compiles to one ROR. */
-static inline uint32_t ror8(uint32_t x)
-{
-    return (x >> 8) | (x << 24);
-}
+/* Sign-extending two bytes of X (rotated by ROR) into D, without or with the input offset. */
+#define DW_EXT(D, X, ROR) "sxtb16 " D ", " X ROR "\n\t"
+#define DW_EXT_OFFSET(D, X, ROR) "sxtab16 " D ", %[o], " X ROR "\n\t"
 
-/* Channels c..c+3 of one pixel. SXTAB16 sign-extends two input bytes and adds the input offset
- * to both in one instruction; SMLABB/SMLATT multiply-accumulate each half. The four results
- * are saturated to int8, packed into a word and clamped together (SSUB8 + SEL per bound). */
-DW_INLINE void dw_block4(const dw_layer *l, const int8_t *in, int32_t kh, int32_t kw, int32_t k_w, int32_t tap0,
-                         int32_t c, int8_t *out)
+/* Columns 2j (input word a) and 2j + 1 (b): channels 0, 1 of both taps side by side (t), then
+ * 2, 3 (b), one SMLAD per channel with the weights' low and high halves. */
+#define DW_PAIR(EXT)                                                                               \
+    "pkhbt %[t], %[a], %[b], lsl #16\n\t"                                                          \
+    "pkhtb %[b], %[b], %[a], asr #16\n\t"                                                          \
+    "ldrd %[u], %[v], [%[w]], #8\n\t" EXT("%[a]", "%[t]", "") "smlad %[s0], %[a], %[u], %[s0]\n\t" \
+    EXT("%[t]", "%[t]", ", ror #8") "smlad %[s1], %[t], %[v], %[s1]\n\t"                           \
+    "ldrd %[u], %[v], [%[w]], #8\n\t" EXT("%[a]", "%[b]", "") "smlad %[s2], %[a], %[u], %[s2]\n\t" \
+    EXT("%[b]", "%[b]", ", ror #8") "smlad %[s3], %[b], %[v], %[s3]\n\t"
+
+/* The last column of an odd k_w (input word a), from its two words: channels 0 and 2, 1 and 3. */
+#define DW_LAST(EXT)                                                                              \
+    "ldrd %[u], %[v], [%[w]], #8\n\t" EXT("%[t]", "%[a]", "") EXT("%[a]", "%[a]", ", ror #8")     \
+    "smlabb %[s0], %[t], %[u], %[s0]\n\t"                                                         \
+    "smlatt %[s2], %[t], %[u], %[s2]\n\t"                                                         \
+    "smlabb %[s1], %[a], %[v], %[s1]\n\t"                                                         \
+    "smlatt %[s3], %[a], %[v], %[s3]\n\t"
+
+/* One column (input word a) whose weights are the low (B) or high (T) halves of a pair's words. */
+#define DW_HALF(H)                                                                                \
+    "ldrd %[u], %[v], [%[w]], #8\n\t" DW_EXT_OFFSET("%[t]", "%[a]", "")                           \
+    DW_EXT_OFFSET("%[a]", "%[a]", ", ror #8")                                                     \
+    "smlab" H " %[s0], %[t], %[u], %[s0]\n\t"                                                     \
+    "smlab" H " %[s1], %[a], %[v], %[s1]\n\t"                                                     \
+    "ldrd %[u], %[v], [%[w]], #8\n\t"                                                             \
+    "smlat" H " %[s2], %[t], %[u], %[s2]\n\t"                                                     \
+    "smlat" H " %[s3], %[a], %[v], %[s3]\n\t"
+
+/* Input words: a pair at q, q + step; the same moving q on by two columns; the column after. */
+#define DW_LOAD_PAIR "ldr %[a], [%[q]]\n\t" "ldr %[b], [%[q], %[c]]\n\t"
+#define DW_LOAD_PAIR_ON DW_LOAD_PAIR "add %[q], %[q], %[c], lsl #1\n\t"
+#define DW_LOAD_THIRD "ldr %[a], [%[q], %[c], lsl #1]\n\t"
+
+/* Whole rows of 3, 5, 7 columns without the input offset, each ending with q at the next row
+ * (r: the row stride less the columns q moved over). */
+#define DW_ROW3 DW_LOAD_PAIR DW_PAIR(DW_EXT) DW_LOAD_THIRD DW_LAST(DW_EXT) "add %[q], %[q], %[r]\n\t"
+#define DW_ROW5 DW_LOAD_PAIR_ON DW_PAIR(DW_EXT) DW_ROW3
+#define DW_ROW7 DW_LOAD_PAIR_ON DW_PAIR(DW_EXT) DW_ROW5
+
+/* dw_requantize of sum S (no TE_DW_SIGNED) from the record at w, saturated to int8 into S. */
+#define DW_REQUANTIZE(S)                   \
+    "ldrd %[a], %[b], [%[w]], #8\n\t"      \
+    "ldrd %[t], %[u], [%[w]], #8\n\t"      \
+    "smlal %[a], %[b], %[" S "], %[t]\n\t" \
+    "asr %[b], %[b], %[u]\n\t"             \
+    "ssat %[" S "], #8, %[b]\n\t"
+#define DW_REQUANTIZE4                                                           \
+    DW_REQUANTIZE("s0") DW_REQUANTIZE("s1") DW_REQUANTIZE("s2") DW_REQUANTIZE("s3") \
+    "bfi %[s0], %[s1], #8, #8\n\t"                                               \
+    "bfi %[s0], %[s2], #16, #8\n\t"                                              \
+    "bfi %[s0], %[s3], #24, #8\n\t"
+
+#define DW_SUMS [s0] "=&r"(s.a0), [s1] "=&r"(s.a1), [s2] "=&r"(s.a2), [s3] "=&r"(s.a3)
+#define DW_TEMPS [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [u] "=&r"(u), [v] "=&r"(v)
+
+/* A block's four sums (s0: the packed output once requantised). */
+typedef struct {
+    uint32_t a0, a1, a2, a3;
+} dw_acc;
+
+/* Whole k x k windows (k = 3, 5 or 7) of n consecutive output pixels, layers without
+ * TE_DW_SIGNED or TE_DW_CLAMP: per block the folded biases, the rows, the requantisation; q
+ * moves on to the next block's input. q: the first pixel's window. */
+static inline __attribute__((always_inline)) void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out,
+                                                           int32_t n, int32_t k)
 {
-    const uint32_t offset2 = ((uint32_t)l->input_offset & 0xffffu) * 0x10001u;
-    const int32_t *w = l->filter + ((size_t)(c >> 2) * l->taps + tap0) * 2;
-    const int32_t *r = l->requant + c * DW_WORDS;
-    /* SMLABB and SMLATT wrap like TFLite's int32 arithmetic: the bias may start the sums. */
-    int32_t a0 = r[DW_BIAS], a1 = r[DW_WORDS + DW_BIAS], a2 = r[2 * DW_WORDS + DW_BIAS];
-    int32_t a3 = r[3 * DW_WORDS + DW_BIAS];
-    /* Rows stay a loop: unrolled too, GCC would keep a pointer per tap across blocks and spill. */
-    const int8_t *x = in + c;
-    for (int32_t ky = 0; ky < kh; ky++, x += l->row_stride, w += k_w * 2) {
-#pragma GCC unroll 7
-        for (int32_t kx = 0; kx < kw; kx++) {
-            const uint32_t xv = load4(x + kx * l->channels);
-            const int32_t even = (int32_t)__sxtab16(offset2, xv), odd = (int32_t)__sxtab16(offset2, ror8(xv));
-            const int32_t w02 = w[kx * 2], w13 = w[kx * 2 + 1];
-            a0 = __smlabb(even, w02, a0);
-            a2 = __smlatt(even, w02, a2);
-            a1 = __smlabb(odd, w13, a1);
-            a3 = __smlatt(odd, w13, a3);
+    const int32_t step = l->channels, blocks = step >> 2;
+    const int32_t skip = l->row_stride - 2 * ((k >> 1) - 1) * step, back = k * l->row_stride - 4;
+    for (; n > 0; n--) {
+        const int32_t *w = l->blocks;
+        for (int32_t i = blocks; i > 0; i--, out += 4) {
+            dw_acc s;
+            uint32_t a, b, t, u, v;
+#define DW_WHOLE(ROWS)                                                                       \
+    __asm__("ldrd %[s0], %[s1], [%[w]], #8\n\t"                                              \
+            "ldrd %[s2], %[s3], [%[w]], #24\n\t" ROWS DW_REQUANTIZE4 "ldr %[t], %[back]\n\t" \
+            "sub %[q], %[q], %[t]"                                                           \
+            : DW_SUMS, [q] "+r"(q), [w] "+r"(w), DW_TEMPS                                    \
+            : [c] "r"(step), [r] "r"(skip), [back] "m"(back))
+            if (k == 3) {
+                DW_WHOLE(DW_ROW3 DW_ROW3 DW_ROW3);
+            } else if (k == 5) {
+                DW_WHOLE(DW_ROW5 DW_ROW5 DW_ROW5 DW_ROW5 DW_ROW5);
+            } else {
+                DW_WHOLE(DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7);
+            }
+#undef DW_WHOLE
+            memcpy(out, &s.a0, 4);
         }
+        const int8_t *base = q - 4 * blocks;
+        for (int32_t c = 4 * blocks; c < step; c++) {
+            out[c - 4 * blocks] = dw_channel(l, base, 0, k, 0, k, c);
+        }
+        out += step - 4 * blocks;
+        q = base + l->pixel_stride;
     }
-    const uint32_t y0 = (uint8_t)__ssat(dw_output(l, a0, r), 8);
-    const uint32_t y1 = (uint8_t)__ssat(dw_output(l, a1, r + DW_WORDS), 8);
-    const uint32_t y2 = (uint8_t)__ssat(dw_output(l, a2, r + 2 * DW_WORDS), 8);
-    const uint32_t y3 = (uint8_t)__ssat(dw_output(l, a3, r + 3 * DW_WORDS), 8);
-    uint32_t packed = y0 | y1 << 8 | y2 << 16 | y3 << 24;
-    const uint32_t lo = ((uint32_t)l->act_min & 0xffu) * 0x01010101u, hi = ((uint32_t)l->act_max & 0xffu) * 0x01010101u;
+}
+
+/* A clipped window: what the assembly reads per block (from memory: it has no register left). */
+typedef struct {
+    int32_t shape;  /* the row's steps: tail * 8 + lead * 4 + pairs (tail: none, a column alone, the
+                       last column of an odd k_w; lead: an odd first column alone) */
+    int32_t first;  /* bytes from the block's start to the first row's first step's weights */
+    int32_t q_skip; /* bytes from where a row's steps leave q to the next row */
+    int32_t w_skip; /* bytes from where a row's steps leave w to the next row's weights */
+    int32_t to_records; /* bytes from the weights after the last row to the records */
+    int32_t back;   /* bytes from the input after the last row back to the next block's */
+    int32_t kh;     /* rows (0: a window in the padding) */
+    int32_t rows;   /* rows left (the assembly counts down) */
+} dw_clip;
+
+/* Row bodies of one tail: entries for 3..0 pairs after an optional lead. */
+#define DW_STEP_H "ldr %[a], [%[q]]\n\t" "add %[q], %[q], %[c]\n\t" DW_HALF("t")
+#define DW_STEP_P DW_LOAD_PAIR_ON DW_PAIR(DW_EXT_OFFSET)
+#define DW_BODIES(N, TAIL)                                                                        \
+    ".Ldw%=h3" N ":\n\t" DW_STEP_H ".Ldw%=p3" N ":\n\t" DW_STEP_P ".Ldw%=p2" N ":\n\t" DW_STEP_P   \
+    ".Ldw%=p1" N ":\n\t" DW_STEP_P ".Ldw%=p0" N ":\n\t" TAIL "b .Ldw%=end\n\t"                     \
+    ".Ldw%=h2" N ":\n\t" DW_STEP_H "b .Ldw%=p2" N "\n\t"                                           \
+    ".Ldw%=h1" N ":\n\t" DW_STEP_H "b .Ldw%=p1" N "\n\t"                                           \
+    ".Ldw%=h0" N ":\n\t" DW_STEP_H "b .Ldw%=p0" N "\n\t"
+#define DW_ENTRIES(N)                                                                             \
+    ".hword (.Ldw%=p0" N " - .Ldw%=tbl) / 2, (.Ldw%=p1" N " - .Ldw%=tbl) / 2\n\t"                   \
+    ".hword (.Ldw%=p2" N " - .Ldw%=tbl) / 2, (.Ldw%=p3" N " - .Ldw%=tbl) / 2\n\t"                   \
+    ".hword (.Ldw%=h0" N " - .Ldw%=tbl) / 2, (.Ldw%=h1" N " - .Ldw%=tbl) / 2\n\t"                   \
+    ".hword (.Ldw%=h2" N " - .Ldw%=tbl) / 2, (.Ldw%=h3" N " - .Ldw%=tbl) / 2\n\t"
+
+/* One block's sums over a clipped window, with the input offset: w from the block's start to
+ * its records, q from the window's first input pixel to the next block's. */
+static inline __attribute__((always_inline)) dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp,
+                                                                    int32_t step, uint32_t off2, dw_clip *d)
+{
+    const int8_t *q = *qp;
+    const int32_t *w = *wp;
+    dw_acc s;
+    uint32_t a, b, t, u, v;
+    __asm__("ldrd %[s0], %[s1], [%[w], #16]\n\t"
+            "ldrd %[s2], %[s3], [%[w], #24]\n\t"
+            "ldr %[t], %[first]\n\t"
+            "add %[w], %[w], %[t]\n\t"
+            "ldr %[t], %[kh]\n\t"
+            "str %[t], %[rows]\n\t"
+            "cmp %[t], #0\n\t"
+            "beq .Ldw%=done\n"
+            ".Ldw%=row:\n\t"
+            "ldr %[t], %[shape]\n\t"
+            "tbh [pc, %[t], lsl #1]\n"
+            ".Ldw%=tbl:\n\t" DW_ENTRIES("n") DW_ENTRIES("h") DW_ENTRIES("l")
+            DW_BODIES("n", "")
+            DW_BODIES("h", "ldr %[a], [%[q]]\n\t" DW_HALF("b"))
+            DW_BODIES("l", "ldr %[a], [%[q]]\n\t" DW_LAST(DW_EXT_OFFSET))
+            ".Ldw%=end:\n\t"
+            "ldr %[t], %[qs]\n\t"
+            "add %[q], %[q], %[t]\n\t"
+            "ldr %[t], %[ws]\n\t"
+            "add %[w], %[w], %[t]\n\t"
+            "ldr %[t], %[rows]\n\t"
+            "subs %[t], %[t], #1\n\t"
+            "str %[t], %[rows]\n\t"
+            "bne .Ldw%=row\n"
+            ".Ldw%=done:\n\t"
+            "ldr %[t], %[rec]\n\t"
+            "add %[w], %[w], %[t]\n\t"
+            "ldr %[t], %[back]\n\t"
+            "sub %[q], %[q], %[t]"
+            : DW_SUMS, [q] "+r"(q), [w] "+r"(w), [rows] "=m"(d->rows), DW_TEMPS
+            : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [qs] "m"(d->q_skip),
+              [ws] "m"(d->w_skip), [rec] "m"(d->to_records), [back] "m"(d->back), [kh] "m"(d->kh)
+            : "cc");
+    *qp = q;
+    *wp = w;
+    return s;
+}
+
+/* dw_requantize of the four sums (no TE_DW_SIGNED) from the records at *w (left after them),
+ * saturated and packed. */
+static inline __attribute__((always_inline)) uint32_t dw_requantize4(dw_acc s, const int32_t **wp)
+{
+    const int32_t *w = *wp;
+    uint32_t a, b, t, u;
+    __asm__(DW_REQUANTIZE4
+            : [s0] "+r"(s.a0), [s1] "+r"(s.a1), [s2] "+r"(s.a2), [s3] "+r"(s.a3), [w] "+r"(w), [a] "=&r"(a),
+              [b] "=&r"(b), [t] "=&r"(t), [u] "=&r"(u));
+    *wp = w;
+    return s.a0;
+}
+
+/* The same with the layer's flags: signed rounding, clamped to [act_min, act_max]. */
+static uint32_t dw_requantize4_general(const dw_layer *l, dw_acc s, const int32_t *r)
+{
+    const int32_t sr = l->flags & TE_DW_SIGNED, rw = l->rec_words;
+    uint32_t packed = (uint8_t)__ssat(dw_requantize((int32_t)s.a0, r, sr), 8) |
+                      (uint32_t)(uint8_t)__ssat(dw_requantize((int32_t)s.a1, r + rw, sr), 8) << 8 |
+                      (uint32_t)(uint8_t)__ssat(dw_requantize((int32_t)s.a2, r + 2 * rw, sr), 8) << 16 |
+                      (uint32_t)(uint8_t)__ssat(dw_requantize((int32_t)s.a3, r + 3 * rw, sr), 8) << 24;
+    /* Four bytes clamped together: SSUB8 sets the GE flags SEL reads. */
+    const uint32_t lo = ((uint32_t)l->act_min & 0xffu) * 0x01010101u;
+    const uint32_t hi = ((uint32_t)l->act_max & 0xffu) * 0x01010101u;
     (void)__ssub8(packed, lo);
     packed = __sel(packed, lo);
     (void)__ssub8(hi, packed);
-    packed = __sel(packed, hi);
-    memcpy(out + c, &packed, 4);
+    return __sel(packed, hi);
 }
-#endif
 
-/* Every channel of one output pixel. */
-DW_INLINE void dw_pixel(const dw_layer *l, const int8_t *in, int32_t kh, int32_t kw, int32_t k_w, int32_t tap0,
-                        int8_t *out)
+/* Every block of a pixel whose window is kernel rows [ky0, ky0 + kh) and columns [kx0, kx1)
+ * (q: the window's first input pixel; none if either range is empty). */
+static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t ky0, int32_t kh, int32_t kx0,
+                       int32_t kx1)
 {
-    int32_t c = 0;
-#if TE_USE_DSP
-    for (; c + 4 <= l->channels; c += 4) {
-        dw_block4(l, in, kh, kw, k_w, tap0, c, out);
+    const int32_t step = l->channels, row_bytes = 4 * l->row_words;
+    if (kx1 <= kx0) {
+        kh = 0;
     }
-#endif
-    for (; c < l->channels; c++) {
-        out[c] = dw_channel(l, in, kh, kw, k_w, tap0, c);
+    const int32_t lead = kx0 & 1, pairs = (kx1 - kx0 - lead) >> 1;
+    const int32_t rest = kh > 0 ? kx1 - kx0 - lead - 2 * pairs : 0; /* 0 or 1 column after the pairs */
+    const int32_t last = rest && kx1 == l->k_w && (l->k_w & 1);
+    const int32_t tail = last ? 2 : rest;
+    const int32_t first = 4 * (DW_BIAS_WORDS + ky0 * l->row_words + (kx0 >> 1) * 4);
+    const int32_t w_step = 4 * (4 * (lead + pairs + (tail == 1)) + 2 * last); /* weights a row's steps read */
+    dw_clip d = {
+        .shape = tail * 8 + lead * 4 + pairs,
+        .first = first,
+        .q_skip = l->row_stride - (lead + 2 * pairs) * step,
+        .w_skip = row_bytes - w_step,
+        .to_records = 4 * (l->block_words - 4 * l->rec_words) - first - kh * row_bytes,
+        .back = kh * l->row_stride - 4,
+        .kh = kh,
+    };
+    const int32_t *w = l->blocks;
+    const int8_t *x = q;
+    int32_t c = 0;
+    for (; c + 4 <= step; c += 4) {
+        /* SMLAD wraps like TFLite's int32 arithmetic: the bias may start the sums. */
+        const dw_acc s = dw_clipped_sums(&x, &w, step, l->off2, &d);
+        uint32_t packed;
+        if (l->flags) {
+            packed = dw_requantize4_general(l, s, w);
+            w += 4 * l->rec_words;
+        } else {
+            packed = dw_requantize4(s, &w);
+        }
+        memcpy(out + c, &packed, 4);
+    }
+    for (; c < step; c++) {
+        out[c] = dw_channel(l, q, ky0, kh, kx0, kx1, c);
     }
 }
+#endif
 
 /* The taps of a window starting at input coordinate `start` that fall inside [0, size):
  * from *first on, as many as returned (0 if none). */
@@ -171,44 +380,63 @@ static inline int32_t clip(int32_t start, int32_t k, int32_t size, int32_t *firs
 
 te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, int8_t *output)
 {
-    if (p == NULL || input == NULL || output == NULL || p->filter == NULL || p->requant == NULL) {
+    if (p == NULL || input == NULL || output == NULL || p->blocks == NULL || p->k_w > 7) {
         return TE_ERROR_ARGUMENT;
     }
+    const int32_t rec_words = (p->flags & TE_DW_SIGNED) ? DW_REC_WORDS_SIGNED : DW_REC_WORDS;
+    const int32_t row_words = 4 * (p->k_w >> 1) + 2 * (p->k_w & 1);
     const dw_layer l = {
-        .channels = p->channels, .taps = p->k_h * p->k_w, .row_stride = p->in_w * p->channels,
-        .input_offset = p->input_offset, .output_offset = p->output_offset, .act_min = p->act_min,
-        .act_max = p->act_max, .filter = p->filter, .requant = p->requant,
+        .channels = p->channels, .k_w = p->k_w, .row_stride = p->in_w * p->channels, .row_words = row_words,
+        .block_words = DW_BIAS_WORDS + p->k_h * row_words + 4 * rec_words, .rec_words = rec_words,
+        .input_offset = p->input_offset, .act_min = p->act_min, .act_max = p->act_max, .flags = p->flags,
+        .blocks = p->blocks,
+#if DW_DSP
+        .pixel_stride = p->stride_w * p->channels, .off2 = ((uint32_t)p->input_offset & 0xffffu) * 0x10001u,
+#endif
     };
-    const int32_t k_h = p->k_h, k_w = p->k_w, in_h = p->in_h, in_w = p->in_w, out_h = p->out_h, out_w = p->out_w;
-    const int32_t stride_h = p->stride_h, stride_w = p->stride_w, pad_top = p->pad_top, pad_left = p->pad_left;
-    const int32_t channels = p->channels, square = k_h == k_w ? k_h : 0;
+    const int32_t k_h = p->k_h, k_w = p->k_w, in_h = p->in_h, in_w = p->in_w, channels = p->channels;
+    const int32_t stride_w = p->stride_w;
+#if DW_DSP
+    /* Whole windows of these sizes run unrolled, with the input offset in the bias. */
+    const int32_t unrolled = k_h == k_w && (k_h == 3 || k_h == 5 || k_h == 7) && p->flags == 0;
+#endif
     int8_t *out = output;
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + (size_t)b * in_h * in_w * channels;
-        for (int32_t oy = 0; oy < out_h; oy++) {
+        for (int32_t oy = 0; oy < p->out_h; oy++) {
             int32_t ky0;
-            const int32_t kh = clip(oy * stride_h - pad_top, k_h, in_h, &ky0);
-            const int32_t iy = oy * stride_h - pad_top + ky0;
-            for (int32_t ox = 0; ox < out_w; ox++, out += channels) {
+            const int32_t kh = clip(oy * p->stride_h - p->pad_top, k_h, in_h, &ky0);
+            const int8_t *in_row = in_b + (size_t)(oy * p->stride_h - p->pad_top + ky0) * in_w * channels;
+            for (int32_t ox = 0; ox < p->out_w;) {
                 int32_t kx0;
-                const int32_t kw = clip(ox * stride_w - pad_left, k_w, in_w, &kx0);
-                const int32_t ix = ox * stride_w - pad_left + kx0;
-                if (kh == 0 || kw == 0) {
-                    /* A window entirely in the padding (patch-based tiles): the bias alone. */
-                    dw_pixel(&l, in_b, 0, 0, k_w, 0, out);
+                const int32_t x0 = ox * stride_w - p->pad_left;
+                const int32_t kw = clip(x0, k_w, in_w, &kx0);
+                /* A window entirely in the padding (patch-based tiles) reads nothing. */
+                const int8_t *q = kh > 0 && kw > 0 ? in_row + (ptrdiff_t)(x0 + kx0) * channels : in_b;
+#if DW_DSP
+                if (unrolled && kh == k_h && kw == k_w) {
+                    /* The run of whole windows from here: x0 + (n - 1) * stride_w + k_w <= in_w. */
+                    int32_t n = (in_w - k_w - x0) / stride_w + 1;
+                    n = n < p->out_w - ox ? n : p->out_w - ox;
+                    if (k_h == 3) {
+                        dw_whole(&l, q, out, n, 3);
+                    } else if (k_h == 5) {
+                        dw_whole(&l, q, out, n, 5);
+                    } else {
+                        dw_whole(&l, q, out, n, 7);
+                    }
+                    ox += n;
+                    out += n * channels;
                     continue;
                 }
-                const int8_t *in = in_b + ((size_t)iy * in_w + ix) * channels;
-                const int32_t whole = kh == k_h && kw == k_w;
-                if (whole && square == 3) {
-                    dw_pixel(&l, in, 3, 3, 3, 0, out);
-                } else if (whole && square == 5) {
-                    dw_pixel(&l, in, 5, 5, 5, 0, out);
-                } else if (whole && square == 7) {
-                    dw_pixel(&l, in, 7, 7, 7, 0, out);
-                } else {
-                    dw_pixel(&l, in, kh, kw, k_w, ky0 * k_w + kx0, out);
+                dw_clipped(&l, q, out, ky0, kh, kx0, kx0 + kw);
+#else
+                for (int32_t c = 0; c < channels; c++) {
+                    out[c] = dw_channel(&l, q, ky0, kh, kx0, kx0 + kw, c);
                 }
+#endif
+                ox++;
+                out += channels;
             }
         }
     }
