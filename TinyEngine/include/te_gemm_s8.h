@@ -227,9 +227,6 @@ static inline te_conv_store_fn te_conv_store_for(const te_conv_params *p)
     return full_range ? te_conv_store_full_range : te_conv_store_clamped;
 }
 
-/* Output channels per group: 2 x 16 accumulators on the stack. */
-#define TE_GEMM_GROUP 16
-
 typedef void (*te_dot_fn)(const int8_t *a, const int8_t *b, const int8_t *w, int32_t len, int32_t rows,
                           const int32_t *bias, int32_t *acc);
 
@@ -258,19 +255,20 @@ typedef struct {
  * each; b == a for a last odd pixel, whose outputs are then written twice) against filter
  * rows of len bytes (see te_dot_rows for the layouts), from p->bias (folded with the input
  * offset: never NULL here): two pixels by two channels per dot-product block, so each
- * loaded input and weight is used twice; a group's accumulators wait on the stack, then go
- * through the output stage together. Dot holds the caller's te_dot_rows instances, store is
+ * loaded input and weight is used twice; a group's accumulators wait in acc (2 x group
+ * values, group even), then go through the output stage together: the larger the group, the
+ * fewer calls, the more stack. Dot holds the caller's te_dot_rows instances, store is
  * te_conv_store_for(p) (each a function of its own, keeping its registers to itself). */
 static inline void te_gemm_pair(const te_conv_params *p, const int8_t *a, const int8_t *b, int32_t len,
-                                int8_t *out_a, const int8_t *out_b, const te_dot_fns *dot, te_conv_store_fn store)
+                                int8_t *out_a, const int8_t *out_b, const te_dot_fns *dot, te_conv_store_fn store,
+                                int32_t group, int32_t *acc)
 {
     const int32_t cout = p->out_c;
     const int8_t *w = p->filter;
     const te_dot_fn pairs_fn = a == b ? dot->pairs_one_pixel : dot->pairs;
     const te_dot_fn single_fn = a == b ? dot->single_one_pixel : dot->single;
-    for (int32_t oc = 0; oc < cout; oc += TE_GEMM_GROUP) {
-        const int32_t count = cout - oc < TE_GEMM_GROUP ? cout - oc : TE_GEMM_GROUP;
-        int32_t acc[2 * TE_GEMM_GROUP + 2];
+    for (int32_t oc = 0; oc < cout; oc += group) {
+        const int32_t count = cout - oc < group ? cout - oc : group;
         const int32_t pairs = count >> 1;
         pairs_fn(a, b, w, len, pairs, p->bias + oc, acc);
         w += 2 * len * pairs;
