@@ -22,7 +22,7 @@ if [ ! -x .venv/bin/python ]; then
     echo "[setup] creating .venv"
     "$PYTHON" -m venv .venv
 fi
-if ! .venv/bin/python -c "import platformio_tinyengine, ai_edge_litert, pytest, xdist, platformio" 2>/dev/null; then
+if ! .venv/bin/python -c "import platformio_tinyengine, ai_edge_litert, pytest, xdist, platformio, atheris" 2>/dev/null; then
     echo "[setup] installing the package and its test dependencies into .venv"
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -e ".[test]"
