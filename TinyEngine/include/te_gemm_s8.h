@@ -60,6 +60,9 @@ static inline __attribute__((always_inline)) void te_dot4(const int8_t **x, cons
     *x += 4;
     *y += 4;
     *v += chunk_step;
+    /* The next chunk's loads wait for these pointers: GCC's scheduler for the M4 would hoist
+     * them above this chunk's SMLADs and run out of registers. */
+    __asm__("" : "+r"(*x), "+r"(*y), "+r"(*v));
 }
 #endif
 
