@@ -71,7 +71,6 @@ static inline __attribute__((always_inline)) void te_dot4(const int8_t **x, cons
  * a.n, b.n for each pair. Each pair is read from w in 4-byte chunks, m's at w and n's at
  * w + n_chunk, w advancing by chunk_step; then the len % 4 tail bytes, m's at w and n's at
  * w + n_tail; the next pair starts 2 * len bytes after this one. Layouts (constants):
- *   rows one after the other (n = m + len): n_chunk = len, chunk_step = 4, n_tail = len;
  *   interleaved by the generator (m0..3 n0..3 m4..7 n4..7 ... m tail, n tail): n_chunk = 4,
  *   chunk_step = 8, n_tail = len % 4;
  *   single (one last row, n = m, rows = 1): 0, 4, 0.

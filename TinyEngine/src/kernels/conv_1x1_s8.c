@@ -5,9 +5,9 @@
  * so the inner loop is a plain int8 dot product (what SMLAD computes on the DSP path);
  * input_offset is not read. Equal to te_conv_s8 in two's-complement int32 arithmetic.
  * `filter` holds the output channels in pairs, each pair's rows interleaved in 4-byte
- * chunks (lowering/conv.py pointwise_filter_layout; see te_dot_2x2_s8), an odd last row as is.
+ * chunks (lowering/conv.py gemm_filter_layout; see te_dot_rows), an odd last row as is.
  * Access order (memory/overlap.py pixel_block_gap): pixel pairs in order, each pair read
- * whole while its outputs are written. */
+ * whole, group of channels by group, while its outputs are written group by group. */
 #include "te_gemm_s8.h"
 #include "tinyengine.h"
 
