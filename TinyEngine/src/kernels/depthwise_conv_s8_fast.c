@@ -80,32 +80,58 @@ typedef struct {
 #endif
 } dw_layer;
 
-/* The weight of kernel column kx, channel j of the block, in the row whose words start at row. */
-static inline int32_t dw_weight(const dw_layer *l, const int32_t *row, int32_t kx, int32_t j)
+/* The low (high = 0) or high int16 half of a weight word. */
+static inline int32_t dw_half(uint32_t word, int32_t high)
 {
-    const int32_t pairs = l->k_w >> 1;
-    const int32_t in_pair = kx < 2 * pairs;
-    const uint32_t word = in_pair ? (uint32_t)row[(kx >> 1) * 4 + j] : (uint32_t)row[pairs * 4 + (j & 1)];
-    const int32_t high = in_pair ? kx & 1 : j >> 1;
     return (int32_t)(word << (16 - 16 * high)) >> 16;
 }
 
-/* Output channel c of one pixel, scalar: kernel rows [ky0, ky0 + kh) and columns [kx0, kx1) of
- * the window, from `in` (channel 0 of the window's first input pixel). Sums wrap like TFLite's
- * int32 arithmetic. */
-static int8_t dw_channel(const dw_layer *l, const int8_t *in, int32_t ky0, int32_t kh, int32_t kx0, int32_t kx1,
-                         int32_t c)
+/* Output channels [c0, channels) of one pixel, scalar: kernel rows [ky0, ky0 + kh) and columns
+ * [kx0, kx1) of the window, from `in` (channel 0 of the window's first input pixel). Sums wrap
+ * like TFLite's int32 arithmetic. Inlined where the window is constant, so its loops unroll. */
+static inline __attribute__((always_inline)) void dw_channels_in(const dw_layer *l, const int8_t *in, int32_t ky0,
+                                                                 int32_t kh, int32_t kx0, int32_t kx1, int32_t c0,
+                                                                 int8_t *out)
 {
-    const int32_t *block = l->blocks + (size_t)(c >> 2) * l->block_words;
-    const int32_t *row = block + DW_BIAS_WORDS + ky0 * l->row_words;
-    uint32_t acc = (uint32_t)block[4 + (c & 3)];
-    for (int32_t ky = 0; ky < kh; ky++, in += l->row_stride, row += l->row_words) {
-        for (int32_t kx = kx0; kx < kx1; kx++) {
-            acc += (uint32_t)((in[(kx - kx0) * l->channels + c] + l->input_offset) * dw_weight(l, row, kx, c & 3));
+    const int32_t channels = l->channels, offset = l->input_offset, row_words = l->row_words;
+    const int32_t row_stride = l->row_stride, block_words = l->block_words, rec_words = l->rec_words;
+    const int32_t paired = l->k_w & ~1; /* columns stored in pairs; an odd k_w's last one alone */
+    const int32_t pair_end = kx1 < paired ? kx1 : paired, signed_round = l->flags & TE_DW_SIGNED;
+    for (int32_t c = c0; c < channels; c++) {
+        const int32_t *block = l->blocks + (size_t)(c >> 2) * block_words;
+        const int32_t *row = block + DW_BIAS_WORDS + ky0 * row_words;
+        const int32_t j = c & 3;
+        const int8_t *x0 = in + c;
+        uint32_t acc = (uint32_t)block[4 + j];
+        for (int32_t ky = 0; ky < kh; ky++, x0 += row_stride, row += row_words) {
+            const int8_t *x = x0;
+            const int32_t *w = row + (kx0 >> 1) * 4 + j;
+            int32_t kx = kx0;
+            if (kx & 1 && kx < pair_end) { /* the high half of its pair */
+                acc += (uint32_t)((*x + offset) * dw_half((uint32_t)*w, 1));
+                kx++, x += channels, w += 4;
+            }
+            for (; kx + 1 < pair_end; kx += 2, x += 2 * channels, w += 4) {
+                acc += (uint32_t)((x[0] + offset) * dw_half((uint32_t)*w, 0) +
+                                  (x[channels] + offset) * dw_half((uint32_t)*w, 1));
+            }
+            if (kx < pair_end) { /* the low half of its pair */
+                acc += (uint32_t)((*x + offset) * dw_half((uint32_t)*w, 0));
+                kx++, x += channels;
+            }
+            if (kx < kx1) { /* the last column of an odd k_w */
+                acc += (uint32_t)((*x + offset) * dw_half((uint32_t)row[paired * 2 + (j & 1)], j >> 1));
+            }
         }
+        const int32_t y = dw_requantize((int32_t)acc, block + block_words - (4 - j) * rec_words, signed_round);
+        out[c] = (int8_t)dw_clamp(y, l->act_min, l->act_max);
     }
-    const int32_t *r = block + l->block_words - (4 - (c & 3)) * l->rec_words;
-    return (int8_t)dw_clamp(dw_requantize((int32_t)acc, r, l->flags & TE_DW_SIGNED), l->act_min, l->act_max);
+}
+
+static __attribute__((noinline)) void dw_channels(const dw_layer *l, const int8_t *in, int32_t ky0, int32_t kh,
+                                                  int32_t kx0, int32_t kx1, int32_t c0, int8_t *out)
+{
+    dw_channels_in(l, in, ky0, kh, kx0, kx1, c0, out);
 }
 
 #if DW_DSP
@@ -191,13 +217,13 @@ static inline __attribute__((always_inline)) void dw_whole(const dw_layer *l, co
     for (; n > 0; n--) {
         const int32_t *w = l->blocks;
         for (int32_t i = blocks; i > 0; i--, out += 4) {
-            dw_acc s;
-            uint32_t a, b, t, u, v;
-#define DW_WHOLE(ROWS)                                                                       \
-    __asm__("ldrd %[s0], %[s1], [%[w]], #8\n\t"                                              \
-            "ldrd %[s2], %[s3], [%[w]], #24\n\t" ROWS DW_REQUANTIZE4 "ldr %[t], %[back]\n\t" \
-            "sub %[q], %[q], %[t]"                                                           \
-            : DW_SUMS, [q] "+r"(q), [w] "+r"(w), DW_TEMPS                                    \
+            uint32_t s0, s1, s2, s3, a, b, t, u, v;
+#define DW_WHOLE(ROWS)                                                                              \
+    __asm__("ldrd %[s0], %[s1], [%[w]], #8\n\t"                                                     \
+            "ldrd %[s2], %[s3], [%[w]], #24\n\t" ROWS DW_REQUANTIZE4 "ldr %[t], %[back]\n\t"        \
+            "sub %[q], %[q], %[t]"                                                                  \
+            : [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3), [q] "+r"(q), [w] "+r"(w), \
+              DW_TEMPS                                                                              \
             : [c] "r"(step), [r] "r"(skip), [back] "m"(back))
             if (k == 3) {
                 DW_WHOLE(DW_ROW3 DW_ROW3 DW_ROW3);
@@ -207,13 +233,13 @@ static inline __attribute__((always_inline)) void dw_whole(const dw_layer *l, co
                 DW_WHOLE(DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7);
             }
 #undef DW_WHOLE
-            memcpy(out, &s.a0, 4);
+            memcpy(out, &s0, 4);
         }
         const int8_t *base = q - 4 * blocks;
-        for (int32_t c = 4 * blocks; c < step; c++) {
-            out[c - 4 * blocks] = dw_channel(l, base, 0, k, 0, k, c);
+        if (step & 3) {
+            dw_channels(l, base, 0, k, 0, k, 4 * blocks, out - 4 * blocks);
+            out += step & 3;
         }
-        out += step - 4 * blocks;
         q = base + l->pixel_stride;
     }
 }
@@ -227,7 +253,7 @@ typedef struct {
     int32_t w_skip; /* bytes from where a row's steps leave w to the next row's weights */
     int32_t to_records; /* bytes from the weights after the last row to the records */
     int32_t back;   /* bytes from the input after the last row back to the next block's */
-    int32_t kh;     /* rows (0: a window in the padding) */
+    int32_t kh;     /* rows, at least 1 */
     int32_t rows;   /* rows left (the assembly counts down) */
 } dw_clip;
 
@@ -260,9 +286,7 @@ static inline __attribute__((always_inline)) dw_acc dw_clipped_sums(const int8_t
             "ldr %[t], %[first]\n\t"
             "add %[w], %[w], %[t]\n\t"
             "ldr %[t], %[kh]\n\t"
-            "str %[t], %[rows]\n\t"
-            "cmp %[t], #0\n\t"
-            "beq .Ldw%=done\n"
+            "str %[t], %[rows]\n"
             ".Ldw%=row:\n\t"
             "ldr %[t], %[shape]\n\t"
             "tbh [pc, %[t], lsl #1]\n"
@@ -278,8 +302,7 @@ static inline __attribute__((always_inline)) dw_acc dw_clipped_sums(const int8_t
             "ldr %[t], %[rows]\n\t"
             "subs %[t], %[t], #1\n\t"
             "str %[t], %[rows]\n\t"
-            "bne .Ldw%=row\n"
-            ".Ldw%=done:\n\t"
+            "bne .Ldw%=row\n\t"
             "ldr %[t], %[rec]\n\t"
             "add %[w], %[w], %[t]\n\t"
             "ldr %[t], %[back]\n\t"
@@ -329,11 +352,22 @@ static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t 
                        int32_t kx1)
 {
     const int32_t step = l->channels, row_bytes = 4 * l->row_words;
-    if (kx1 <= kx0) {
-        kh = 0;
+    int32_t c = 0;
+    if (kh == 0 || kx1 <= kx0) {
+        /* A window entirely in the padding (patch-based tiles): the biases alone. */
+        for (const int32_t *b = l->blocks; c + 4 <= step; c += 4, b += l->block_words) {
+            const int32_t *w = b + l->block_words - 4 * l->rec_words;
+            const dw_acc s = {(uint32_t)b[4], (uint32_t)b[5], (uint32_t)b[6], (uint32_t)b[7]};
+            const uint32_t packed = l->flags ? dw_requantize4_general(l, s, w) : dw_requantize4(s, &w);
+            memcpy(out + c, &packed, 4);
+        }
+        if (c < step) {
+            dw_channels(l, q, ky0, 0, kx0, kx0, c, out);
+        }
+        return;
     }
     const int32_t lead = kx0 & 1, pairs = (kx1 - kx0 - lead) >> 1;
-    const int32_t rest = kh > 0 ? kx1 - kx0 - lead - 2 * pairs : 0; /* 0 or 1 column after the pairs */
+    const int32_t rest = kx1 - kx0 - lead - 2 * pairs; /* 0 or 1 column after the pairs */
     const int32_t last = rest && kx1 == l->k_w && (l->k_w & 1);
     const int32_t tail = last ? 2 : rest;
     const int32_t first = 4 * (DW_BIAS_WORDS + ky0 * l->row_words + (kx0 >> 1) * 4);
@@ -349,7 +383,6 @@ static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t 
     };
     const int32_t *w = l->blocks;
     const int8_t *x = q;
-    int32_t c = 0;
     for (; c + 4 <= step; c += 4) {
         /* SMLAD wraps like TFLite's int32 arithmetic: the bias may start the sums. */
         const dw_acc s = dw_clipped_sums(&x, &w, step, l->off2, &d);
@@ -362,8 +395,8 @@ static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t 
         }
         memcpy(out + c, &packed, 4);
     }
-    for (; c < step; c++) {
-        out[c] = dw_channel(l, q, ky0, kh, kx0, kx1, c);
+    if (c < step) {
+        dw_channels(l, q, ky0, kh, kx0, kx1, c, out);
     }
 }
 #endif
@@ -431,8 +464,14 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
                 }
                 dw_clipped(&l, q, out, ky0, kh, kx0, kx0 + kw);
 #else
-                for (int32_t c = 0; c < channels; c++) {
-                    out[c] = dw_channel(&l, q, ky0, kh, kx0, kx0 + kw, c);
+                if (kh == k_h && kw == k_w && k_h == 3 && k_w == 3) {
+                    dw_channels_in(&l, q, 0, 3, 0, 3, 0, out);
+                } else if (kh == k_h && kw == k_w && k_h == 5 && k_w == 5) {
+                    dw_channels_in(&l, q, 0, 5, 0, 5, 0, out);
+                } else if (kh == k_h && kw == k_w && k_h == 7 && k_w == 7) {
+                    dw_channels_in(&l, q, 0, 7, 0, 7, 0, out);
+                } else {
+                    dw_channels(&l, q, ky0, kh, kx0, kx0 + kw, 0, out);
                 }
 #endif
                 ox++;
