@@ -20,10 +20,11 @@ FAST, GENERIC = "te_depthwise_conv_s8_fast", "te_depthwise_conv_s8"
 # other output zero points round with the accumulator's sign (TE_DW_SIGNED) and activations
 # narrower than int8 clamp (TE_DW_CLAMP). Clipped windows (SAME, a fused asymmetric PAD, maps
 # smaller than the kernel, stride 2) start on odd and even kernel columns and end before, on
-# and after the last one; kernels 1 to 7 columns wide, even and odd. Also: channels not a
-# multiple of 4 (the scalar tail after the 4-channel blocks), extreme input zero points,
-# per-channel scales giving negative, zero and positive shifts, dead channels (biases near
-# +-2^31, zero multipliers), windows entirely in a fused PAD's padding.
+# and after the last one (for 3x3 kernels every column range, from one-column inputs); kernels
+# 1 to 7 columns wide, even and odd. Also: channels not a multiple of 4 (the scalar tail after
+# the 4-channel blocks), extreme input zero points, per-channel scales giving negative, zero and
+# positive shifts, dead channels (biases near +-2^31, zero multipliers), windows entirely in a
+# fused PAD's padding.
 CASES = {
     "3x3_same_c16": dict(h=9, w=8, c=16, k=(3, 3)),
     "3x3_stride2_odd_c7_zp127": dict(h=9, w=11, c=7, k=(3, 3), stride=2, zp=127),
@@ -55,6 +56,9 @@ CASES = {
     "3x4_kernel_c4": dict(h=5, w=8, c=4, k=(3, 4), out_zp=-128),
     "1x1_kernel_c6": dict(h=3, w=4, c=6, k=(1, 1)),
     "3x5_fused_pad_c8": dict(h=4, w=5, c=8, k=(3, 5), padding=VALID, pad_op=((1, 2), (3, 2)), out_zp=-128),
+    "3x3_one_column_map_c8": dict(h=5, w=1, c=8, k=(3, 3), padding=VALID, pad_op=((1, 1), (2, 2)), out_zp=-128),
+    "3x3_one_column_map_c4_relu": dict(h=4, w=1, c=4, k=(3, 3), padding=VALID, pad_op=((2, 0), (2, 2)),
+                                       activation=1),
     "3x3_windows_in_the_padding_c5": dict(h=2, w=3, c=5, k=(3, 3), padding=VALID, pad_op=((4, 3), (0, 5))),
     "3x3_windows_in_the_padding_c8": dict(h=2, w=2, c=8, k=(3, 3), padding=VALID, pad_op=((3, 4), (5, 0)),
                                           out_zp=-128),

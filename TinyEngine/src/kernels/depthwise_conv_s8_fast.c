@@ -75,6 +75,7 @@ typedef struct {
     int32_t input_offset, act_min, act_max, flags;
     const int32_t *blocks;
 #if DW_DSP
+    int32_t k_h;
     int32_t pixel_stride; /* input bytes from one output pixel's window to the next */
     uint32_t off2;        /* the input offset in both halves (SXTAB16) */
 #endif
@@ -147,32 +148,39 @@ static __attribute__((noinline)) void dw_channels(const dw_layer *l, const int8_
 #define DW_EXT_OFFSET(D, X, ROR) "sxtab16 " D ", %[o], " X ROR "\n\t"
 
 /* Columns 2j (input word a) and 2j + 1 (b): channels 0, 1 of both taps side by side (t), then
- * 2, 3 (b), one SMLAD per channel with the weights' low and high halves. */
-#define DW_PAIR(EXT)                                                                               \
+ * 2, 3 (b), one SMLAD per channel with the weights' low and high halves; w moves on by 8 then
+ * INC bytes. */
+#define DW_PAIR_INC(EXT, INC)                                                                      \
     "pkhbt %[t], %[a], %[b], lsl #16\n\t"                                                          \
     "pkhtb %[b], %[b], %[a], asr #16\n\t"                                                          \
     "ldrd %[u], %[v], [%[w]], #8\n\t" EXT("%[a]", "%[t]", "") "smlad %[s0], %[a], %[u], %[s0]\n\t" \
     EXT("%[t]", "%[t]", ", ror #8") "smlad %[s1], %[t], %[v], %[s1]\n\t"                           \
-    "ldrd %[u], %[v], [%[w]], #8\n\t" EXT("%[a]", "%[b]", "") "smlad %[s2], %[a], %[u], %[s2]\n\t" \
-    EXT("%[b]", "%[b]", ", ror #8") "smlad %[s3], %[b], %[v], %[s3]\n\t"
+    "ldrd %[u], %[v], [%[w]], #" INC "\n\t" EXT("%[a]", "%[b]", "")                                \
+    "smlad %[s2], %[a], %[u], %[s2]\n\t" EXT("%[b]", "%[b]", ", ror #8")                           \
+    "smlad %[s3], %[b], %[v], %[s3]\n\t"
+#define DW_PAIR(EXT) DW_PAIR_INC(EXT, "8")
 
-/* The last column of an odd k_w (input word a), from its two words: channels 0 and 2, 1 and 3. */
-#define DW_LAST(EXT)                                                                              \
-    "ldrd %[u], %[v], [%[w]], #8\n\t" EXT("%[t]", "%[a]", "") EXT("%[a]", "%[a]", ", ror #8")     \
+/* The last column of an odd k_w (input word a), from its two words: channels 0 and 2, 1 and 3;
+ * w moves on by INC bytes. */
+#define DW_LAST_INC(EXT, INC)                                                                     \
+    "ldrd %[u], %[v], [%[w]], #" INC "\n\t" EXT("%[t]", "%[a]", "") EXT("%[a]", "%[a]", ", ror #8") \
     "smlabb %[s0], %[t], %[u], %[s0]\n\t"                                                         \
     "smlatt %[s2], %[t], %[u], %[s2]\n\t"                                                         \
     "smlabb %[s1], %[a], %[v], %[s1]\n\t"                                                         \
     "smlatt %[s3], %[a], %[v], %[s3]\n\t"
+#define DW_LAST(EXT) DW_LAST_INC(EXT, "8")
 
-/* One column (input word a) whose weights are the low (B) or high (T) halves of a pair's words. */
-#define DW_HALF(H)                                                                                \
+/* One column (input word a) whose weights are the low (B) or high (T) halves of a pair's words,
+ * with the input offset; w moves on by 8 then INC bytes. */
+#define DW_HALF_INC(H, INC)                                                                       \
     "ldrd %[u], %[v], [%[w]], #8\n\t" DW_EXT_OFFSET("%[t]", "%[a]", "")                           \
     DW_EXT_OFFSET("%[a]", "%[a]", ", ror #8")                                                     \
     "smlab" H " %[s0], %[t], %[u], %[s0]\n\t"                                                     \
     "smlab" H " %[s1], %[a], %[v], %[s1]\n\t"                                                     \
-    "ldrd %[u], %[v], [%[w]], #8\n\t"                                                             \
+    "ldrd %[u], %[v], [%[w]], #" INC "\n\t"                                                       \
     "smlat" H " %[s2], %[t], %[u], %[s2]\n\t"                                                     \
     "smlat" H " %[s3], %[a], %[v], %[s3]\n\t"
+#define DW_HALF(H) DW_HALF_INC(H, "8")
 
 /* Input words: a pair at q, q + step; the same moving q on by two columns; the column after. */
 #define DW_LOAD_PAIR "ldr %[a], [%[q]]\n\t" "ldr %[b], [%[q], %[c]]\n\t"
@@ -316,6 +324,53 @@ static inline __attribute__((always_inline)) dw_acc dw_clipped_sums(const int8_t
     return s;
 }
 
+/* The same for kernels of 3 columns and at most 3 rows, without a loop: each of the six column
+ * ranges ([0, 3), [1, 3), [0, 2), [0, 1), [1, 2), [2, 3)) has its rows unrolled, entered at the
+ * row that leaves kh of them, and its weights' skip to the next row folded into its last load.
+ * d->shape: the range's index * 3 + 3 - kh; d->q_skip: the input's row stride. */
+#define DW_ROW3_END "ldr %[t], %[qs]\n\t" "add %[q], %[q], %[t]\n\t"
+#define DW_RANGE3(N, ROW) \
+    ".Ldw%=r" N "a:\n\t" ROW DW_ROW3_END ".Ldw%=r" N "b:\n\t" ROW DW_ROW3_END ".Ldw%=r" N "c:\n\t" ROW DW_ROW3_END \
+    "b .Ldw%=end\n\t"
+#define DW_ENTRIES3(N) \
+    ".hword (.Ldw%=r" N "a - .Ldw%=tbl) / 2, (.Ldw%=r" N "b - .Ldw%=tbl) / 2, (.Ldw%=r" N "c - .Ldw%=tbl) / 2\n\t"
+#define DW_LOAD_ONE "ldr %[a], [%[q]]\n\t"
+
+static inline __attribute__((always_inline)) dw_acc dw_clipped3_sums(const int8_t **qp, const int32_t **wp,
+                                                                     int32_t step, uint32_t off2, const dw_clip *d)
+{
+    const int8_t *q = *qp;
+    const int32_t *w = *wp;
+    dw_acc s;
+    uint32_t a, b, t, u, v;
+    __asm__("ldrd %[s0], %[s1], [%[w], #16]\n\t"
+            "ldrd %[s2], %[s3], [%[w], #24]\n\t"
+            "ldr %[t], %[first]\n\t"
+            "add %[w], %[w], %[t]\n\t"
+            "ldr %[t], %[shape]\n\t"
+            "tbh [pc, %[t], lsl #1]\n"
+            ".Ldw%=tbl:\n\t" DW_ENTRIES3("0") DW_ENTRIES3("1") DW_ENTRIES3("2") DW_ENTRIES3("3") DW_ENTRIES3("4")
+            DW_ENTRIES3("5")
+            DW_RANGE3("0", DW_LOAD_PAIR DW_PAIR(DW_EXT_OFFSET) "ldr %[a], [%[q], %[c], lsl #1]\n\t"
+                           DW_LAST(DW_EXT_OFFSET))
+            DW_RANGE3("1", DW_LOAD_ONE DW_HALF("t") "ldr %[a], [%[q], %[c]]\n\t" DW_LAST(DW_EXT_OFFSET))
+            DW_RANGE3("2", DW_LOAD_PAIR DW_PAIR_INC(DW_EXT_OFFSET, "16"))
+            DW_RANGE3("3", DW_LOAD_ONE DW_HALF_INC("b", "16"))
+            DW_RANGE3("4", DW_LOAD_ONE DW_HALF_INC("t", "16"))
+            DW_RANGE3("5", DW_LOAD_ONE DW_LAST_INC(DW_EXT_OFFSET, "24"))
+            ".Ldw%=end:\n\t"
+            "ldr %[t], %[rec]\n\t"
+            "add %[w], %[w], %[t]\n\t"
+            "ldr %[t], %[back]\n\t"
+            "sub %[q], %[q], %[t]"
+            : DW_SUMS, [q] "+r"(q), [w] "+r"(w), DW_TEMPS
+            : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [qs] "m"(d->q_skip),
+              [rec] "m"(d->to_records), [back] "m"(d->back));
+    *qp = q;
+    *wp = w;
+    return s;
+}
+
 /* dw_requantize of the four sums (no TE_DW_SIGNED) from the records at *w (left after them),
  * saturated and packed. */
 static inline __attribute__((always_inline)) uint32_t dw_requantize4(dw_acc s, const int32_t **wp)
@@ -372,10 +427,13 @@ static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t 
     const int32_t tail = last ? 2 : rest;
     const int32_t first = 4 * (DW_BIAS_WORDS + ky0 * l->row_words + (kx0 >> 1) * 4);
     const int32_t w_step = 4 * (4 * (lead + pairs + (tail == 1)) + 2 * last); /* weights a row's steps read */
+    /* Kernels of 3 columns and at most 3 rows: the unrolled form (see dw_clipped3_sums). */
+    static const uint8_t range3[3][4] = {{0, 3, 2, 0}, {0, 0, 4, 1}, {0, 0, 0, 5}}; /* [kx0][kx1] */
+    const int32_t three = l->k_w == 3 && l->k_h <= 3;
     dw_clip d = {
-        .shape = tail * 8 + lead * 4 + pairs,
+        .shape = three ? range3[kx0][kx1] * 3 + 3 - kh : tail * 8 + lead * 4 + pairs,
         .first = first,
-        .q_skip = l->row_stride - (lead + 2 * pairs) * step,
+        .q_skip = three ? l->row_stride : l->row_stride - (lead + 2 * pairs) * step,
         .w_skip = row_bytes - w_step,
         .to_records = 4 * (l->block_words - 4 * l->rec_words) - first - kh * row_bytes,
         .back = kh * l->row_stride - 4,
@@ -385,7 +443,8 @@ static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t 
     const int8_t *x = q;
     for (; c + 4 <= step; c += 4) {
         /* SMLAD wraps like TFLite's int32 arithmetic: the bias may start the sums. */
-        const dw_acc s = dw_clipped_sums(&x, &w, step, l->off2, &d);
+        const dw_acc s = three ? dw_clipped3_sums(&x, &w, step, l->off2, &d)
+                               : dw_clipped_sums(&x, &w, step, l->off2, &d);
         uint32_t packed;
         if (l->flags) {
             packed = dw_requantize4_general(l, s, w);
@@ -424,7 +483,7 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
         .input_offset = p->input_offset, .act_min = p->act_min, .act_max = p->act_max, .flags = p->flags,
         .blocks = p->blocks,
 #if DW_DSP
-        .pixel_stride = p->stride_w * p->channels, .off2 = ((uint32_t)p->input_offset & 0xffffu) * 0x10001u,
+        .k_h = p->k_h, .pixel_stride = p->stride_w * p->channels, .off2 = ((uint32_t)p->input_offset & 0xffffu) * 0x10001u,
 #endif
     };
     const int32_t k_h = p->k_h, k_w = p->k_w, in_h = p->in_h, in_w = p->in_w, channels = p->channels;
