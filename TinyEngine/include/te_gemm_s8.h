@@ -238,8 +238,9 @@ typedef struct {
 } te_dot_fns;
 
 /* GCC's first scheduling pass hoists the loads of the SMLAD loop's next chunk and runs out of
- * registers (on vww, 20% more instructions in te_conv_1x1_s8 on the M4, 3% on the M7). */
-#if defined(__GNUC__) && !defined(__clang__)
+ * registers (on vww, 20% more instructions in te_conv_1x1_s8 on the M4, 3% on the M7); the
+ * portable loop is better scheduled. */
+#if TE_USE_DSP && defined(__GNUC__) && !defined(__clang__)
 #define TE_DOT_ATTRIBUTES __attribute__((noinline, optimize("no-schedule-insns")))
 #else
 #define TE_DOT_ATTRIBUTES __attribute__((noinline))
