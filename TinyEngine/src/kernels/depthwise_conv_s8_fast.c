@@ -263,6 +263,7 @@ typedef struct {
     int32_t back;   /* bytes from the input after the last row back to the next block's */
     int32_t kh;     /* rows, at least 1 */
     int32_t rows;   /* rows left (the assembly counts down) */
+    int32_t general; /* the layer's flags: requantised in C */
 } dw_clip;
 
 /* Row bodies of one tail: entries for 3..0 pairs after an optional lead. */
@@ -280,8 +281,21 @@ typedef struct {
     ".hword (.Ldw%=h0" N " - .Ldw%=tbl) / 2, (.Ldw%=h1" N " - .Ldw%=tbl) / 2\n\t"                   \
     ".hword (.Ldw%=h2" N " - .Ldw%=tbl) / 2, (.Ldw%=h3" N " - .Ldw%=tbl) / 2\n\t"
 
-/* One block's sums over a clipped window, with the input offset: w from the block's start to
- * its records, q from the window's first input pixel to the next block's. */
+/* After a clipped window's rows: w to the records, q to the next block's input; without
+ * TE_DW_SIGNED or TE_DW_CLAMP (d->general 0) the requantisation too, the bytes packed in s0
+ * and w left at the next block. */
+#define DW_CLIPPED_END                 \
+    "ldr %[t], %[rec]\n\t"             \
+    "add %[w], %[w], %[t]\n\t"         \
+    "ldr %[t], %[back]\n\t"            \
+    "sub %[q], %[q], %[t]\n\t"         \
+    "ldr %[t], %[general]\n\t"         \
+    "cmp %[t], #0\n\t"                 \
+    "bne .Ldw%=sums\n\t" DW_REQUANTIZE4 \
+    ".Ldw%=sums:"
+
+/* One block over a clipped window, with the input offset (see DW_CLIPPED_END); w from the
+ * block's start, q from the window's first input pixel. */
 static inline __attribute__((always_inline)) dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp,
                                                                     int32_t step, uint32_t off2, dw_clip *d)
 {
@@ -310,14 +324,11 @@ static inline __attribute__((always_inline)) dw_acc dw_clipped_sums(const int8_t
             "ldr %[t], %[rows]\n\t"
             "subs %[t], %[t], #1\n\t"
             "str %[t], %[rows]\n\t"
-            "bne .Ldw%=row\n\t"
-            "ldr %[t], %[rec]\n\t"
-            "add %[w], %[w], %[t]\n\t"
-            "ldr %[t], %[back]\n\t"
-            "sub %[q], %[q], %[t]"
+            "bne .Ldw%=row\n\t" DW_CLIPPED_END
             : DW_SUMS, [q] "+r"(q), [w] "+r"(w), [rows] "=m"(d->rows), DW_TEMPS
             : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [qs] "m"(d->q_skip),
-              [ws] "m"(d->w_skip), [rec] "m"(d->to_records), [back] "m"(d->back), [kh] "m"(d->kh)
+              [ws] "m"(d->w_skip), [rec] "m"(d->to_records), [back] "m"(d->back), [kh] "m"(d->kh),
+              [general] "m"(d->general)
             : "cc");
     *qp = q;
     *wp = w;
@@ -358,14 +369,11 @@ static inline __attribute__((always_inline)) dw_acc dw_clipped3_sums(const int8_
             DW_RANGE3("3", DW_LOAD_ONE DW_HALF_INC("b", "16"))
             DW_RANGE3("4", DW_LOAD_ONE DW_HALF_INC("t", "16"))
             DW_RANGE3("5", DW_LOAD_ONE DW_LAST_INC(DW_EXT_OFFSET, "24"))
-            ".Ldw%=end:\n\t"
-            "ldr %[t], %[rec]\n\t"
-            "add %[w], %[w], %[t]\n\t"
-            "ldr %[t], %[back]\n\t"
-            "sub %[q], %[q], %[t]"
+            ".Ldw%=end:\n\t" DW_CLIPPED_END
             : DW_SUMS, [q] "+r"(q), [w] "+r"(w), DW_TEMPS
             : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [qs] "m"(d->q_skip),
-              [rec] "m"(d->to_records), [back] "m"(d->back));
+              [rec] "m"(d->to_records), [back] "m"(d->back), [general] "m"(d->general)
+            : "cc");
     *qp = q;
     *wp = w;
     return s;
@@ -384,14 +392,16 @@ static inline __attribute__((always_inline)) uint32_t dw_requantize4(dw_acc s, c
     return s.a0;
 }
 
-/* The same with the layer's flags: signed rounding, clamped to [act_min, act_max]. */
-static uint32_t dw_requantize4_general(const dw_layer *l, dw_acc s, const int32_t *r)
+/* The same with the layer's flags: signed rounding, clamped to [act_min, act_max]. Out of line,
+ * the sums as arguments: the common path keeps them in registers. */
+static __attribute__((noinline)) uint32_t dw_requantize4_general(int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                                                 const dw_layer *l, const int32_t *r)
 {
     const int32_t sr = l->flags & TE_DW_SIGNED, rw = l->rec_words;
-    uint32_t packed = (uint8_t)__ssat(dw_requantize((int32_t)s.a0, r, sr), 8) |
-                      (uint32_t)(uint8_t)__ssat(dw_requantize((int32_t)s.a1, r + rw, sr), 8) << 8 |
-                      (uint32_t)(uint8_t)__ssat(dw_requantize((int32_t)s.a2, r + 2 * rw, sr), 8) << 16 |
-                      (uint32_t)(uint8_t)__ssat(dw_requantize((int32_t)s.a3, r + 3 * rw, sr), 8) << 24;
+    uint32_t packed = (uint8_t)__ssat(dw_requantize(a0, r, sr), 8) |
+                      (uint32_t)(uint8_t)__ssat(dw_requantize(a1, r + rw, sr), 8) << 8 |
+                      (uint32_t)(uint8_t)__ssat(dw_requantize(a2, r + 2 * rw, sr), 8) << 16 |
+                      (uint32_t)(uint8_t)__ssat(dw_requantize(a3, r + 3 * rw, sr), 8) << 24;
     /* Four bytes clamped together: SSUB8 sets the GE flags SEL reads. */
     const uint32_t lo = ((uint32_t)l->act_min & 0xffu) * 0x01010101u;
     const uint32_t hi = ((uint32_t)l->act_max & 0xffu) * 0x01010101u;
@@ -399,6 +409,19 @@ static uint32_t dw_requantize4_general(const dw_layer *l, dw_acc s, const int32_
     packed = __sel(packed, lo);
     (void)__ssub8(hi, packed);
     return __sel(packed, hi);
+}
+
+/* A clipped block's four output bytes: packed in s.a0 already (w at the next block) unless the
+ * layer has flags (w at the records). */
+static inline __attribute__((always_inline)) void dw_store(const dw_layer *l, dw_acc s, const int32_t **w,
+                                                           int8_t *out)
+{
+    uint32_t packed = s.a0;
+    if (l->flags) {
+        packed = dw_requantize4_general((int32_t)s.a0, (int32_t)s.a1, (int32_t)s.a2, (int32_t)s.a3, l, *w);
+        *w += 4 * l->rec_words;
+    }
+    memcpy(out, &packed, 4);
 }
 
 /* Every block of a pixel whose window is kernel rows [ky0, ky0 + kh) and columns [kx0, kx1)
@@ -413,7 +436,8 @@ static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t 
         for (const int32_t *b = l->blocks; c + 4 <= step; c += 4, b += l->block_words) {
             const int32_t *w = b + l->block_words - 4 * l->rec_words;
             const dw_acc s = {(uint32_t)b[4], (uint32_t)b[5], (uint32_t)b[6], (uint32_t)b[7]};
-            const uint32_t packed = l->flags ? dw_requantize4_general(l, s, w) : dw_requantize4(s, &w);
+            const uint32_t packed = l->flags ? dw_requantize4_general(b[4], b[5], b[6], b[7], l, w)
+                                             : dw_requantize4(s, &w);
             memcpy(out + c, &packed, 4);
         }
         if (c < step) {
@@ -438,21 +462,19 @@ static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t 
         .to_records = 4 * (l->block_words - 4 * l->rec_words) - first - kh * row_bytes,
         .back = kh * l->row_stride - 4,
         .kh = kh,
+        .general = l->flags,
     };
     const int32_t *w = l->blocks;
     const int8_t *x = q;
-    for (; c + 4 <= step; c += 4) {
-        /* SMLAD wraps like TFLite's int32 arithmetic: the bias may start the sums. */
-        const dw_acc s = three ? dw_clipped3_sums(&x, &w, step, l->off2, &d)
-                               : dw_clipped_sums(&x, &w, step, l->off2, &d);
-        uint32_t packed;
-        if (l->flags) {
-            packed = dw_requantize4_general(l, s, w);
-            w += 4 * l->rec_words;
-        } else {
-            packed = dw_requantize4(s, &w);
+    /* SMLAD wraps like TFLite's int32 arithmetic: the bias may start the sums. */
+    if (three) {
+        for (; c + 4 <= step; c += 4) {
+            dw_store(l, dw_clipped3_sums(&x, &w, step, l->off2, &d), &w, out + c);
         }
-        memcpy(out + c, &packed, 4);
+    } else {
+        for (; c + 4 <= step; c += 4) {
+            dw_store(l, dw_clipped_sums(&x, &w, step, l->off2, &d), &w, out + c);
+        }
     }
     if (c < step) {
         dw_channels(l, q, ky0, kh, kx0, kx1, c, out);
