@@ -187,11 +187,14 @@ static __attribute__((noinline)) void dw_channels(const dw_layer *l, const int8_
 #define DW_LOAD_PAIR_ON DW_LOAD_PAIR "add %[q], %[q], %[c], lsl #1\n\t"
 #define DW_LOAD_THIRD "ldr %[a], [%[q], %[c], lsl #1]\n\t"
 
-/* Whole rows of 3, 5, 7 columns without the input offset, each ending with q at the next row
- * (r: the row stride less the columns q moved over). */
-#define DW_ROW3 DW_LOAD_PAIR DW_PAIR(DW_EXT) DW_LOAD_THIRD DW_LAST(DW_EXT) "add %[q], %[q], %[r]\n\t"
-#define DW_ROW5 DW_LOAD_PAIR_ON DW_PAIR(DW_EXT) DW_ROW3
-#define DW_ROW7 DW_LOAD_PAIR_ON DW_PAIR(DW_EXT) DW_ROW5
+/* Whole rows of 3, 5, 7 columns without the input offset; all but a window's last row end with
+ * q at the next row (r: the row stride less the columns q moved over). */
+#define DW_LAST3 DW_LOAD_PAIR DW_PAIR(DW_EXT) DW_LOAD_THIRD DW_LAST(DW_EXT)
+#define DW_LAST5 DW_LOAD_PAIR_ON DW_PAIR(DW_EXT) DW_LAST3
+#define DW_LAST7 DW_LOAD_PAIR_ON DW_PAIR(DW_EXT) DW_LAST5
+#define DW_ROW3 DW_LAST3 "add %[q], %[q], %[r]\n\t"
+#define DW_ROW5 DW_LAST5 "add %[q], %[q], %[r]\n\t"
+#define DW_ROW7 DW_LAST7 "add %[q], %[q], %[r]\n\t"
 
 /* dw_requantize of sum S (no TE_DW_SIGNED) from the record at w, saturated to int8 into S. */
 #define DW_REQUANTIZE(S)                   \
@@ -221,7 +224,8 @@ static inline __attribute__((always_inline)) void dw_whole(const dw_layer *l, co
                                                            int32_t n, int32_t k)
 {
     const int32_t step = l->channels, blocks = step >> 2;
-    const int32_t skip = l->row_stride - 2 * ((k >> 1) - 1) * step, back = k * l->row_stride - 4;
+    /* From the last row's moved q back to the next block's input. */
+    const int32_t skip = l->row_stride - 2 * ((k >> 1) - 1) * step, back = k * l->row_stride - skip - 4;
     for (; n > 0; n--) {
         const int32_t *w = l->blocks;
         for (int32_t i = blocks; i > 0; i--, out += 4) {
@@ -234,11 +238,11 @@ static inline __attribute__((always_inline)) void dw_whole(const dw_layer *l, co
               DW_TEMPS                                                                              \
             : [c] "r"(step), [r] "r"(skip), [back] "m"(back))
             if (k == 3) {
-                DW_WHOLE(DW_ROW3 DW_ROW3 DW_ROW3);
+                DW_WHOLE(DW_ROW3 DW_ROW3 DW_LAST3);
             } else if (k == 5) {
-                DW_WHOLE(DW_ROW5 DW_ROW5 DW_ROW5 DW_ROW5 DW_ROW5);
+                DW_WHOLE(DW_ROW5 DW_ROW5 DW_ROW5 DW_ROW5 DW_LAST5);
             } else {
-                DW_WHOLE(DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7);
+                DW_WHOLE(DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_LAST7);
             }
 #undef DW_WHOLE
             memcpy(out, &s0, 4);
@@ -257,12 +261,14 @@ typedef struct {
     int32_t shape;  /* the row's steps: tail * 8 + lead * 4 + pairs (tail: none, a column alone, the
                        last column of an odd k_w; lead: an odd first column alone) */
     int32_t first;  /* bytes from the block's start to the first row's first step's weights */
-    int32_t q_skip; /* bytes from where a row's steps leave q to the next row */
-    int32_t w_skip; /* bytes from where a row's steps leave w to the next row's weights */
+    struct {
+        int32_t q; /* bytes from where a row's steps leave q to the next row */
+        int32_t w; /* bytes from where a row's steps leave w to the next row's weights */
+    } skip;         /* one LDRD */
     int32_t to_records; /* bytes from the weights after the last row to the records */
     int32_t back;   /* bytes from the input after the last row back to the next block's */
-    int32_t kh;     /* rows, at least 1 */
-    int32_t rows;   /* rows left (the assembly counts down) */
+    int32_t span;   /* bytes from the window's first row to after its last (kh rows) */
+    const int8_t *q_end; /* where q stops (the assembly sets it per block) */
     int32_t general; /* the layer's flags: requantised in C */
 } dw_clip;
 
@@ -307,8 +313,9 @@ static inline __attribute__((always_inline)) dw_acc dw_clipped_sums(const int8_t
             "ldrd %[s2], %[s3], [%[w], #24]\n\t"
             "ldr %[t], %[first]\n\t"
             "add %[w], %[w], %[t]\n\t"
-            "ldr %[t], %[kh]\n\t"
-            "str %[t], %[rows]\n"
+            "ldr %[t], %[span]\n\t"
+            "add %[t], %[q], %[t]\n\t"
+            "str %[t], %[q_end]\n"
             ".Ldw%=row:\n\t"
             "ldr %[t], %[shape]\n\t"
             "tbh [pc, %[t], lsl #1]\n"
@@ -317,18 +324,15 @@ static inline __attribute__((always_inline)) dw_acc dw_clipped_sums(const int8_t
             DW_BODIES("h", "ldr %[a], [%[q]]\n\t" DW_HALF("b"))
             DW_BODIES("l", "ldr %[a], [%[q]]\n\t" DW_LAST(DW_EXT_OFFSET))
             ".Ldw%=end:\n\t"
-            "ldr %[t], %[qs]\n\t"
+            "ldrd %[t], %[u], %[skip]\n\t"
             "add %[q], %[q], %[t]\n\t"
-            "ldr %[t], %[ws]\n\t"
-            "add %[w], %[w], %[t]\n\t"
-            "ldr %[t], %[rows]\n\t"
-            "subs %[t], %[t], #1\n\t"
-            "str %[t], %[rows]\n\t"
+            "add %[w], %[w], %[u]\n\t"
+            "ldr %[t], %[q_end]\n\t"
+            "cmp %[q], %[t]\n\t"
             "bne .Ldw%=row\n\t" DW_CLIPPED_END
-            : DW_SUMS, [q] "+r"(q), [w] "+r"(w), [rows] "=m"(d->rows), DW_TEMPS
-            : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [qs] "m"(d->q_skip),
-              [ws] "m"(d->w_skip), [rec] "m"(d->to_records), [back] "m"(d->back), [kh] "m"(d->kh),
-              [general] "m"(d->general)
+            : DW_SUMS, [q] "+r"(q), [w] "+r"(w), [q_end] "=m"(d->q_end), DW_TEMPS
+            : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [skip] "m"(d->skip),
+              [rec] "m"(d->to_records), [back] "m"(d->back), [span] "m"(d->span), [general] "m"(d->general)
             : "cc");
     *qp = q;
     *wp = w;
@@ -338,7 +342,7 @@ static inline __attribute__((always_inline)) dw_acc dw_clipped_sums(const int8_t
 /* The same for kernels of 3 columns and at most 3 rows, without a loop: each of the six column
  * ranges ([0, 3), [1, 3), [0, 2), [0, 1), [1, 2), [2, 3)) has its rows unrolled, entered at the
  * row that leaves kh of them, and its weights' skip to the next row folded into its last load.
- * d->shape: the range's index * 3 + 3 - kh; d->q_skip: the input's row stride. */
+ * d->shape: the range's index * 3 + 3 - kh; d->skip.q: the input's row stride. */
 #define DW_ROW3_END "ldr %[t], %[qs]\n\t" "add %[q], %[q], %[t]\n\t"
 #define DW_RANGE3(N, ROW) \
     ".Ldw%=r" N "a:\n\t" ROW DW_ROW3_END ".Ldw%=r" N "b:\n\t" ROW DW_ROW3_END ".Ldw%=r" N "c:\n\t" ROW DW_ROW3_END \
@@ -371,7 +375,7 @@ static inline __attribute__((always_inline)) dw_acc dw_clipped3_sums(const int8_
             DW_RANGE3("5", DW_LOAD_ONE DW_LAST_INC(DW_EXT_OFFSET, "24"))
             ".Ldw%=end:\n\t" DW_CLIPPED_END
             : DW_SUMS, [q] "+r"(q), [w] "+r"(w), DW_TEMPS
-            : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [qs] "m"(d->q_skip),
+            : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [qs] "m"(d->skip.q),
               [rec] "m"(d->to_records), [back] "m"(d->back), [general] "m"(d->general)
             : "cc");
     *qp = q;
@@ -457,11 +461,10 @@ static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t 
     dw_clip d = {
         .shape = three ? range3[kx0][kx1] * 3 + 3 - kh : tail * 8 + lead * 4 + pairs,
         .first = first,
-        .q_skip = three ? l->row_stride : l->row_stride - (lead + 2 * pairs) * step,
-        .w_skip = row_bytes - w_step,
+        .skip = {three ? l->row_stride : l->row_stride - (lead + 2 * pairs) * step, row_bytes - w_step},
         .to_records = 4 * (l->block_words - 4 * l->rec_words) - first - kh * row_bytes,
         .back = kh * l->row_stride - 4,
-        .kh = kh,
+        .span = kh * l->row_stride,
         .general = l->flags,
     };
     const int32_t *w = l->blocks;
