@@ -38,6 +38,16 @@
 #define DW_DSP 0
 #endif
 
+/* Constant windows inline so their loops unroll; cold paths stay out of line so they do not
+ * take registers from the hot ones. */
+#if defined(__GNUC__)
+#define DW_ALWAYS_INLINE static inline __attribute__((always_inline))
+#define DW_NOINLINE static __attribute__((noinline))
+#else
+#define DW_ALWAYS_INLINE static inline
+#define DW_NOINLINE static
+#endif
+
 enum { DW_BIAS_WORDS = 8, DW_REC_WORDS = 4, DW_REC_WORDS_SIGNED = 6 };
 
 /* te_requantize(acc, mult, shift) + output_offset as one 64-bit multiply-accumulate and one
@@ -88,15 +98,14 @@ static inline int32_t dw_half(uint32_t word, int32_t high)
 }
 
 /* Output channels [c0, channels) of one pixel, scalar: kernel rows [ky0, ky0 + kh) and columns
- * [kx0, kx1) of the window, from `in` (channel 0 of the window's first input pixel). Sums wrap
- * like TFLite's int32 arithmetic. Inlined where the window is constant, so its loops unroll. */
-static inline __attribute__((always_inline)) void dw_channels_in(const dw_layer *l, const int8_t *in, int32_t ky0,
-                                                                 int32_t kh, int32_t kx0, int32_t kx1, int32_t c0,
-                                                                 int8_t *out)
+ * [kx0, kx1) of the window (of a kernel k_w wide), from `in` (channel 0 of the window's first
+ * input pixel). Sums wrap like TFLite's int32 arithmetic. */
+DW_ALWAYS_INLINE void dw_channels_in(const dw_layer *l, const int8_t *in, int32_t ky0, int32_t kh, int32_t kx0,
+                                     int32_t kx1, int32_t k_w, int32_t c0, int8_t *out)
 {
     const int32_t channels = l->channels, offset = l->input_offset, row_words = l->row_words;
     const int32_t row_stride = l->row_stride, block_words = l->block_words, rec_words = l->rec_words;
-    const int32_t paired = l->k_w & ~1; /* columns stored in pairs; an odd k_w's last one alone */
+    const int32_t paired = k_w & ~1; /* columns stored in pairs; an odd k_w's last one alone */
     const int32_t pair_end = kx1 < paired ? kx1 : paired, signed_round = l->flags & TE_DW_SIGNED;
     for (int32_t c = c0; c < channels; c++) {
         const int32_t *block = l->blocks + (size_t)(c >> 2) * block_words;
@@ -110,7 +119,9 @@ static inline __attribute__((always_inline)) void dw_channels_in(const dw_layer 
             int32_t kx = kx0;
             if (kx & 1 && kx < pair_end) { /* the high half of its pair */
                 acc += (uint32_t)((*x + offset) * dw_half((uint32_t)*w, 1));
-                kx++, x += channels, w += 4;
+                kx++;
+                x += channels;
+                w += 4;
             }
             for (; kx + 1 < pair_end; kx += 2, x += 2 * channels, w += 4) {
                 acc += (uint32_t)((x[0] + offset) * dw_half((uint32_t)*w, 0) +
@@ -118,7 +129,8 @@ static inline __attribute__((always_inline)) void dw_channels_in(const dw_layer 
             }
             if (kx < pair_end) { /* the low half of its pair */
                 acc += (uint32_t)((*x + offset) * dw_half((uint32_t)*w, 0));
-                kx++, x += channels;
+                kx++;
+                x += channels;
             }
             if (kx < kx1) { /* the last column of an odd k_w */
                 acc += (uint32_t)((*x + offset) * dw_half((uint32_t)row[paired * 2 + (j & 1)], j >> 1));
@@ -129,10 +141,10 @@ static inline __attribute__((always_inline)) void dw_channels_in(const dw_layer 
     }
 }
 
-static __attribute__((noinline)) void dw_channels(const dw_layer *l, const int8_t *in, int32_t ky0, int32_t kh,
-                                                  int32_t kx0, int32_t kx1, int32_t c0, int8_t *out)
+DW_NOINLINE void dw_channels(const dw_layer *l, const int8_t *in, int32_t ky0, int32_t kh, int32_t kx0, int32_t kx1,
+                             int32_t c0, int8_t *out)
 {
-    dw_channels_in(l, in, ky0, kh, kx0, kx1, c0, out);
+    dw_channels_in(l, in, ky0, kh, kx0, kx1, l->k_w, c0, out);
 }
 
 #if DW_DSP
@@ -220,8 +232,7 @@ typedef struct {
 /* Whole k x k windows (k = 3, 5 or 7) of n consecutive output pixels, layers without
  * TE_DW_SIGNED or TE_DW_CLAMP: per block the folded biases, the rows, the requantisation; q
  * moves on to the next block's input. q: the first pixel's window. */
-static inline __attribute__((always_inline)) void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out,
-                                                           int32_t n, int32_t k)
+DW_ALWAYS_INLINE void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out, int32_t n, int32_t k)
 {
     const int32_t step = l->channels, blocks = step >> 2;
     /* From the last row's moved q back to the next block's input. */
@@ -302,8 +313,8 @@ typedef struct {
 
 /* One block over a clipped window, with the input offset (see DW_CLIPPED_END); w from the
  * block's start, q from the window's first input pixel. */
-static inline __attribute__((always_inline)) dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp,
-                                                                    int32_t step, uint32_t off2, dw_clip *d)
+DW_ALWAYS_INLINE dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp, int32_t step, uint32_t off2,
+                                        dw_clip *d)
 {
     const int8_t *q = *qp;
     const int32_t *w = *wp;
@@ -351,8 +362,8 @@ static inline __attribute__((always_inline)) dw_acc dw_clipped_sums(const int8_t
     ".hword (.Ldw%=r" N "a - .Ldw%=tbl) / 2, (.Ldw%=r" N "b - .Ldw%=tbl) / 2, (.Ldw%=r" N "c - .Ldw%=tbl) / 2\n\t"
 #define DW_LOAD_ONE "ldr %[a], [%[q]]\n\t"
 
-static inline __attribute__((always_inline)) dw_acc dw_clipped3_sums(const int8_t **qp, const int32_t **wp,
-                                                                     int32_t step, uint32_t off2, const dw_clip *d)
+DW_ALWAYS_INLINE dw_acc dw_clipped3_sums(const int8_t **qp, const int32_t **wp, int32_t step, uint32_t off2,
+                                         const dw_clip *d)
 {
     const int8_t *q = *qp;
     const int32_t *w = *wp;
@@ -385,7 +396,7 @@ static inline __attribute__((always_inline)) dw_acc dw_clipped3_sums(const int8_
 
 /* dw_requantize of the four sums (no TE_DW_SIGNED) from the records at *w (left after them),
  * saturated and packed. */
-static inline __attribute__((always_inline)) uint32_t dw_requantize4(dw_acc s, const int32_t **wp)
+DW_ALWAYS_INLINE uint32_t dw_requantize4(dw_acc s, const int32_t **wp)
 {
     const int32_t *w = *wp;
     uint32_t a, b, t, u;
@@ -398,8 +409,8 @@ static inline __attribute__((always_inline)) uint32_t dw_requantize4(dw_acc s, c
 
 /* The same with the layer's flags: signed rounding, clamped to [act_min, act_max]. Out of line,
  * the sums as arguments: the common path keeps them in registers. */
-static __attribute__((noinline)) uint32_t dw_requantize4_general(int32_t a0, int32_t a1, int32_t a2, int32_t a3,
-                                                                 const dw_layer *l, const int32_t *r)
+DW_NOINLINE uint32_t dw_requantize4_general(int32_t a0, int32_t a1, int32_t a2, int32_t a3, const dw_layer *l,
+                                            const int32_t *r)
 {
     const int32_t sr = l->flags & TE_DW_SIGNED, rw = l->rec_words;
     uint32_t packed = (uint8_t)__ssat(dw_requantize(a0, r, sr), 8) |
@@ -417,8 +428,7 @@ static __attribute__((noinline)) uint32_t dw_requantize4_general(int32_t a0, int
 
 /* A clipped block's four output bytes: packed in s.a0 already (w at the next block) unless the
  * layer has flags (w at the records). */
-static inline __attribute__((always_inline)) void dw_store(const dw_layer *l, dw_acc s, const int32_t **w,
-                                                           int8_t *out)
+DW_ALWAYS_INLINE void dw_store(const dw_layer *l, dw_acc s, const int32_t **w, int8_t *out)
 {
     uint32_t packed = s.a0;
     if (l->flags) {
@@ -508,7 +518,8 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
         .input_offset = p->input_offset, .act_min = p->act_min, .act_max = p->act_max, .flags = p->flags,
         .blocks = p->blocks,
 #if DW_DSP
-        .k_h = p->k_h, .pixel_stride = p->stride_w * p->channels, .off2 = ((uint32_t)p->input_offset & 0xffffu) * 0x10001u,
+        .k_h = p->k_h, .pixel_stride = p->stride_w * p->channels,
+        .off2 = ((uint32_t)p->input_offset & 0xffffu) * 0x10001u,
 #endif
     };
     const int32_t k_h = p->k_h, k_w = p->k_w, in_h = p->in_h, in_w = p->in_w, channels = p->channels;
@@ -523,13 +534,15 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
         for (int32_t oy = 0; oy < p->out_h; oy++) {
             int32_t ky0;
             const int32_t kh = clip(oy * p->stride_h - p->pad_top, k_h, in_h, &ky0);
-            const int8_t *in_row = in_b + (size_t)(oy * p->stride_h - p->pad_top + ky0) * in_w * channels;
+            /* The window's first row (kept inside the input: none for a window in the padding). */
+            const int32_t iy = kh > 0 ? oy * p->stride_h - p->pad_top + ky0 : 0;
+            const int8_t *in_row = in_b + (size_t)iy * in_w * channels;
             for (int32_t ox = 0; ox < p->out_w;) {
                 int32_t kx0;
                 const int32_t x0 = ox * stride_w - p->pad_left;
                 const int32_t kw = clip(x0, k_w, in_w, &kx0);
                 /* A window entirely in the padding (patch-based tiles) reads nothing. */
-                const int8_t *q = kh > 0 && kw > 0 ? in_row + (ptrdiff_t)(x0 + kx0) * channels : in_b;
+                const int8_t *q = kh > 0 && kw > 0 ? in_row + (size_t)(x0 + kx0) * channels : in_b;
 #if DW_DSP
                 if (unrolled && kh == k_h && kw == k_w) {
                     /* The run of whole windows from here: x0 + (n - 1) * stride_w + k_w <= in_w. */
@@ -549,11 +562,11 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
                 dw_clipped(&l, q, out, ky0, kh, kx0, kx0 + kw);
 #else
                 if (kh == k_h && kw == k_w && k_h == 3 && k_w == 3) {
-                    dw_channels_in(&l, q, 0, 3, 0, 3, 0, out);
+                    dw_channels_in(&l, q, 0, 3, 0, 3, 3, 0, out);
                 } else if (kh == k_h && kw == k_w && k_h == 5 && k_w == 5) {
-                    dw_channels_in(&l, q, 0, 5, 0, 5, 0, out);
+                    dw_channels_in(&l, q, 0, 5, 0, 5, 5, 0, out);
                 } else if (kh == k_h && kw == k_w && k_h == 7 && k_w == 7) {
-                    dw_channels_in(&l, q, 0, 7, 0, 7, 0, out);
+                    dw_channels_in(&l, q, 0, 7, 0, 7, 7, 0, out);
                 } else {
                     dw_channels(&l, q, ky0, kh, kx0, kx0 + kw, 0, out);
                 }
