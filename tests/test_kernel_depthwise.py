@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from platformio_tinyengine.lowering.depthwise import FLAG_CLAMP, FLAG_SIGNED, channel_record, pack_rows, tflite_output
+from platformio_tinyengine.lowering.depthwise import (FLAG_CLAMP, FLAG_EXACT, FLAG_SIGNED, channel_record, pack_rows,
+                                                     tflite_output)
 from platformio_tinyengine.pipeline import compile_model
 from tests.kernel_check import assert_bit_exact, bias_for, scale, weights
 from tests.model_builder import ModelBuilder
@@ -23,8 +24,8 @@ FAST, GENERIC = "te_depthwise_conv_s8_fast", "te_depthwise_conv_s8"
 # and after the last one (for 3x3 kernels every column range, from one-column inputs); kernels
 # 1 to 7 columns wide, even and odd. Also: channels not a multiple of 4 (the scalar tail after
 # the 4-channel blocks), extreme input zero points, per-channel scales giving negative, zero and
-# positive shifts, dead channels (biases near +-2^31, zero multipliers), windows entirely in a
-# fused PAD's padding.
+# positive shifts, dead channels (biases near +-2^31, zero multipliers), layers needing
+# gemmlowp's arithmetic in C (TE_DW_EXACT), windows entirely in a fused PAD's padding.
 CASES = {
     "3x3_same_c16": dict(h=9, w=8, c=16, k=(3, 3)),
     "3x3_stride2_odd_c7_zp127": dict(h=9, w=11, c=7, k=(3, 3), stride=2, zp=127),
@@ -49,6 +50,9 @@ CASES = {
     "7x7_on_3x3_map_c8": dict(h=3, w=3, c=8, k=(7, 7), out_zp=-128),
     "7x7_on_2x4_map_c4": dict(h=2, w=4, c=4, k=(7, 7), out_zp=-128),
     "3x3_unrolled_shifts_dead_c8": dict(h=7, w=6, c=8, k=(3, 3), shifts="mixed", dead_bias=True, out_zp=-128),
+    "5x5_extreme_scales_c8": dict(h=7, w=8, c=8, k=(5, 5), shifts="extreme", out_zp=-128),
+    "3x3_extreme_scales_dead_c8": dict(h=5, w=6, c=8, k=(3, 3), shifts="extreme", dead_bias=True),
+    "3x3_left_shift_11_c6": dict(h=6, w=7, c=6, k=(3, 3), shifts="left_11", out_zp=-128),
     "5x5_relu_c8": dict(h=6, w=7, c=8, k=(5, 5), activation=1),
     "3x3_relu_n1_to_1_c6": dict(h=5, w=6, c=6, k=(3, 3), activation=2, out_zp=3),
     "6x6_kernel_c4": dict(h=8, w=9, c=4, k=(6, 6), out_zp=-128),
@@ -70,11 +74,18 @@ def out_size(n: int, k: int, s: int, padding: int) -> int:
 
 
 def weight_scales(rng: np.random.Generator, c: int, shifts: str, s_in: float, s_out: float) -> np.ndarray:
-    if shifts != "mixed":
+    if shifts == "mixed":
+        # Effective scales s_in * s_w / s_out from 1/1000 to 6: shifts from -9 to 3, and 0.
+        effective = np.array([0.001, 0.6, 1.5, 6.0, 0.75, 0.02, 3.0, 0.3])
+    elif shifts == "left_11":
+        effective = np.array([2.0 ** 11, 0.01, 2.0 ** 10 * 1.5, 0.3])
+    elif shifts == "extreme":
+        # Below 2^-32 (a zero multiplier), shifts near -23 and -31 (outputs that barely or never
+        # move: constant channels), and ordinary ones.
+        effective = np.array([1e-13, 1e-7, 3e-10, 0.004, 2.5, 0.02, 5e-5, 1.0])
+    else:
         return np.array([scale(rng, 0.001, 0.02) for _ in range(c)], np.float32)
-    # Effective scales s_in * s_w / s_out from 1/1000 to 6: shifts from -9 to 3, and 0.
-    effective = np.array([0.001, 0.6, 1.5, 6.0, 0.75, 0.02, 3.0, 0.3])[np.arange(c) % 8]
-    return (effective * s_out / s_in).astype(np.float32)
+    return (effective[np.arange(c) % effective.size] * s_out / s_in).astype(np.float32)
 
 
 def add_depthwise(b: ModelBuilder, rng: np.random.Generator, name: str, h: int, w: int, c: int, k=(3, 3),
@@ -142,11 +153,10 @@ def test_patched_stage_bit_exact():
     assert_bit_exact(model, rng, input_sets=1, patch="3x2@0")
 
 
-@pytest.mark.parametrize("options", [dict(depth_multiplier=2), dict(dilation=2), dict(left_shift=11), dict(k_w=9)],
-                         ids=["depth_multiplier_2", "dilation_2", "left_shift_11", "9_columns"])
+@pytest.mark.parametrize("options", [dict(depth_multiplier=2), dict(dilation=2), dict(k_w=9)],
+                         ids=["depth_multiplier_2", "dilation_2", "9_columns"])
 def test_generic_kernel_where_the_fast_one_does_not_apply(options):
-    """depth multiplier, dilation, a scale so large that the scaled weights overflow int16, a
-    kernel wider than 7 columns."""
+    """depth multiplier, dilation, a kernel wider than 7 columns."""
     rng = np.random.default_rng(9)
     b = ModelBuilder()
     cin = 3
@@ -154,7 +164,7 @@ def test_generic_kernel_where_the_fast_one_does_not_apply(options):
     d = options.get("dilation", 1)
     s_in, s_out = 0.05, 0.05
     x = b.input("x", (1, 7, 7, cin), "int8", s_in, 3)
-    w_scales = np.full(cout, 2.0 ** options.get("left_shift", -8) if "left_shift" in options else 0.01, np.float32)
+    w_scales = np.full(cout, 0.01, np.float32)
     wt = b.const("w", weights(rng, (1, 3, options.get("k_w", 3), cout)), w_scales, 0, axis=3)
     bias, bias_scales = bias_for(rng, cout, s_in, w_scales)
     y = b.tensor("y", (1, 7, 7, cout), "int8", s_out, -2)
@@ -168,13 +178,13 @@ def test_generic_kernel_where_the_fast_one_does_not_apply(options):
 
 
 def test_cases_cover_every_variant():
-    """The cases reach the unrolled windows and each of the flags' combinations."""
+    """The cases reach the unrolled windows and each combination of TE_DW_SIGNED and TE_DW_CLAMP."""
     flags, unrolled = set(), set()
     for case in CASES.values():
         b = ModelBuilder()
         add_depthwise(b, np.random.default_rng(0), "dw", **case)
         p = compile_model(b.finish()).kernel_calls[0].params
-        flags.add(p["flags"])
+        flags.add(p["flags"] & (FLAG_SIGNED | FLAG_CLAMP))
         if p["flags"] == 0 and p["k_h"] == p["k_w"] in (3, 5, 7) and min(p["in_h"], p["in_w"]) >= p["k_h"]:
             unrolled.add(p["k_h"])
     assert flags == {0, FLAG_SIGNED, FLAG_CLAMP, FLAG_SIGNED | FLAG_CLAMP}
@@ -199,7 +209,7 @@ def test_channel_records_equal_tflite(output_offset, act_min, act_max):
     """Every shift from -31 to 7, multipliers at and between their extremes, biases from small to
     near +-2^31 (accumulators that wrap), every accumulator end and samples between: the kernel's
     arithmetic on the record gives TFLite's output, or the lowering refuses the channel (the
-    layer then runs on te_depthwise_conv_s8)."""
+    layer then takes TE_DW_EXACT)."""
     rng = np.random.default_rng(output_offset + 1000)
     signed = output_offset > act_min
     for shift in range(-31, 8):
@@ -225,6 +235,17 @@ def test_channel_records_equal_tflite(output_offset, act_min, act_max):
                     want = tflite_output(wrapped, mult, shift, output_offset, act_min, act_max)
                     got = kernel_output(wrapped, record, factor, signed, act_min, act_max)
                     assert got == want, (shift, mult, bias, acc)
+
+
+def test_exact_layers():
+    """A left shift of 11 (scaled weights past int16) and a shift-0 channel whose accumulators
+    wrap (a bias near 2^31) take gemmlowp's arithmetic in C (TE_DW_EXACT) and stay exact; the
+    same extreme scales without that channel keep the 64-bit form."""
+    for name, exact in (("3x3_extreme_scales_dead_c8", FLAG_EXACT), ("3x3_left_shift_11_c6", FLAG_EXACT),
+                        ("5x5_extreme_scales_c8", 0)):
+        b = ModelBuilder()
+        add_depthwise(b, np.random.default_rng(sum(map(ord, name))), "dw", **CASES[name])
+        assert compile_model(b.finish()).kernel_calls[0].params["flags"] & FLAG_EXACT == exact, name
 
 
 def test_left_shift_records_scale_the_weights():

@@ -60,6 +60,7 @@ te_status te_depthwise_conv_s8(const te_conv_params *p, const int8_t *input, int
  * it; see depthwise_conv_s8_fast.c. */
 #define TE_DW_SIGNED 1 /* output_offset > act_min: rounding needs the accumulator's sign */
 #define TE_DW_CLAMP 2  /* [act_min, act_max] narrower than int8 */
+#define TE_DW_EXACT 4  /* records for te_requantize, weights unscaled (see depthwise_conv_s8_fast.c) */
 typedef struct {
     int32_t batches, in_h, in_w, channels, out_h, out_w;
     int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;

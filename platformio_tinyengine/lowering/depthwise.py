@@ -6,8 +6,9 @@ offset folded in), the weights (per kernel row, per pair of columns: one word of
 per channel) and per channel one record of requantisation constants that turns gemmlowp's two
 roundings and the output offset into one 64-bit multiply-accumulate and one shift (the proof
 is at dw_requantize in TinyEngine/src/kernels/depthwise_conv_s8_fast.c). Channels whose output
-cannot depend on their input become constants. Layers it cannot take exactly (and kernels
-wider than 7 columns) stay on te_depthwise_conv_s8.
+cannot depend on their input become constants; a layer with a channel that form cannot give
+exactly keeps gemmlowp's arithmetic (TE_DW_EXACT). Depth multipliers other than 1, dilation
+and kernels wider than 7 columns stay on te_depthwise_conv_s8.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..quantization import multiply_by_quantized_multiplier, quantize_multiplier
 from .base import KernelCall, LoweringContext
 
 KERNEL = "te_depthwise_conv_s8_fast"
-FLAG_SIGNED, FLAG_CLAMP = 1, 2  # TE_DW_SIGNED, TE_DW_CLAMP in tinyengine.h
+FLAG_SIGNED, FLAG_CLAMP, FLAG_EXACT = 1, 2, 4  # TE_DW_SIGNED, TE_DW_CLAMP, TE_DW_EXACT in tinyengine.h
 INT16_MIN, INT16_MAX = -(1 << 15), (1 << 15) - 1
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
@@ -121,28 +122,27 @@ def pack_blocks(weights: np.ndarray, biases: np.ndarray, input_offset: int, reco
 
 
 def layer_blocks(mult: np.ndarray, shift: np.ndarray, bias: np.ndarray, weights: np.ndarray, input_offset: int,
-                 output_offset: int, act_min: int, act_max: int, k_h: int, k_w: int) -> tuple[np.ndarray, int] | None:
-    """The kernel's `blocks` and flags, or None if some channel cannot be computed exactly."""
+                 output_offset: int, act_min: int, act_max: int, k_h: int, k_w: int) -> tuple[np.ndarray, int]:
+    """The kernel's `blocks` and flags. A layer with a channel the 64-bit form cannot give
+    exactly (accumulators that wrap under a left shift, or a shift so large that the output
+    offset leaves 64 bits) takes TE_DW_EXACT: unscaled weights and gemmlowp's arithmetic in C."""
     signed = output_offset > act_min
     flags = (FLAG_SIGNED if signed else 0) | (FLAG_CLAMP if (act_min, act_max) != (-128, 127) else 0)
     sum_lo, sum_hi = sum_range(weights, input_offset)
-    records, factors = [], np.zeros(mult.size, dtype=np.int64)
-    for c in range(mult.size):
-        found = channel_record(int(mult[c]), int(shift[c]), int(bias[c]), int(sum_lo[c]), int(sum_hi[c]),
-                               output_offset, act_min, act_max, signed)
-        if found is None:
-            return None
-        records.append(found[0])
-        factors[c] = found[1]
+    found = [channel_record(int(mult[c]), int(shift[c]), int(bias[c]), int(sum_lo[c]), int(sum_hi[c]),
+                            output_offset, act_min, act_max, signed) for c in range(mult.size)]
+    factors = np.array([f[1] if f is not None else 1 for f in found], dtype=np.int64)
     scaled = weights * factors
-    if scaled.min(initial=0) < INT16_MIN or scaled.max(initial=0) > INT16_MAX:
-        return None
-    return pack_blocks(scaled, bias * factors, input_offset, records, k_h, k_w), flags
+    if any(f is None for f in found) or scaled.min(initial=0) < INT16_MIN or scaled.max(initial=0) > INT16_MAX:
+        records = [[int(m), int(s), output_offset, 0] for m, s in zip(mult, shift)]
+        return pack_blocks(weights, bias, input_offset, records, k_h, k_w), flags | FLAG_EXACT
+    return pack_blocks(scaled, bias * factors, input_offset, [f[0] for f in found], k_h, k_w), flags
 
 
 def lower_depthwise_fast(ctx: LoweringContext, name: str, x: Tensor, y: Tensor, w: Tensor, bias: Tensor | None,
                          w_scales: np.ndarray, g: dict) -> KernelCall | None:
-    """The fast kernel's call for the layer of geometry `g` (te_conv_params' fields), or None."""
+    """The fast kernel's call for the layer of geometry `g` (te_conv_params' fields), or None if it
+    does not take the layer."""
     if g["depth_multiplier"] != 1 or g["dil_h"] != 1 or g["dil_w"] != 1 or g["k_w"] > 7:
         return None
     channels, taps = g["channels"], g["k_h"] * g["k_w"]
@@ -151,11 +151,8 @@ def lower_depthwise_fast(ctx: LoweringContext, name: str, x: Tensor, y: Tensor, 
     weights = w.data.reshape(taps, channels).astype(np.int64)
     bias_values = bias.data.astype(np.int64) if bias is not None else np.zeros(channels, np.int64)
     input_offset = -x.quant.zp
-    found = layer_blocks(mult, shift, bias_values, weights, input_offset, y.quant.zp, g["act_min"], g["act_max"],
-                         g["k_h"], g["k_w"])
-    if found is None:
-        return None
-    blocks, flags = found
+    blocks, flags = layer_blocks(mult, shift, bias_values, weights, input_offset, y.quant.zp, g["act_min"],
+                                 g["act_max"], g["k_h"], g["k_w"])
     params = dict(
         batches=g["batches"], in_h=g["in_h"], in_w=g["in_w"], channels=channels, out_h=g["out_h"],
         out_w=g["out_w"], k_h=g["k_h"], k_w=g["k_w"], stride_h=g["stride_h"], stride_w=g["stride_w"],

@@ -21,12 +21,15 @@
  * - per kernel row, per pair of columns (2j, 2j + 1), one word per channel holding the two
  *   taps' int16 weights (column 2j in the low half), then for an odd k_w the last column as two
  *   words: channels 0 and 2, 1 and 3 (low half first);
- * - per channel a record of dw_requantize's constants, 4 words (6 with TE_DW_SIGNED).
+ * - per channel a record of dw_requantize's constants, 4 words (6 with TE_DW_SIGNED; with
+ *   TE_DW_EXACT the multiplier, the shift and the output offset for te_requantize, the weights
+ *   unscaled: layers with a channel the 64-bit form cannot give exactly).
  * A channel whose output cannot depend on its input (a zero multiplier, or accumulators that
  * all round and clamp to one value) has zero weights and biases and a record giving that value. */
 #include <stdint.h>
 #include <string.h>
 
+#include "te_fixedpoint.h"
 #include "tinyengine.h"
 
 /* The DSP path's inline assembly needs 13 free registers: optimised builds only (an -O0 build
@@ -65,8 +68,12 @@ enum { DW_BIAS_WORDS = 8, DW_REC_WORDS = 4, DW_REC_WORDS_SIGNED = 6 };
  * the generator scales that channel's weights and biases by 2^(L+1) (only where the scaled
  * accumulator cannot overflow), Z = 2^31 + off*2^32 and the shift is 0. The generator checks
  * that the high word fits in 32 bits for every accumulator the channel can reach. */
-static inline int32_t dw_requantize(int32_t acc, const int32_t *r, int32_t signed_round)
+static inline int32_t dw_requantize(int32_t acc, const int32_t *r, int32_t flags)
 {
+    if (flags & TE_DW_EXACT) {
+        return te_wrapping_add(te_requantize(acc, r[0], r[1]), r[2]);
+    }
+    const int32_t signed_round = flags & TE_DW_SIGNED;
     const int32_t *z = signed_round ? r + ((uint32_t)acc >> 31) * 2 : r;
     const int32_t *m = signed_round ? r + 4 : r + 2;
     const int64_t start = (int64_t)(((uint64_t)(uint32_t)z[1] << 32) | (uint32_t)z[0]);
@@ -106,7 +113,7 @@ DW_ALWAYS_INLINE void dw_channels_in(const dw_layer *l, const int8_t *in, int32_
     const int32_t channels = l->channels, offset = l->input_offset, row_words = l->row_words;
     const int32_t row_stride = l->row_stride, block_words = l->block_words, rec_words = l->rec_words;
     const int32_t paired = k_w & ~1; /* columns stored in pairs; an odd k_w's last one alone */
-    const int32_t pair_end = kx1 < paired ? kx1 : paired, signed_round = l->flags & TE_DW_SIGNED;
+    const int32_t pair_end = kx1 < paired ? kx1 : paired, flags = l->flags;
     for (int32_t c = c0; c < channels; c++) {
         const int32_t *block = l->blocks + (size_t)(c >> 2) * block_words;
         const int32_t *row = block + DW_BIAS_WORDS + ky0 * row_words;
@@ -136,7 +143,7 @@ DW_ALWAYS_INLINE void dw_channels_in(const dw_layer *l, const int8_t *in, int32_
                 acc += (uint32_t)((*x + offset) * dw_half((uint32_t)row[paired * 2 + (j & 1)], j >> 1));
             }
         }
-        const int32_t y = dw_requantize((int32_t)acc, block + block_words - (4 - j) * rec_words, signed_round);
+        const int32_t y = dw_requantize((int32_t)acc, block + block_words - (4 - j) * rec_words, flags);
         out[c] = (int8_t)dw_clamp(y, l->act_min, l->act_max);
     }
 }
@@ -407,12 +414,12 @@ DW_ALWAYS_INLINE uint32_t dw_requantize4(dw_acc s, const int32_t **wp)
     return s.a0;
 }
 
-/* The same with the layer's flags: signed rounding, clamped to [act_min, act_max]. Out of line,
- * the sums as arguments: the common path keeps them in registers. */
+/* The same with the layer's flags: signed rounding or te_requantize, clamped to [act_min,
+ * act_max]. Out of line, the sums as arguments: the common path keeps them in registers. */
 DW_NOINLINE uint32_t dw_requantize4_general(int32_t a0, int32_t a1, int32_t a2, int32_t a3, const dw_layer *l,
                                             const int32_t *r)
 {
-    const int32_t sr = l->flags & TE_DW_SIGNED, rw = l->rec_words;
+    const int32_t sr = l->flags, rw = l->rec_words;
     uint32_t packed = (uint8_t)__ssat(dw_requantize(a0, r, sr), 8) |
                       (uint32_t)(uint8_t)__ssat(dw_requantize(a1, r + rw, sr), 8) << 8 |
                       (uint32_t)(uint8_t)__ssat(dw_requantize(a2, r + 2 * rw, sr), 8) << 16 |
@@ -510,7 +517,8 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
     if (p == NULL || input == NULL || output == NULL || p->blocks == NULL || p->k_w > 7) {
         return TE_ERROR_ARGUMENT;
     }
-    const int32_t rec_words = (p->flags & TE_DW_SIGNED) ? DW_REC_WORDS_SIGNED : DW_REC_WORDS;
+    const int32_t rec_words = (p->flags & (TE_DW_SIGNED | TE_DW_EXACT)) == TE_DW_SIGNED ? DW_REC_WORDS_SIGNED
+                                                                                       : DW_REC_WORDS;
     const int32_t row_words = 4 * (p->k_w >> 1) + 2 * (p->k_w & 1);
     const dw_layer l = {
         .channels = p->channels, .k_w = p->k_w, .row_stride = p->in_w * p->channels, .row_words = row_words,
