@@ -32,9 +32,9 @@
 #include "te_fixedpoint.h"
 #include "tinyengine.h"
 
-/* The DSP path's inline assembly needs 13 free registers: optimised builds only (an -O0 build
- * keeps a frame pointer and runs the portable path). */
-#if TE_USE_DSP && defined(__OPTIMIZE__)
+/* The DSP path's inline assembly is Thumb-2 (TBH) and needs 13 free registers: optimised
+ * Thumb-2 builds only (an -O0 build keeps a frame pointer and runs the portable path). */
+#if TE_USE_DSP && defined(__OPTIMIZE__) && defined(__thumb2__)
 #define DW_DSP 1
 #include <arm_acle.h>
 #else
