@@ -40,6 +40,7 @@ CASES = {
     "3x3_positive_and_zero_shifts_c8": dict(h=6, w=6, c=8, k=(3, 3), shifts="mixed"),
     "5x5_dead_channel_bias_c4": dict(h=6, w=6, c=4, k=(5, 5), dead_bias=True),
     "3x3_batch_2_c4": dict(h=4, w=5, c=4, k=(3, 3), batch=2),
+    "3x3_unrolled_batch_2_c8": dict(h=5, w=4, c=8, k=(3, 3), batch=2, out_zp=-128),
     "3x3_no_bias_c5": dict(h=5, w=4, c=5, k=(3, 3), with_bias=False),
     "3x3_unrolled_c20": dict(h=9, w=10, c=20, k=(3, 3), out_zp=-128),
     "3x3_unrolled_stride2_c7_zp127": dict(h=10, w=9, c=7, k=(3, 3), stride=2, zp=127, out_zp=-128),
