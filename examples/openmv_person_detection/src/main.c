@@ -43,6 +43,12 @@ static void print_decimal(float value)
 }
 
 /* Detects persons in one frame and prints what it found; returns the pipeline's status. */
+static void print_field(const char *label, float value)
+{
+    te_print(label);
+    print_decimal(value);
+}
+
 static int detect(const char *name, te_image_format format, int32_t width, int32_t height, const uint8_t *frame)
 {
     te_detection_box boxes[PERSON_MAX_BOXES];
@@ -71,16 +77,12 @@ static int detect(const char *name, te_image_format format, int32_t width, int32
     for (int32_t i = 0; i < count; i++) {
         te_print("box ");
         te_print_int(i);
-        te_print(": x0 ");
-        print_decimal(boxes[i].x0);
-        te_print(" y0 ");
-        print_decimal(boxes[i].y0);
-        te_print(" x1 ");
-        print_decimal(boxes[i].x1);
-        te_print(" y1 ");
-        print_decimal(boxes[i].y1);
-        te_print(" score ");
-        print_decimal(boxes[i].score);
+        te_print(":");
+        print_field(" x0 ", boxes[i].x0);
+        print_field(" y0 ", boxes[i].y0);
+        print_field(" x1 ", boxes[i].x1);
+        print_field(" y1 ", boxes[i].y1);
+        print_field(" score ", boxes[i].score);
         te_print(" class ");
         te_print_int(boxes[i].class_id);
         te_print("\n");
