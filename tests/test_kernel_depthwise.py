@@ -1,15 +1,15 @@
 """te_depthwise_conv_s8_fast (portable path, host) against TFLite's reference kernels, its
-requantisation records against gemmlowp's arithmetic, its weight layout, and which layers it
-takes."""
+parameter layout and size, and which layers it takes."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from platformio_tinyengine.lowering.depthwise import (FLAG_CLAMP, FLAG_EXACT, FLAG_SIGNED, channel_record, pack_rows,
-                                                     tflite_output)
+from platformio_tinyengine.lowering.depthwise import (FLAG_CLAMP, FLAG_EXACT, FLAG_SIGNED, RIGHT_MAX, RIGHT_MIN,
+                                                     pack_rows)
 from platformio_tinyengine.pipeline import compile_model
+from platformio_tinyengine.quantization import quantize_multipliers
 from tests.kernel_check import assert_bit_exact, bias_for, scale, weights
 from tests.model_builder import ModelBuilder
 
@@ -24,8 +24,9 @@ FAST, GENERIC = "te_depthwise_conv_s8_fast", "te_depthwise_conv_s8"
 # and after the last one (for 3x3 kernels every column range, from one-column inputs); kernels
 # 1 to 7 columns wide, even and odd. Also: channels not a multiple of 4 (the scalar tail after
 # the 4-channel blocks), extreme input zero points, per-channel scales giving negative, zero and
-# positive shifts, dead channels (biases near +-2^31, zero multipliers), layers needing
-# gemmlowp's arithmetic in C (TE_DW_EXACT), windows entirely in a fused PAD's padding.
+# positive shifts, dead channels (biases near +-2^31, zero multipliers), the ends of the fast
+# requantisation's shift range, layers needing gemmlowp's arithmetic in C (TE_DW_EXACT), windows
+# entirely in a fused PAD's padding.
 CASES = {
     "3x3_same_c16": dict(h=9, w=8, c=16, k=(3, 3)),
     "3x3_stride2_odd_c7_zp127": dict(h=9, w=11, c=7, k=(3, 3), stride=2, zp=127),
@@ -54,6 +55,8 @@ CASES = {
     "5x5_extreme_scales_c8": dict(h=7, w=8, c=8, k=(5, 5), shifts="extreme", out_zp=-128),
     "3x3_extreme_scales_dead_c8": dict(h=5, w=6, c=8, k=(3, 3), shifts="extreme", dead_bias=True),
     "3x3_left_shift_11_c6": dict(h=6, w=7, c=6, k=(3, 3), shifts="left_11", out_zp=-128),
+    "5x5_edge_shifts_c8": dict(h=7, w=8, c=8, k=(5, 5), shifts="edge", dead_bias=True, out_zp=-128),
+    "3x3_edge_shifts_signed_c8": dict(h=6, w=5, c=8, k=(3, 3), shifts="edge", out_zp=17),
     "5x5_relu_c8": dict(h=6, w=7, c=8, k=(5, 5), activation=1),
     "3x3_relu_n1_to_1_c6": dict(h=5, w=6, c=6, k=(3, 3), activation=2, out_zp=3),
     "6x6_kernel_c4": dict(h=8, w=9, c=4, k=(6, 6), out_zp=-128),
@@ -84,6 +87,9 @@ def weight_scales(rng: np.random.Generator, c: int, shifts: str, s_in: float, s_
         # Below 2^-32 (a zero multiplier), shifts near -23 and -31 (outputs that barely or never
         # move: constant channels), and ordinary ones.
         effective = np.array([1e-13, 1e-7, 3e-10, 0.004, 2.5, 0.02, 5e-5, 1.0])
+    elif shifts == "edge":
+        # A zero multiplier, then shifts -23 and -2 (the ends of te_requant_fast's range) and -9.
+        effective = np.array([1e-13, 0.6 * 2.0 ** -23, 0.2, 0.24, 0.004, 0.13, 0.9 * 2.0 ** -23, 0.15])
     else:
         return np.array([scale(rng, 0.001, 0.02) for _ in range(c)], np.float32)
     return (effective[np.arange(c) % effective.size] * s_out / s_in).astype(np.float32)
@@ -179,106 +185,73 @@ def test_generic_kernel_where_the_fast_one_does_not_apply(options):
 
 
 def test_cases_cover_every_variant():
-    """The cases reach the unrolled windows and each combination of TE_DW_SIGNED and TE_DW_CLAMP."""
-    flags, unrolled = set(), set()
+    """The cases reach the unrolled windows, each combination of TE_DW_SIGNED and TE_DW_CLAMP,
+    the fast requantisation (with both ends of its shift range) and TE_DW_EXACT."""
+    flags, unrolled, rights = set(), set(), set()
     for case in CASES.values():
         b = ModelBuilder()
         add_depthwise(b, np.random.default_rng(0), "dw", **case)
         p = compile_model(b.finish()).kernel_calls[0].params
-        flags.add(p["flags"] & (FLAG_SIGNED | FLAG_CLAMP))
+        flags.add(p["flags"])
         if p["flags"] == 0 and p["k_h"] == p["k_w"] in (3, 5, 7) and min(p["in_h"], p["in_w"]) >= p["k_h"]:
             unrolled.add(p["k_h"])
-    assert flags == {0, FLAG_SIGNED, FLAG_CLAMP, FLAG_SIGNED | FLAG_CLAMP}
+        if not p["flags"] & FLAG_EXACT:
+            rights.update(block_fields(p)[3].reshape(-1)[:p["channels"]].tolist())
+    assert {f & (FLAG_SIGNED | FLAG_CLAMP) for f in flags} == {0, FLAG_SIGNED, FLAG_CLAMP, FLAG_SIGNED | FLAG_CLAMP}
+    assert {f & FLAG_EXACT for f in flags} == {0, FLAG_EXACT}
     assert unrolled == {3, 5, 7}
+    assert {RIGHT_MIN, RIGHT_MAX} <= rights and min(rights) >= RIGHT_MIN and max(rights) <= RIGHT_MAX
 
 
-def kernel_output(acc: int, record: list[int], factor: int, signed: bool, act_min: int, act_max: int) -> int:
-    """What the kernel computes from a channel's accumulator: the scaled sum (zero for a
-    constant channel, wrapping like the hardware), dw_requantize, saturation, the clamp."""
-    a = (acc * factor + (1 << 31)) % (1 << 32) - (1 << 31)
-    z = record[2:4] if signed and a < 0 else record[0:2]
-    mult, shift = record[-2:]
-    high = ((a * mult + ((z[1] << 32) | (z[0] & 0xFFFFFFFF))) >> 32)
-    high = (high + (1 << 31)) % (1 << 32) - (1 << 31)  # the high word is a 32-bit register
-    return min(max(high >> shift, -128, act_min), 127, act_max)
+def block_fields(p: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The `blocks` words of a call split per block of 4 channels: biases, weight bytes,
+    multipliers, rights."""
+    row_bytes = 4 * (2 * (p["k_w"] // 2) + p["k_w"] % 2)
+    words = np.array(p["blocks"].values, dtype="<i4")
+    raw = words.view(np.uint8).reshape(-(-p["channels"] // 4), -1)
+    assert raw.shape[1] == 16 + p["k_h"] * row_bytes + 20  # no more than TFLite's own parameters
+    weights_end = 16 + p["k_h"] * row_bytes
+    return (raw[:, :16].copy().view("<i4"), raw[:, 16:weights_end].view(np.int8),
+            raw[:, weights_end:weights_end + 16].copy().view("<i4"), raw[:, weights_end + 16:].view(np.int8))
 
 
-@pytest.mark.parametrize("output_offset, act_min, act_max", [(-128, -128, 127), (-128, -128, 40), (5, 5, 127),
-                                                              (-3, -128, 127), (90, -20, 100), (127, -128, 127)],
-                         ids=["unsigned", "unsigned_clamp", "relu", "signed", "signed_clamp", "offset_127"])
-def test_channel_records_equal_tflite(output_offset, act_min, act_max):
-    """Every shift from -31 to 7, multipliers at and between their extremes, biases from small to
-    near +-2^31 (accumulators that wrap), every accumulator end and samples between: the kernel's
-    arithmetic on the record gives TFLite's output, or the lowering refuses the channel (the
-    layer then takes TE_DW_EXACT)."""
-    rng = np.random.default_rng(output_offset + 1000)
-    signed = output_offset > act_min
-    for shift in range(-31, 8):
-        for mult in (1 << 30, (1 << 31) - 1, int(rng.integers(1 << 30, 1 << 31)), 0):
-            for bias, reach in ((0, 300_000), (-40_000, 5_000), (123_456, 2_000_000), (-(1 << 31) + 5, 70_000),
-                                ((1 << 31) - 7, 70_000), (-(1 << 30), 1_000)):
-                found = channel_record(mult, shift, bias, -reach, reach, output_offset, act_min, act_max, signed)
-                wraps = not -(1 << 31) <= bias - reach <= bias + reach < 1 << 31
-                if found is None:
-                    # Only accumulators that may wrap or overflow when scaled for a left shift, or
-                    # shifts past 23 whose output offset times 2^(30 + e) leaves 64 bits.
-                    assert wraps or shift >= 0 or shift < -23, (shift, mult, bias)
-                    continue
-                record, factor = found
-                assert len(record) == (6 if signed else 4)
-                lo, hi = bias - reach, bias + reach
-                accs = np.concatenate([[lo, hi, bias, lo + 1, hi - 1, 0, -1, 1],
-                                       rng.integers(lo, hi + 1, size=300)]).tolist()
-                for acc in accs:
-                    if not lo <= acc <= hi:
-                        continue
-                    wrapped = (acc + (1 << 31)) % (1 << 32) - (1 << 31)  # TFLite's int32 accumulator
-                    want = tflite_output(wrapped, mult, shift, output_offset, act_min, act_max)
-                    got = kernel_output(wrapped, record, factor, signed, act_min, act_max)
-                    assert got == want, (shift, mult, bias, acc)
-
-
-def test_exact_layers():
-    """A left shift of 11 (scaled weights past int16) and a shift-0 channel whose accumulators
-    wrap (a bias near 2^31) take gemmlowp's arithmetic in C (TE_DW_EXACT) and stay exact; the
-    same extreme scales without that channel keep the 64-bit form."""
-    for name, exact in (("3x3_extreme_scales_dead_c8", FLAG_EXACT), ("3x3_left_shift_11_c6", FLAG_EXACT),
-                        ("5x5_extreme_scales_c8", 0)):
-        b = ModelBuilder()
-        add_depthwise(b, np.random.default_rng(sum(map(ord, name))), "dw", **CASES[name])
-        assert compile_model(b.finish()).kernel_calls[0].params["flags"] & FLAG_EXACT == exact, name
-
-
-def test_left_shift_records_scale_the_weights():
-    record, factor = channel_record(1 << 30, 3, 100, -5000, 5000, -128, -128, 127, False)
-    assert factor == 16 and record[-1] == 0
-    assert channel_record(1 << 30, 3, (1 << 31) - 100, -5000, 5000, -128, -128, 127, False) is None
-
-
-def test_constant_channels():
-    """A zero multiplier, or accumulators that all clamp to one output: zero weights (factor 0)."""
-    record, factor = channel_record(0, 0, 12345, -100, 100, -7, -128, 127, True)
-    assert factor == 0 and kernel_output(0, record, 0, True, -128, 127) == -7
-    record, factor = channel_record(1 << 30, 0, -(1 << 31) + 5, 0, 70_000, -128, -128, 127, False)
-    assert factor == 0 and kernel_output(0, record, 0, False, -128, 127) == -128
+def test_blocks_hold_tflite_parameters():
+    """Per block the layer's own biases, int8 weights and per-channel multipliers, and the
+    shifts as right = -shift - 1: compared with the TFLite model's tensors and
+    quantize_multipliers, on a layer whose channel count is not a multiple of 4."""
+    rng = np.random.default_rng(5)
+    b = ModelBuilder()
+    add_depthwise(b, rng, "dw", h=5, w=6, c=7, k=(5, 3), out_zp=-128)
+    model = compile_model(b.finish())
+    p = model.kernel_calls[0].params
+    op = next(o for o in model.graph.operators if o.type == "DEPTHWISE_CONV_2D")
+    x, w, bias = op.inputs[:3]
+    y = op.outputs[0]
+    real = float(np.float32(x.quant.s)) * w.quant.scale.astype(np.float64) / float(np.float32(y.quant.s))
+    mult, shift = quantize_multipliers(real)
+    biases, packed, mults, rights = block_fields(p)
+    assert biases.reshape(-1)[:7].tolist() == bias.data.tolist() and not biases.reshape(-1)[7:].any()
+    assert mults.reshape(-1)[:7].tolist() == mult.tolist()
+    assert rights.reshape(-1)[:7].tolist() == [1 if m == 0 else -s - 1 for m, s in zip(mult, shift)]
+    assert (packed == pack_rows(w.data.reshape(15, 7), 5, 3)).all()
+    assert sorted(packed.reshape(-1).tolist()) == sorted(w.data.reshape(-1).tolist() + [0] * 15)
 
 
 def test_pack_rows_order():
-    """Per block of 4 channels and kernel row: pairs of columns (low half first), then the last
-    column of an odd width as channels 0 and 2, 1 and 3."""
+    """Per block of 4 channels and kernel row: per pair of columns (a, b) the bytes c0a c1a c0b
+    c1b, c2a c3a c2b c3b, then the last column of an odd width as c0 c1 c2 c3."""
     k_h, k_w, channels = 2, 5, 6
-    w = (np.arange(k_h * k_w * channels) - 20).reshape(k_h * k_w, channels)
-    words = pack_rows(w, k_h, k_w).astype(np.int64) & 0xFFFFFFFF
-    halves = np.stack([words & 0xFFFF, words >> 16], axis=-1).astype(np.uint16).astype(np.int16)
-    assert halves.shape == (2, k_h * 10, 2)  # block, row words, half
+    w = (np.arange(k_h * k_w * channels) - 60).reshape(k_h * k_w, channels).astype(np.int8)
+    packed = pack_rows(w, k_h, k_w)
+    assert packed.shape == (2, k_h * 20) and packed.dtype == np.int8
     for block in range(2):
         def tap(ky, kx, j):
             c = block * 4 + j
             return w[ky * k_w + kx, c] if c < channels else 0
         for ky in range(k_h):
-            row = halves[block, ky * 10:(ky + 1) * 10]
+            row = packed[block, ky * 20:(ky + 1) * 20].tolist()
             for pair in range(2):
-                for j in range(4):
-                    assert row[pair * 4 + j].tolist() == [tap(ky, 2 * pair, j), tap(ky, 2 * pair + 1, j)]
-            assert row[8].tolist() == [tap(ky, 4, 0), tap(ky, 4, 2)]
-            assert row[9].tolist() == [tap(ky, 4, 1), tap(ky, 4, 3)]
+                a, b_ = 2 * pair, 2 * pair + 1
+                assert row[8 * pair:8 * pair + 8] == [tap(ky, a, 0), tap(ky, a, 1), tap(ky, b_, 0), tap(ky, b_, 1),
+                                                      tap(ky, a, 2), tap(ky, a, 3), tap(ky, b_, 2), tap(ky, b_, 3)]
+            assert row[16:] == [tap(ky, 4, j) for j in range(4)]

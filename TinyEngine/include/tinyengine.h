@@ -60,12 +60,12 @@ te_status te_depthwise_conv_s8(const te_conv_params *p, const int8_t *input, int
  * it; see depthwise_conv_s8_fast.c. */
 #define TE_DW_SIGNED 1 /* output_offset > act_min: rounding needs the accumulator's sign */
 #define TE_DW_CLAMP 2  /* [act_min, act_max] narrower than int8 */
-#define TE_DW_EXACT 4  /* records for te_requantize, weights unscaled (see depthwise_conv_s8_fast.c) */
+#define TE_DW_EXACT 4  /* a shift outside te_requant_fast's range: te_requantize in C */
 typedef struct {
     int32_t batches, in_h, in_w, channels, out_h, out_w;
     int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
-    int32_t input_offset, act_min, act_max, flags;
-    const int32_t *blocks; /* per 4 channels: 8 biases, k_h rows of int16 weight pairs, 4 records */
+    int32_t input_offset, output_offset, act_min, act_max, flags;
+    const int32_t *blocks; /* per 4 channels: biases, int8 weight rows, multipliers, shifts */
 } te_dw_params;
 
 te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, int8_t *output);

@@ -8,24 +8,21 @@
  * run without a test per tap.
  *
  * DSP path: two columns of a kernel row at a time. PKHBT/PKHTB put the same two channels of
- * both taps side by side, SXTB16 sign-extends them (SXTAB16 also adds the input offset) and one
- * SMLAD multiplies-accumulates both taps of a channel; a column alone takes SMLA<x><y>. Square
- * 3x3, 5x5 and 7x7 windows clear of the padding run fully unrolled with the input offset
- * folded into the bias; clipped windows run row by row, each row a jump into the steps its
- * columns need.
+ * both taps side by side, SXTAB16 sign-extends them and adds the input offset, SXTB16 splits
+ * the weights the same way and one SMLAD multiplies-accumulates both taps of a channel; a
+ * column alone takes SMLA<x><y>. Square 3x3, 5x5 and 7x7 windows clear of the padding run
+ * fully unrolled; clipped windows run row by row, each row a jump into the steps its columns
+ * need. Requantisation is te_requant_fast's one SMLAL (exact for every accumulator).
  *
  * Generator contract (platformio_tinyengine/lowering/depthwise.py): `blocks` holds, per block
- * of 4 channels (zero for channels past the last), in the order the DSP path reads it:
- * - the 4 biases less input_offset times the sum of the channel's weights (for windows clear
- *   of the padding), then the 4 biases;
- * - per kernel row, per pair of columns (2j, 2j + 1), one word per channel holding the two
- *   taps' int16 weights (column 2j in the low half), then for an odd k_w the last column as two
- *   words: channels 0 and 2, 1 and 3 (low half first);
- * - per channel a record of dw_requantize's constants, 4 words (6 with TE_DW_SIGNED; with
- *   TE_DW_EXACT the multiplier, the shift and the output offset for te_requantize, the weights
- *   unscaled: layers with a channel the 64-bit form cannot give exactly).
- * A channel whose output cannot depend on its input (a zero multiplier, or accumulators that
- * all round and clamp to one value) has zero weights and biases and a record giving that value. */
+ * of 4 channels (zero for channels past the last), in the order the DSP path reads it, no more
+ * than TFLite's own parameters:
+ * - the 4 biases;
+ * - per kernel row, per pair of columns (a, b) = (2j, 2j + 1), the int8 weights as two words
+ *   of bytes c0a c1a c0b c1b and c2a c3a c2b c3b (little-endian), then for an odd k_w the last
+ *   column's weights c0 c1 c2 c3 as one word;
+ * - the 4 multipliers, then the 4 shifts as bytes, each stored as right = -shift - 1. Unless
+ *   the layer has TE_DW_EXACT, every right is in [1, TE_REQUANT_FOLD_MAX_RIGHT]. */
 #include <stdint.h>
 #include <string.h>
 
@@ -51,45 +48,13 @@
 #define DW_NOINLINE static
 #endif
 
-enum { DW_BIAS_WORDS = 8, DW_REC_WORDS = 4, DW_REC_WORDS_SIGNED = 6 };
-
-/* te_requantize(acc, mult, shift) + output_offset as one 64-bit multiply-accumulate and one
- * shift: the high word of acc * mult + Z, shifted right by the record's last word. Record:
- * Z (low, high word), with TE_DW_SIGNED Z for negative accumulators, then mult and the shift.
- * With s = SRDHM(acc, mult) = floor((acc*mult + 2^30) / 2^31) (gemmlowp's truncating nudge
- * equals this floor) and e = -shift >= 1, rounding_divide_by_pot rounds half away from zero:
- *   floor((s + 2^(e-1) - [acc < 0]) / 2^e) + off
- *     = floor((acc*mult + 2^30 + 2^(30+e) + off*2^(31+e) - [acc < 0]*2^31) / 2^(31+e))
- * ([s < 0] = [acc < 0] but where s = 0 and both forms give 0; floor(floor(y/m)/n) =
- * floor(y/(mn))): Z = 2^30 + 2^(30+e) + off*2^(31+e) (- 2^31) and the shift is e - 1. The
- * [acc < 0] term only matters when output_offset > act_min (TE_DW_SIGNED): otherwise acc < 0
- * gives s <= 0, a rounded value <= 0 either way and an output clamped to act_min. With
- * shift = L >= 0, SRDHM(acc << L, mult) + off = floor((acc*2^(L+1)*mult + 2^31 + off*2^32) / 2^32):
- * the generator scales that channel's weights and biases by 2^(L+1) (only where the scaled
- * accumulator cannot overflow), Z = 2^31 + off*2^32 and the shift is 0. The generator checks
- * that the high word fits in 32 bits for every accumulator the channel can reach. */
-static inline int32_t dw_requantize(int32_t acc, const int32_t *r, int32_t flags)
-{
-    if (flags & TE_DW_EXACT) {
-        return te_wrapping_add(te_requantize(acc, r[0], r[1]), r[2]);
-    }
-    const int32_t signed_round = flags & TE_DW_SIGNED;
-    const int32_t *z = signed_round ? r + ((uint32_t)acc >> 31) * 2 : r;
-    const int32_t *m = signed_round ? r + 4 : r + 2;
-    const int64_t start = (int64_t)(((uint64_t)(uint32_t)z[1] << 32) | (uint32_t)z[0]);
-    return (int32_t)((start + (int64_t)acc * m[0]) >> 32) >> m[1];
-}
-
-static inline int32_t dw_clamp(int32_t y, int32_t lo, int32_t hi)
-{
-    return y < lo ? lo : (y > hi ? hi : y);
-}
+enum { DW_BIAS_WORDS = 4, DW_REC_WORDS = 5 }; /* 4 multipliers and a word of 4 shifts */
 
 /* The layer's constants, copied once per call into locals: the compiler need not reload them
  * after every int8 store. */
 typedef struct {
-    int32_t channels, k_w, row_stride, row_words, block_words, rec_words;
-    int32_t input_offset, act_min, act_max, flags;
+    int32_t channels, k_w, row_stride, row_words, block_words;
+    int32_t input_offset, output_offset, act_min, act_max, flags;
     const int32_t *blocks;
 #if DW_DSP
     int32_t k_h;
@@ -98,10 +63,29 @@ typedef struct {
 #endif
 } dw_layer;
 
-/* The low (high = 0) or high int16 half of a weight word. */
-static inline int32_t dw_half(uint32_t word, int32_t high)
+/* Channel j's requantised accumulator plus the output offset, from the block's records rec:
+ * te_requant_fast with its start value built from the shift as the convolutions build it
+ * (te_conv_store_pair), or gemmlowp's steps for a TE_DW_EXACT layer. */
+static inline int32_t dw_requantize(const dw_layer *l, int32_t acc, const int32_t *rec, int32_t j)
 {
-    return (int32_t)(word << (16 - 16 * high)) >> 16;
+    const int32_t m = rec[j], right = ((const int8_t *)(rec + 4))[j];
+    if (l->flags & TE_DW_EXACT) {
+        return te_wrapping_add(te_requantize(acc, m, ~right), l->output_offset);
+    }
+    const int32_t start_hi = (int32_t)((2u * (uint32_t)l->output_offset + 1u) << right) >> 1;
+    return te_requant_fast(acc, m, 0x40000000u, start_hi, right);
+}
+
+static inline int32_t dw_clamp(int32_t y, int32_t lo, int32_t hi)
+{
+    return y < lo ? lo : (y > hi ? hi : y);
+}
+
+/* Channel j's weight at column kx of the kernel row starting at `row` (paired = k_w & ~1). */
+static inline int32_t dw_weight(const int32_t *row, int32_t kx, int32_t j, int32_t paired)
+{
+    const int8_t *bytes = (const int8_t *)row;
+    return kx < paired ? bytes[8 * (kx >> 1) + 4 * (j >> 1) + 2 * (kx & 1) + (j & 1)] : bytes[4 * paired + j];
 }
 
 /* Output channels [c0, channels) of one pixel, scalar: kernel rows [ky0, ky0 + kh) and columns
@@ -111,39 +95,19 @@ DW_ALWAYS_INLINE void dw_channels_in(const dw_layer *l, const int8_t *in, int32_
                                      int32_t kx1, int32_t k_w, int32_t c0, int8_t *out)
 {
     const int32_t channels = l->channels, offset = l->input_offset, row_words = l->row_words;
-    const int32_t row_stride = l->row_stride, block_words = l->block_words, rec_words = l->rec_words;
-    const int32_t paired = k_w & ~1; /* columns stored in pairs; an odd k_w's last one alone */
-    const int32_t pair_end = kx1 < paired ? kx1 : paired, flags = l->flags;
+    const int32_t row_stride = l->row_stride, block_words = l->block_words, paired = k_w & ~1;
     for (int32_t c = c0; c < channels; c++) {
         const int32_t *block = l->blocks + (size_t)(c >> 2) * block_words;
         const int32_t *row = block + DW_BIAS_WORDS + ky0 * row_words;
         const int32_t j = c & 3;
-        const int8_t *x0 = in + c;
-        uint32_t acc = (uint32_t)block[4 + j];
-        for (int32_t ky = 0; ky < kh; ky++, x0 += row_stride, row += row_words) {
-            const int8_t *x = x0;
-            const int32_t *w = row + (kx0 >> 1) * 4 + j;
-            int32_t kx = kx0;
-            if (kx & 1 && kx < pair_end) { /* the high half of its pair */
-                acc += (uint32_t)((*x + offset) * dw_half((uint32_t)*w, 1));
-                kx++;
-                x += channels;
-                w += 4;
-            }
-            for (; kx + 1 < pair_end; kx += 2, x += 2 * channels, w += 4) {
-                acc += (uint32_t)((x[0] + offset) * dw_half((uint32_t)*w, 0) +
-                                  (x[channels] + offset) * dw_half((uint32_t)*w, 1));
-            }
-            if (kx < pair_end) { /* the low half of its pair */
-                acc += (uint32_t)((*x + offset) * dw_half((uint32_t)*w, 0));
-                kx++;
-                x += channels;
-            }
-            if (kx < kx1) { /* the last column of an odd k_w */
-                acc += (uint32_t)((*x + offset) * dw_half((uint32_t)row[paired * 2 + (j & 1)], j >> 1));
+        const int8_t *x = in + c;
+        uint32_t acc = (uint32_t)block[j];
+        for (int32_t ky = 0; ky < kh; ky++, x += row_stride, row += row_words) {
+            for (int32_t kx = kx0; kx < kx1; kx++) {
+                acc += (uint32_t)((x[(kx - kx0) * channels] + offset) * dw_weight(row, kx, j, paired));
             }
         }
-        const int32_t y = dw_requantize((int32_t)acc, block + block_words - (4 - j) * rec_words, flags);
+        const int32_t y = dw_requantize(l, (int32_t)acc, block + block_words - DW_REC_WORDS, j);
         out[c] = (int8_t)dw_clamp(y, l->act_min, l->act_max);
     }
 }
@@ -156,76 +120,80 @@ DW_NOINLINE void dw_channels(const dw_layer *l, const int8_t *in, int32_t ky0, i
 
 #if DW_DSP
 /* The block loops are inline assembly. GCC 12 has no PKHBT, PKHTB or rotated SXTB16 from C or
- * ACLE, and left to itself it splits the weight loads and spills sums and pointers in every
- * unrolled window; here 13 registers hold the whole state. The assembly does not declare its
- * reads of the input and of `blocks`: the kernel never writes `blocks`, and no store of the
- * kernel lands on an input byte read after it (the overlap it declares is proved in that
- * order), so moving the stores across the reads either way changes nothing. */
+ * ACLE, and left to itself it splits the loads and spills sums and pointers in every unrolled
+ * window; here 14 registers hold the whole state. The assembly does not declare its reads of
+ * the input and of `blocks`: the kernel never writes `blocks`, and no store of the kernel lands
+ * on an input byte read after it (the overlap it declares is proved in that order), so moving
+ * the stores across the reads either way changes nothing. */
 
-/* Sign-extending two bytes of X (rotated by ROR) into D, without or with the input offset. */
-#define DW_EXT(D, X, ROR) "sxtb16 " D ", " X ROR "\n\t"
-#define DW_EXT_OFFSET(D, X, ROR) "sxtab16 " D ", %[o], " X ROR "\n\t"
+/* Sign-extending two bytes of X (rotated by ROR) into D and adding the input offset. */
+#define DW_EXT(D, X, ROR) "sxtab16 " D ", %[o], " X ROR "\n\t"
+/* Channel K's weights: SXTB16 of the word in u (rotated by ROR) into v, then INSN with the
+ * input halves in X. */
+#define DW_MAC(INSN, K, X, ROR) "sxtb16 %[v], %[u]" ROR "\n\t" INSN " %[s" K "], " X ", %[v], %[s" K "]\n\t"
 
 /* Columns 2j (input word a) and 2j + 1 (b): channels 0, 1 of both taps side by side (t), then
- * 2, 3 (b), one SMLAD per channel with the weights' low and high halves; w moves on by 8 then
- * INC bytes. */
-#define DW_PAIR_INC(EXT, INC)                                                                      \
-    "pkhbt %[t], %[a], %[b], lsl #16\n\t"                                                          \
-    "pkhtb %[b], %[b], %[a], asr #16\n\t"                                                          \
-    "ldrd %[u], %[v], [%[w]], #8\n\t" EXT("%[a]", "%[t]", "") "smlad %[s0], %[a], %[u], %[s0]\n\t" \
-    EXT("%[t]", "%[t]", ", ror #8") "smlad %[s1], %[t], %[v], %[s1]\n\t"                           \
-    "ldrd %[u], %[v], [%[w]], #" INC "\n\t" EXT("%[a]", "%[b]", "")                                \
-    "smlad %[s2], %[a], %[u], %[s2]\n\t" EXT("%[b]", "%[b]", ", ror #8")                           \
-    "smlad %[s3], %[b], %[v], %[s3]\n\t"
-#define DW_PAIR(EXT) DW_PAIR_INC(EXT, "8")
+ * 2, 3 (b), one SMLAD per channel with its two weights; w moves on by 4 then INC bytes. */
+#define DW_PAIR_INC(INC)                                                                     \
+    "pkhbt %[t], %[a], %[b], lsl #16\n\t"                                                    \
+    "pkhtb %[b], %[b], %[a], asr #16\n\t"                                                    \
+    "ldr %[u], [%[w]], #4\n\t" DW_EXT("%[a]", "%[t]", "") DW_EXT("%[t]", "%[t]", ", ror #8") \
+    DW_MAC("smlad", "0", "%[a]", "") DW_MAC("smlad", "1", "%[t]", ", ror #8")                \
+    "ldr %[u], [%[w]], #" INC "\n\t" DW_EXT("%[a]", "%[b]", "") DW_EXT("%[b]", "%[b]", ", ror #8") \
+    DW_MAC("smlad", "2", "%[a]", "") DW_MAC("smlad", "3", "%[b]", ", ror #8")
+#define DW_PAIR DW_PAIR_INC("4")
 
-/* The last column of an odd k_w (input word a), from its two words: channels 0 and 2, 1 and 3;
- * w moves on by INC bytes. */
-#define DW_LAST_INC(EXT, INC)                                                                     \
-    "ldrd %[u], %[v], [%[w]], #" INC "\n\t" EXT("%[t]", "%[a]", "") EXT("%[a]", "%[a]", ", ror #8") \
-    "smlabb %[s0], %[t], %[u], %[s0]\n\t"                                                         \
-    "smlatt %[s2], %[t], %[u], %[s2]\n\t"                                                         \
-    "smlabb %[s1], %[a], %[v], %[s1]\n\t"                                                         \
+/* One column (input word a): t holds channels 0 and 2, a channels 1 and 3. */
+#define DW_SPLIT "ldr %[u], [%[w]], #4\n\t" DW_EXT("%[t]", "%[a]", "") DW_EXT("%[a]", "%[a]", ", ror #8")
+
+/* The last column of an odd k_w from its word c0 c1 c2 c3; w moves on by INC bytes. */
+#define DW_LAST_INC(INC)                                                                          \
+    "ldr %[u], [%[w]], #" INC "\n\t" DW_EXT("%[t]", "%[a]", "") DW_EXT("%[a]", "%[a]", ", ror #8") \
+    "sxtb16 %[v], %[u]\n\t"                                                                       \
+    "smlabb %[s0], %[t], %[v], %[s0]\n\t"                                                         \
+    "smlatt %[s2], %[t], %[v], %[s2]\n\t" DW_MAC("smlabb", "1", "%[a]", ", ror #8")               \
     "smlatt %[s3], %[a], %[v], %[s3]\n\t"
-#define DW_LAST(EXT) DW_LAST_INC(EXT, "8")
+#define DW_LAST DW_LAST_INC("4")
 
-/* One column (input word a) whose weights are the low (B) or high (T) halves of a pair's words,
- * with the input offset; w moves on by 8 then INC bytes. */
-#define DW_HALF_INC(H, INC)                                                                       \
-    "ldrd %[u], %[v], [%[w]], #8\n\t" DW_EXT_OFFSET("%[t]", "%[a]", "")                           \
-    DW_EXT_OFFSET("%[a]", "%[a]", ", ror #8")                                                     \
-    "smlab" H " %[s0], %[t], %[u], %[s0]\n\t"                                                     \
-    "smlab" H " %[s1], %[a], %[v], %[s1]\n\t"                                                     \
-    "ldrd %[u], %[v], [%[w]], #" INC "\n\t"                                                       \
-    "smlat" H " %[s2], %[t], %[u], %[s2]\n\t"                                                     \
-    "smlat" H " %[s3], %[a], %[v], %[s3]\n\t"
-#define DW_HALF(H) DW_HALF_INC(H, "8")
+/* One column whose weights are the first (B) or second (T) column of a pair's words; w moves
+ * on by 4 then INC bytes. */
+#define DW_HALF_INC(H, INC)                                                                     \
+    DW_SPLIT DW_MAC("smlab" H, "0", "%[t]", "") DW_MAC("smlab" H, "1", "%[a]", ", ror #8")       \
+    "ldr %[u], [%[w]], #" INC "\n\t" DW_MAC("smlat" H, "2", "%[t]", "") DW_MAC("smlat" H, "3", "%[a]", ", ror #8")
+#define DW_HALF(H) DW_HALF_INC(H, "4")
 
 /* Input words: a pair at q, q + step; the same moving q on by two columns; the column after. */
 #define DW_LOAD_PAIR "ldr %[a], [%[q]]\n\t" "ldr %[b], [%[q], %[c]]\n\t"
 #define DW_LOAD_PAIR_ON DW_LOAD_PAIR "add %[q], %[q], %[c], lsl #1\n\t"
 #define DW_LOAD_THIRD "ldr %[a], [%[q], %[c], lsl #1]\n\t"
 
-/* Whole rows of 3, 5, 7 columns without the input offset; all but a window's last row end with
- * q at the next row (r: the row stride less the columns q moved over). */
-#define DW_LAST3 DW_LOAD_PAIR DW_PAIR(DW_EXT) DW_LOAD_THIRD DW_LAST(DW_EXT)
-#define DW_LAST5 DW_LOAD_PAIR_ON DW_PAIR(DW_EXT) DW_LAST3
-#define DW_LAST7 DW_LOAD_PAIR_ON DW_PAIR(DW_EXT) DW_LAST5
+/* Whole rows of 3, 5, 7 columns; all but a window's last row end with q at the next row (r:
+ * the row stride less the columns q moved over). */
+#define DW_LAST3 DW_LOAD_PAIR DW_PAIR DW_LOAD_THIRD DW_LAST
+#define DW_LAST5 DW_LOAD_PAIR_ON DW_PAIR DW_LAST3
+#define DW_LAST7 DW_LOAD_PAIR_ON DW_PAIR DW_LAST5
 #define DW_ROW3 DW_LAST3 "add %[q], %[q], %[r]\n\t"
 #define DW_ROW5 DW_LAST5 "add %[q], %[q], %[r]\n\t"
 #define DW_ROW7 DW_LAST7 "add %[q], %[q], %[r]\n\t"
 
-/* dw_requantize of sum S (no TE_DW_SIGNED) from the record at w, saturated to int8 into S. */
+/* dw_requantize of sum S (no flags) saturated to int8 into S: w at its multiplier, u the output
+ * offset times 2 plus 1, v's low byte its right. */
 #define DW_REQUANTIZE(S)                   \
-    "ldrd %[a], %[b], [%[w]], #8\n\t"      \
-    "ldrd %[t], %[u], [%[w]], #8\n\t"      \
+    "ldr %[t], [%[w]], #4\n\t"             \
+    "mov %[a], #0x40000000\n\t"            \
+    "lsl %[b], %[u], %[v]\n\t"             \
+    "asr %[b], %[b], #1\n\t"               \
     "smlal %[a], %[b], %[" S "], %[t]\n\t" \
-    "asr %[b], %[b], %[u]\n\t"             \
+    "asr %[b], %[b], %[v]\n\t"             \
     "ssat %[" S "], #8, %[b]\n\t"
-#define DW_REQUANTIZE4                                                           \
-    DW_REQUANTIZE("s0") DW_REQUANTIZE("s1") DW_REQUANTIZE("s2") DW_REQUANTIZE("s3") \
-    "bfi %[s0], %[s1], #8, #8\n\t"                                               \
-    "bfi %[s0], %[s2], #16, #8\n\t"                                              \
+/* The four sums from the records at w (left at the next block), packed into s0. */
+#define DW_REQUANTIZE4                                                                             \
+    "ldr %[v], [%[w], #16]\n\t"                                                                    \
+    "ldr %[u], %[odd]\n\t" DW_REQUANTIZE("s0") "lsr %[v], %[v], #8\n\t" DW_REQUANTIZE("s1")        \
+    "lsr %[v], %[v], #8\n\t" DW_REQUANTIZE("s2") "lsr %[v], %[v], #8\n\t" DW_REQUANTIZE("s3")      \
+    "add %[w], %[w], #4\n\t"                                                                       \
+    "bfi %[s0], %[s1], #8, #8\n\t"                                                                 \
+    "bfi %[s0], %[s2], #16, #8\n\t"                                                                \
     "bfi %[s0], %[s3], #24, #8\n\t"
 
 #define DW_SUMS [s0] "=&r"(s.a0), [s1] "=&r"(s.a1), [s2] "=&r"(s.a2), [s3] "=&r"(s.a3)
@@ -236,25 +204,27 @@ typedef struct {
     uint32_t a0, a1, a2, a3;
 } dw_acc;
 
-/* Whole k x k windows (k = 3, 5 or 7) of n consecutive output pixels, layers without
- * TE_DW_SIGNED or TE_DW_CLAMP: per block the folded biases, the rows, the requantisation; q
- * moves on to the next block's input. q: the first pixel's window. */
+/* Whole k x k windows (k = 3, 5 or 7) of n consecutive output pixels, layers without flags:
+ * per block the biases, the rows, the requantisation; q moves on to the next block's input.
+ * q: the first pixel's window. */
 DW_ALWAYS_INLINE void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out, int32_t n, int32_t k)
 {
     const int32_t step = l->channels, blocks = step >> 2;
+    const uint32_t off2 = l->off2;
     /* From the last row's moved q back to the next block's input. */
     const int32_t skip = l->row_stride - 2 * ((k >> 1) - 1) * step, back = k * l->row_stride - skip - 4;
+    const int32_t odd = 2 * l->output_offset + 1;
     for (; n > 0; n--) {
         const int32_t *w = l->blocks;
         for (int32_t i = blocks; i > 0; i--, out += 4) {
             uint32_t s0, s1, s2, s3, a, b, t, u, v;
 #define DW_WHOLE(ROWS)                                                                              \
     __asm__("ldrd %[s0], %[s1], [%[w]], #8\n\t"                                                     \
-            "ldrd %[s2], %[s3], [%[w]], #24\n\t" ROWS DW_REQUANTIZE4 "ldr %[t], %[back]\n\t"        \
+            "ldrd %[s2], %[s3], [%[w]], #8\n\t" ROWS DW_REQUANTIZE4 "ldr %[t], %[back]\n\t"         \
             "sub %[q], %[q], %[t]"                                                                  \
             : [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3), [q] "+r"(q), [w] "+r"(w), \
               DW_TEMPS                                                                              \
-            : [c] "r"(step), [r] "r"(skip), [back] "m"(back))
+            : [c] "r"(step), [r] "r"(skip), [o] "r"(off2), [back] "m"(back), [odd] "m"(odd))
             if (k == 3) {
                 DW_WHOLE(DW_ROW3 DW_ROW3 DW_LAST3);
             } else if (k == 5) {
@@ -288,11 +258,12 @@ typedef struct {
     int32_t span;   /* bytes from the window's first row to after its last (kh rows) */
     const int8_t *q_end; /* where q stops (the assembly sets it per block) */
     int32_t general; /* the layer's flags: requantised in C */
+    int32_t odd;     /* the output offset times 2 plus 1 (DW_REQUANTIZE4) */
 } dw_clip;
 
 /* Row bodies of one tail: entries for 3..0 pairs after an optional lead. */
 #define DW_STEP_H "ldr %[a], [%[q]]\n\t" "add %[q], %[q], %[c]\n\t" DW_HALF("t")
-#define DW_STEP_P DW_LOAD_PAIR_ON DW_PAIR(DW_EXT_OFFSET)
+#define DW_STEP_P DW_LOAD_PAIR_ON DW_PAIR
 #define DW_BODIES(N, TAIL)                                                                        \
     ".Ldw%=h3" N ":\n\t" DW_STEP_H ".Ldw%=p3" N ":\n\t" DW_STEP_P ".Ldw%=p2" N ":\n\t" DW_STEP_P   \
     ".Ldw%=p1" N ":\n\t" DW_STEP_P ".Ldw%=p0" N ":\n\t" TAIL "b .Ldw%=end\n\t"                     \
@@ -305,9 +276,9 @@ typedef struct {
     ".hword (.Ldw%=h0" N " - .Ldw%=tbl) / 2, (.Ldw%=h1" N " - .Ldw%=tbl) / 2\n\t"                   \
     ".hword (.Ldw%=h2" N " - .Ldw%=tbl) / 2, (.Ldw%=h3" N " - .Ldw%=tbl) / 2\n\t"
 
-/* After a clipped window's rows: w to the records, q to the next block's input; without
- * TE_DW_SIGNED or TE_DW_CLAMP (d->general 0) the requantisation too, the bytes packed in s0
- * and w left at the next block. */
+/* After a clipped window's rows: w to the records, q to the next block's input; for a layer
+ * without flags (d->general 0) the requantisation too, the bytes packed in s0 and w left at the
+ * next block. */
 #define DW_CLIPPED_END                 \
     "ldr %[t], %[rec]\n\t"             \
     "add %[w], %[w], %[t]\n\t"         \
@@ -318,8 +289,8 @@ typedef struct {
     "bne .Ldw%=sums\n\t" DW_REQUANTIZE4 \
     ".Ldw%=sums:"
 
-/* One block over a clipped window, with the input offset (see DW_CLIPPED_END); w from the
- * block's start, q from the window's first input pixel. */
+/* One block over a clipped window (see DW_CLIPPED_END); w from the block's start, q from the
+ * window's first input pixel. */
 DW_ALWAYS_INLINE dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp, int32_t step, uint32_t off2,
                                         dw_clip *d)
 {
@@ -327,8 +298,8 @@ DW_ALWAYS_INLINE dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp, i
     const int32_t *w = *wp;
     dw_acc s;
     uint32_t a, b, t, u, v;
-    __asm__("ldrd %[s0], %[s1], [%[w], #16]\n\t"
-            "ldrd %[s2], %[s3], [%[w], #24]\n\t"
+    __asm__("ldrd %[s0], %[s1], [%[w]]\n\t"
+            "ldrd %[s2], %[s3], [%[w], #8]\n\t"
             "ldr %[t], %[first]\n\t"
             "add %[w], %[w], %[t]\n\t"
             "ldr %[t], %[span]\n\t"
@@ -340,7 +311,7 @@ DW_ALWAYS_INLINE dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp, i
             ".Ldw%=tbl:\n\t" DW_ENTRIES("n") DW_ENTRIES("h") DW_ENTRIES("l")
             DW_BODIES("n", "")
             DW_BODIES("h", "ldr %[a], [%[q]]\n\t" DW_HALF("b"))
-            DW_BODIES("l", "ldr %[a], [%[q]]\n\t" DW_LAST(DW_EXT_OFFSET))
+            DW_BODIES("l", "ldr %[a], [%[q]]\n\t" DW_LAST)
             ".Ldw%=end:\n\t"
             "ldrd %[t], %[u], %[skip]\n\t"
             "add %[q], %[q], %[t]\n\t"
@@ -350,7 +321,8 @@ DW_ALWAYS_INLINE dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp, i
             "bne .Ldw%=row\n\t" DW_CLIPPED_END
             : DW_SUMS, [q] "+r"(q), [w] "+r"(w), [q_end] "=m"(d->q_end), DW_TEMPS
             : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [skip] "m"(d->skip),
-              [rec] "m"(d->to_records), [back] "m"(d->back), [span] "m"(d->span), [general] "m"(d->general)
+              [rec] "m"(d->to_records), [back] "m"(d->back), [span] "m"(d->span), [general] "m"(d->general),
+              [odd] "m"(d->odd)
             : "cc");
     *qp = q;
     *wp = w;
@@ -376,54 +348,40 @@ DW_ALWAYS_INLINE dw_acc dw_clipped3_sums(const int8_t **qp, const int32_t **wp, 
     const int32_t *w = *wp;
     dw_acc s;
     uint32_t a, b, t, u, v;
-    __asm__("ldrd %[s0], %[s1], [%[w], #16]\n\t"
-            "ldrd %[s2], %[s3], [%[w], #24]\n\t"
+    __asm__("ldrd %[s0], %[s1], [%[w]]\n\t"
+            "ldrd %[s2], %[s3], [%[w], #8]\n\t"
             "ldr %[t], %[first]\n\t"
             "add %[w], %[w], %[t]\n\t"
             "ldr %[t], %[shape]\n\t"
             "tbh [pc, %[t], lsl #1]\n"
             ".Ldw%=tbl:\n\t" DW_ENTRIES3("0") DW_ENTRIES3("1") DW_ENTRIES3("2") DW_ENTRIES3("3") DW_ENTRIES3("4")
             DW_ENTRIES3("5")
-            DW_RANGE3("0", DW_LOAD_PAIR DW_PAIR(DW_EXT_OFFSET) "ldr %[a], [%[q], %[c], lsl #1]\n\t"
-                           DW_LAST(DW_EXT_OFFSET))
-            DW_RANGE3("1", DW_LOAD_ONE DW_HALF("t") "ldr %[a], [%[q], %[c]]\n\t" DW_LAST(DW_EXT_OFFSET))
-            DW_RANGE3("2", DW_LOAD_PAIR DW_PAIR_INC(DW_EXT_OFFSET, "16"))
-            DW_RANGE3("3", DW_LOAD_ONE DW_HALF_INC("b", "16"))
-            DW_RANGE3("4", DW_LOAD_ONE DW_HALF_INC("t", "16"))
-            DW_RANGE3("5", DW_LOAD_ONE DW_LAST_INC(DW_EXT_OFFSET, "24"))
+            DW_RANGE3("0", DW_LOAD_PAIR DW_PAIR DW_LOAD_THIRD DW_LAST)
+            DW_RANGE3("1", DW_LOAD_ONE DW_HALF("t") "ldr %[a], [%[q], %[c]]\n\t" DW_LAST)
+            DW_RANGE3("2", DW_LOAD_PAIR DW_PAIR_INC("8"))
+            DW_RANGE3("3", DW_LOAD_ONE DW_HALF_INC("b", "8"))
+            DW_RANGE3("4", DW_LOAD_ONE DW_HALF_INC("t", "8"))
+            DW_RANGE3("5", DW_LOAD_ONE DW_LAST_INC("12"))
             ".Ldw%=end:\n\t" DW_CLIPPED_END
             : DW_SUMS, [q] "+r"(q), [w] "+r"(w), DW_TEMPS
             : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [qs] "m"(d->skip.q),
-              [rec] "m"(d->to_records), [back] "m"(d->back), [general] "m"(d->general)
+              [rec] "m"(d->to_records), [back] "m"(d->back), [general] "m"(d->general), [odd] "m"(d->odd)
             : "cc");
     *qp = q;
     *wp = w;
     return s;
 }
 
-/* dw_requantize of the four sums (no TE_DW_SIGNED) from the records at *w (left after them),
- * saturated and packed. */
-DW_ALWAYS_INLINE uint32_t dw_requantize4(dw_acc s, const int32_t **wp)
-{
-    const int32_t *w = *wp;
-    uint32_t a, b, t, u;
-    __asm__(DW_REQUANTIZE4
-            : [s0] "+r"(s.a0), [s1] "+r"(s.a1), [s2] "+r"(s.a2), [s3] "+r"(s.a3), [w] "+r"(w), [a] "=&r"(a),
-              [b] "=&r"(b), [t] "=&r"(t), [u] "=&r"(u));
-    *wp = w;
-    return s.a0;
-}
-
-/* The same with the layer's flags: signed rounding or te_requantize, clamped to [act_min,
- * act_max]. Out of line, the sums as arguments: the common path keeps them in registers. */
+/* The four sums requantised with the layer's flags (dw_requantize, clamped to [act_min,
+ * act_max]) from the block's records r, packed. Out of line, the sums as arguments: the
+ * common path keeps them in registers. */
 DW_NOINLINE uint32_t dw_requantize4_general(int32_t a0, int32_t a1, int32_t a2, int32_t a3, const dw_layer *l,
                                             const int32_t *r)
 {
-    const int32_t sr = l->flags, rw = l->rec_words;
-    uint32_t packed = (uint8_t)__ssat(dw_requantize(a0, r, sr), 8) |
-                      (uint32_t)(uint8_t)__ssat(dw_requantize(a1, r + rw, sr), 8) << 8 |
-                      (uint32_t)(uint8_t)__ssat(dw_requantize(a2, r + 2 * rw, sr), 8) << 16 |
-                      (uint32_t)(uint8_t)__ssat(dw_requantize(a3, r + 3 * rw, sr), 8) << 24;
+    uint32_t packed = (uint8_t)__ssat(dw_requantize(l, a0, r, 0), 8) |
+                      (uint32_t)(uint8_t)__ssat(dw_requantize(l, a1, r, 1), 8) << 8 |
+                      (uint32_t)(uint8_t)__ssat(dw_requantize(l, a2, r, 2), 8) << 16 |
+                      (uint32_t)(uint8_t)__ssat(dw_requantize(l, a3, r, 3), 8) << 24;
     /* Four bytes clamped together: SSUB8 sets the GE flags SEL reads. */
     const uint32_t lo = ((uint32_t)l->act_min & 0xffu) * 0x01010101u;
     const uint32_t hi = ((uint32_t)l->act_max & 0xffu) * 0x01010101u;
@@ -440,7 +398,7 @@ DW_ALWAYS_INLINE void dw_store(const dw_layer *l, dw_acc s, const int32_t **w, i
     uint32_t packed = s.a0;
     if (l->flags) {
         packed = dw_requantize4_general((int32_t)s.a0, (int32_t)s.a1, (int32_t)s.a2, (int32_t)s.a3, l, *w);
-        *w += 4 * l->rec_words;
+        *w += DW_REC_WORDS;
     }
     memcpy(out, &packed, 4);
 }
@@ -455,10 +413,7 @@ static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t 
     if (kh == 0 || kx1 <= kx0) {
         /* A window entirely in the padding (patch-based tiles): the biases alone. */
         for (const int32_t *b = l->blocks; c + 4 <= step; c += 4, b += l->block_words) {
-            const int32_t *w = b + l->block_words - 4 * l->rec_words;
-            const dw_acc s = {(uint32_t)b[4], (uint32_t)b[5], (uint32_t)b[6], (uint32_t)b[7]};
-            const uint32_t packed = l->flags ? dw_requantize4_general(b[4], b[5], b[6], b[7], l, w)
-                                             : dw_requantize4(s, &w);
+            const uint32_t packed = dw_requantize4_general(b[0], b[1], b[2], b[3], l, b + l->block_words - DW_REC_WORDS);
             memcpy(out + c, &packed, 4);
         }
         if (c < step) {
@@ -470,8 +425,8 @@ static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t 
     const int32_t rest = kx1 - kx0 - lead - 2 * pairs; /* 0 or 1 column after the pairs */
     const int32_t last = rest && kx1 == l->k_w && (l->k_w & 1);
     const int32_t tail = last ? 2 : rest;
-    const int32_t first = 4 * (DW_BIAS_WORDS + ky0 * l->row_words + (kx0 >> 1) * 4);
-    const int32_t w_step = 4 * (4 * (lead + pairs + (tail == 1)) + 2 * last); /* weights a row's steps read */
+    const int32_t first = 4 * (DW_BIAS_WORDS + ky0 * l->row_words + (kx0 >> 1) * 2);
+    const int32_t w_step = 4 * (2 * (lead + pairs + (tail == 1)) + last); /* weights a row's steps read */
     /* Kernels of 3 columns and at most 3 rows: the unrolled form (see dw_clipped3_sums). */
     static const uint8_t range3[3][4] = {{0, 3, 2, 0}, {0, 0, 4, 1}, {0, 0, 0, 5}}; /* [kx0][kx1] */
     const int32_t three = l->k_w == 3 && l->k_h <= 3;
@@ -479,10 +434,11 @@ static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t 
         .shape = three ? range3[kx0][kx1] * 3 + 3 - kh : tail * 8 + lead * 4 + pairs,
         .first = first,
         .skip = {three ? l->row_stride : l->row_stride - (lead + 2 * pairs) * step, row_bytes - w_step},
-        .to_records = 4 * (l->block_words - 4 * l->rec_words) - first - kh * row_bytes,
+        .to_records = 4 * (l->block_words - DW_REC_WORDS) - first - kh * row_bytes,
         .back = kh * l->row_stride - 4,
         .span = kh * l->row_stride,
         .general = l->flags,
+        .odd = 2 * l->output_offset + 1,
     };
     const int32_t *w = l->blocks;
     const int8_t *x = q;
@@ -517,13 +473,11 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
     if (p == NULL || input == NULL || output == NULL || p->blocks == NULL || p->k_w > 7) {
         return TE_ERROR_ARGUMENT;
     }
-    const int32_t rec_words = (p->flags & (TE_DW_SIGNED | TE_DW_EXACT)) == TE_DW_SIGNED ? DW_REC_WORDS_SIGNED
-                                                                                       : DW_REC_WORDS;
-    const int32_t row_words = 4 * (p->k_w >> 1) + 2 * (p->k_w & 1);
+    const int32_t row_words = 2 * (p->k_w >> 1) + (p->k_w & 1);
     const dw_layer l = {
         .channels = p->channels, .k_w = p->k_w, .row_stride = p->in_w * p->channels, .row_words = row_words,
-        .block_words = DW_BIAS_WORDS + p->k_h * row_words + 4 * rec_words, .rec_words = rec_words,
-        .input_offset = p->input_offset, .act_min = p->act_min, .act_max = p->act_max, .flags = p->flags,
+        .block_words = DW_BIAS_WORDS + p->k_h * row_words + DW_REC_WORDS, .input_offset = p->input_offset,
+        .output_offset = p->output_offset, .act_min = p->act_min, .act_max = p->act_max, .flags = p->flags,
         .blocks = p->blocks,
 #if DW_DSP
         .k_h = p->k_h, .pixel_stride = p->stride_w * p->channels,
