@@ -29,8 +29,7 @@ def _ratio(macs: int, instructions: int) -> float:
 
 def _memory(image: firmware.Firmware, run: qemu.RunResult) -> dict:
     s = image.section
-    flash = {"vectors": s(".vectors"), "text": s(".text"), "rodata": s(".rodata"),
-             "exidx": s(".ARM.exidx"), "data": s(".data")}
+    flash = image.flash()
     ram = {"arena": s(firmware.ARENA_SECTION), "data": s(".data"), "bss": s(".bss"), "stack": run.stack_bytes}
     return {"flash": {**flash, "total": sum(flash.values())}, "ram": {**ram, "peak": sum(ram.values())}}
 

@@ -234,6 +234,11 @@ class Firmware:
     def section(self, name: str) -> int:
         return self.sections.get(name, 0)
 
+    def flash(self) -> dict[str, int]:
+        """Bytes the image keeps in flash, per part (.data's initial values included)."""
+        parts = {"vectors": ".vectors", "text": ".text", "rodata": ".rodata", "exidx": ".ARM.exidx", "data": ".data"}
+        return {part: self.section(name) for part, name in parts.items()}
+
 
 def _run(cmd: list[str], what: str) -> str:
     result = subprocess.run(cmd, capture_output=True, text=True)
