@@ -45,16 +45,19 @@ def run_variant(model, board, out_dir: Path, portable: bool) -> dict:
             "layer_instructions": run.layer_instructions, **_memory(image, run)}
 
 
-def bench(model_path: str | Path, board_id: str, compare_portable: bool = False) -> dict:
-    """Build and run the model's firmware; the report as plain data (the --json output)."""
+def bench(model_path: str | Path, board_id: str, compare_portable: bool = False, patch: str = "off",
+          max_mac_overhead: float = 0.2) -> dict:
+    """Build and run the model's firmware (patch-based if `patch` says so, as compile_model
+    takes it); the report as plain data (the --json output)."""
     board = resolve_board(board_id)
     qemu.machine_for(board)
-    model = compile_model(model_path)
+    model = compile_model(model_path, patch=patch, max_mac_overhead=max_mac_overhead)
     variants = {"simd": False} | ({"portable": True} if compare_portable else {})
     with tempfile.TemporaryDirectory(prefix="te_bench_") as tmp:
         results = {name: run_variant(model, board, Path(tmp) / name, portable) for name, portable in variants.items()}
+    report = model_report(model)
     layers = []
-    for layer in model_report(model)["layers"]:
+    for layer in report["layers"]:
         n = layer["index"]
         counts = {name: r["layer_instructions"][n] for name, r in results.items()}
         layers.append({"index": n, "op": layer["op"], "kernel": layer["kernel"], "outputs": layer["outputs"],
@@ -68,6 +71,7 @@ def bench(model_path: str | Path, board_id: str, compare_portable: bool = False)
         "cpu": board.qemu["cpu"],
         "counter": COUNTER_NOTE,
         "macs": model.total_macs,
+        "patch": report["patch"],
         "layers": layers,
         "kernels": kernel_summary(layers, list(results)),
         "variants": {name: {k: v for k, v in r.items() if k != "layer_instructions"} for name, r in results.items()},

@@ -186,11 +186,14 @@ def boards() -> None:
 @click.option("--compare", type=click.Choice(["portable"]), default=None,
               help="Also run the build with every kernel's portable C path (TE_PORTABLE) on the same core.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def bench(model: Path, board_id: str, compare: str | None, as_json: bool) -> None:
+@PATCH
+@MAX_MAC_OVERHEAD
+def bench(model: Path, board_id: str, compare: str | None, as_json: bool, patch: str, max_mac_overhead: float) -> None:
     """Run MODEL as firmware on a simulated board: instructions, MACs, RAM and flash."""
     from .bench import bench as run_bench
 
-    report = run_bench(model, board_id, compare_portable=compare == "portable")
+    report = run_bench(model, board_id, compare_portable=compare == "portable", patch=patch,
+                       max_mac_overhead=max_mac_overhead)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
@@ -231,6 +234,7 @@ def bench(model: Path, board_id: str, compare: str | None, as_json: bool) -> Non
     if "portable" in variants:
         gain = report["variants"]["portable"]["instructions"] / max(report["variants"]["simd"]["instructions"], 1)
         out.print(f"the portable build executes {gain:.2f}x the instructions of the SIMD build")
+    _print_patch(out, report["patch"], patch)
     out.print(f"note: {report['counter']}", soft_wrap=True)
 
 

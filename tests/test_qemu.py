@@ -209,6 +209,22 @@ def test_bench_json(tmp_path):
     assert {k["kernel"] for k in report["kernels"]} == {layer["kernel"] for layer in report["layers"]}
 
 
+@requires_qemu
+def test_bench_patch_based(tmp_path):
+    """--patch runs the patch-based plan as firmware: its per-patch calls are the layers and the
+    arena the firmware reserves is the patched plan's."""
+    path = tmp_path / "small.tflite"
+    path.write_bytes(small_model(np.random.default_rng(5)))
+    patched = compile_model(path, patch="2x2@1")
+    result = CliRunner().invoke(main, ["bench", str(path), "--patch", "2x2@1", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["patch"]["grid"] == [2, 2] and report["macs"] == patched.total_macs
+    assert [layer["kernel"] for layer in report["layers"]] == [c.kernel for c in patched.kernel_calls]
+    arena = report["variants"]["simd"]["ram"]["arena"]
+    assert 0 <= arena - patched.plan.arena_bytes < 8
+
+
 def test_bench_refuses_a_board_that_is_not_simulated(tmp_path):
     path = tmp_path / "small.tflite"
     path.write_bytes(small_model(np.random.default_rng(5)))
