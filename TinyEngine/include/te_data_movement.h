@@ -12,11 +12,10 @@ extern "C" {
 
 #define TE_COPY_MAX_DIMS 8
 
-/* Any affine view of the input (SLICE, STRIDED_SLICE, SPLIT, SPLIT_V, UNPACK, TILE,
- * DEPTH_TO_SPACE, SPACE_TO_DEPTH): the output in row-major order over `shape`, the
+/* Any affine view of the input (TRANSPOSE, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V, UNPACK,
+ * TILE, DEPTH_TO_SPACE, SPACE_TO_DEPTH): the output in row-major order over `shape`, the
  * element at index i reading input[in_offset + sum(i[d] * in_stride[d])]. A stride
- * is 0 where TILE repeats and negative where STRIDED_SLICE runs backwards.
- * te_transpose_s8 is the case in_offset = 0. */
+ * is 0 where TILE repeats and negative where STRIDED_SLICE runs backwards. */
 typedef struct {
     int32_t ndim; /* 1..TE_COPY_MAX_DIMS */
     int32_t shape[TE_COPY_MAX_DIMS];

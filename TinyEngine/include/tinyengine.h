@@ -127,16 +127,6 @@ typedef struct {
 
 te_status te_pad_s8(const te_pad_params *p, const int8_t *input, int8_t *output);
 
-/* TRANSPOSE (and any strided gather): output in row-major order over `shape`,
- * reading input[sum(index[d] * in_stride[d])]. */
-typedef struct {
-    int32_t ndim;
-    int32_t shape[TE_MAX_DIMS];
-    int32_t in_stride[TE_MAX_DIMS];
-} te_transpose_params;
-
-te_status te_transpose_s8(const te_transpose_params *p, const int8_t *input, int8_t *output);
-
 /* CONCATENATION of inputs with identical quantisation: `outer` rows, each the
  * inputs' rows of inner_size[i] bytes one after another. */
 typedef struct {

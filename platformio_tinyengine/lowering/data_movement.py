@@ -1,4 +1,4 @@
-"""Operators that only rearrange bytes: SLICE, STRIDED_SLICE, SPLIT, SPLIT_V, UNPACK,
+"""Operators that only rearrange bytes: TRANSPOSE, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V, UNPACK,
 PACK, TILE, GATHER, DEPTH_TO_SPACE, SPACE_TO_DEPTH, BATCH_TO_SPACE_ND, SPACE_TO_BATCH_ND.
 
 Most are affine views of their input: each output element reads input element
@@ -62,6 +62,17 @@ def strided_copy(ctx: LoweringContext, name: str, x: Tensor, y: Tensor, shape, s
                   in_offset=offset)
     return KernelCall(kernel="te_strided_copy_s8", params_type="te_strided_copy_params", params=params,
                       args=[_source(ctx, x, name), y], inputs=[] if x.is_constant else [x], outputs=[y])
+
+
+@lowers("TRANSPOSE")
+def lower_transpose(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
+    x = int8_activation(op.inputs[0], "input")
+    y = int8_activation(op.outputs[0], "output")
+    perm = [int(p) % max(len(x.shape), 1) for p in np.asarray(static_input(op, 1, "permutation")).reshape(-1)]
+    require(sorted(perm) == list(range(len(x.shape))), "invalid permutation")
+    require(tuple(x.shape[p] for p in perm) == tuple(y.shape), "output shape does not match the permutation")
+    strides = row_major_strides(x.shape)
+    return strided_copy(ctx, name, x, y, y.shape, [strides[p] for p in perm], 0)
 
 
 def _int_list(values) -> list[int]:

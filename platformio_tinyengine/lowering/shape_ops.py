@@ -1,5 +1,5 @@
-"""Operators that move bytes without arithmetic: reshapes, PAD, TRANSPOSE,
-CONCATENATION and RESIZE_NEAREST_NEIGHBOR."""
+"""Operators that move bytes without arithmetic: reshapes, PAD, CONCATENATION and
+RESIZE_NEAREST_NEIGHBOR (TRANSPOSE and the other affine views: data_movement.py)."""
 
 from __future__ import annotations
 
@@ -39,19 +39,6 @@ def lower_pad(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     params = dict(ndim=len(x.shape), in_shape=_pad(x.shape, 1), out_shape=_pad(y.shape, 1),
                   before=_pad(pads[:, 0]), pad_value=value)
     return KernelCall(kernel="te_pad_s8", params_type="te_pad_params", params=params,
-                      args=[x, y], inputs=[x], outputs=[y])
-
-
-@lowers("TRANSPOSE")
-def lower_transpose(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
-    x = int8_activation(op.inputs[0], "input")
-    y = int8_activation(op.outputs[0], "output")
-    perm = [int(p) % max(len(x.shape), 1) for p in np.asarray(static_input(op, 1, "permutation")).reshape(-1)]
-    require(sorted(perm) == list(range(len(x.shape))) and len(perm) <= MAX_DIMS, "invalid permutation")
-    strides = [int(np.prod(x.shape[d + 1:], dtype=np.int64)) for d in range(len(x.shape))]
-    require(tuple(x.shape[p] for p in perm) == tuple(y.shape), "output shape does not match the permutation")
-    params = dict(ndim=len(perm), shape=_pad(y.shape, 1), in_stride=_pad([strides[p] for p in perm]))
-    return KernelCall(kernel="te_transpose_s8", params_type="te_transpose_params", params=params,
                       args=[x, y], inputs=[x], outputs=[y])
 
 

@@ -1,5 +1,5 @@
 /* Strided copy, int8: the output in order, each element read through an affine map of
- * its index (SLICE, STRIDED_SLICE, SPLIT, UNPACK, TILE, DEPTH_TO_SPACE, SPACE_TO_DEPTH). */
+ * its index (TRANSPOSE, SLICE, STRIDED_SLICE, SPLIT, UNPACK, TILE, DEPTH_TO_SPACE, SPACE_TO_DEPTH). */
 #include <stddef.h>
 #include <string.h>
 
