@@ -111,21 +111,28 @@ def test_conv_random_geometry(h, w, cin, cout, k, stride, padding, activation, s
                                 activation=activation), rng, input_sets=2)
 
 
-def fc_model(rng, batch, fin, fout, per_channel=False, with_bias=True, activation=0, weight_zp=0):
-    b = ModelBuilder()
+def add_fc(b: ModelBuilder, rng, name: str, batch, fin, fout, per_channel=False, with_bias=True, activation=0,
+           weight_zp=0) -> tuple[int, tuple]:
+    """An input -> FULLY_CONNECTED -> output branch; returns its input and shape."""
     s_in = scale(rng, 0.01, 0.1)
-    x = b.input("x", (batch, fin), "int8", s_in, zero_point(rng))
+    x = b.input(f"{name}_x", (batch, fin), "int8", s_in, zero_point(rng))
     w_scales = np.array([scale(rng, 0.001, 0.02) for _ in range(fout if per_channel else 1)], np.float32)
-    wt = b.const("w", weights(rng, (fout, fin)), w_scales, weight_zp, axis=0)
+    wt = b.const(f"{name}_w", weights(rng, (fout, fin)), w_scales, weight_zp, axis=0)
     inputs = [x, wt]
     if with_bias:
         bias, bias_scales = bias_for(rng, fout, s_in, w_scales)
-        inputs.append(b.const("bias", bias, bias_scales, 0))
+        inputs.append(b.const(f"{name}_bias", bias, bias_scales, 0))
     else:
         inputs.append(-1)
-    y = b.tensor("y", (batch, fout), "int8", scale(rng, 0.02, 0.5), zero_point(rng))
+    y = b.tensor(f"{name}_y", (batch, fout), "int8", scale(rng, 0.02, 0.5), zero_point(rng))
     b.op("FULLY_CONNECTED", inputs, [y], version=4 if not per_channel else 12, fused_activation_function=activation)
     b.output(y)
+    return x, (batch, fin)
+
+
+def fc_model(rng, batch, fin, fout, **options):
+    b = ModelBuilder()
+    add_fc(b, rng, "fc", batch, fin, fout, **options)
     return b.finish()
 
 
@@ -136,6 +143,8 @@ FC_CASES = {
     "no_bias": dict(batch=1, fin=9, fout=5, with_bias=False),
     "single_unit": dict(batch=1, fin=1, fout=1),
     "wide": dict(batch=1, fin=640, fout=128, activation=1),
+    "per_channel_rows_not_multiple_of_4": dict(batch=2, fin=45, fout=6, per_channel=True),
+    "weight_zero_point": dict(batch=2, fin=23, fout=9, weight_zp=3),
 }
 
 

@@ -19,6 +19,7 @@ from platformio_tinyengine.errors import FirmwareError, MissingToolError
 from platformio_tinyengine.pipeline import compile_model
 from tests.conftest import SHARED_MODELS
 from tests.kernel_check import bias_for, scale, weights
+from tests.test_kernel_conv import FC_CASES, add_fc
 from tests.model_builder import ModelBuilder
 from tests.reference import run_reference
 
@@ -109,6 +110,21 @@ def test_pointwise_edge_shapes_bit_exact(board_id, tmp_path):
     assert {c.kernel for c in compiled.kernel_calls} == {"te_conv_1x1_s8"}
     result = run_firmware(model, board_id, inputs, tmp_path)
     assert_matches_reference(model, inputs, result, names=list(POINTWISE_CASES))
+
+
+@requires_qemu
+@pytest.mark.parametrize("board_id", BOARDS)
+def test_fully_connected_edge_shapes_bit_exact(board_id, tmp_path):
+    """te_fully_connected_s8's four-row SMLAD loop, its scalar rows and tails, the filter offset."""
+    rng = np.random.default_rng(23)
+    b = ModelBuilder()
+    inputs = []
+    for name, case in FC_CASES.items():
+        _, shape = add_fc(b, rng, name, **case)
+        inputs.append(rng.integers(-128, 128, size=shape, dtype=np.int8))
+    model = b.finish()
+    assert {c.kernel for c in compile_model(model).kernel_calls} == {"te_fully_connected_s8"}
+    assert_matches_reference(model, inputs, run_firmware(model, board_id, inputs, tmp_path), names=list(FC_CASES))
 
 
 @requires_qemu

@@ -74,14 +74,16 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
  * (bias[oc] + input_offset * sum of filter row oc). See conv_1x1_s8.c. */
 te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *output);
 
-/* FULLY_CONNECTED: output[b][o] = sum_i (in[b][i] + input_offset) * (w[o][i] + filter_offset). */
+/* FULLY_CONNECTED: output[b][o] = requantised(bias[o] + sum_i in[b][i] * w[o][i]
+ * + filter_offset * sum_i in[b][i]), `bias` folded by the generator with the input offset:
+ * TFLite's bias + sum_i (input_offset * (w[o][i] + filter_offset)). See fully_connected_s8.c. */
 typedef struct {
     int32_t batches, in_features, out_features;
-    int32_t input_offset, filter_offset, output_offset;
+    int32_t filter_offset, output_offset;
     int32_t act_min, act_max;
     int32_t per_channel; /* 0: multiplier[0]/shift[0] for every output */
     const int8_t *filter; /* [out_features][in_features] */
-    const int32_t *bias;  /* [out_features] or NULL */
+    const int32_t *bias;  /* [out_features], folded */
     const int32_t *multiplier;
     const int8_t *shift;
 } te_fc_params;

@@ -1,4 +1,4 @@
-"""FULLY_CONNECTED -> te_fully_connected_s8."""
+"""FULLY_CONNECTED -> te_fully_connected_s8, the input offset folded into the bias."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from ..ir import Operator
 from ..memory.overlap import rows_kernel_gap
 from ..quantization import activation_range, quantize_multipliers
 from .base import KernelCall, LoweringContext, int8_activation, lowers, require
-from .conv import bias_const
+from .conv import check_bias
 
 
 @lowers("FULLY_CONNECTED")
@@ -41,12 +41,18 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext, name: str) -> Kern
     mult, shift = quantize_multipliers(real)
     act_min, act_max = activation_range(op.options.get("fused_activation_function", 0), y.quant.s, y.quant.zp)
     bias = op.inputs[2] if len(op.inputs) > 2 else None
+    check_bias(bias, out_features)
+    # TFLite's bias plus input_offset * sum_i (w[o][i] + filter_offset), wrapped to int32 as the
+    # kernel's arithmetic wraps.
+    base = bias.data.astype(np.int64) if bias is not None else np.zeros(out_features, np.int64)
+    sums = w.data.astype(np.int64).sum(axis=1) - zp * in_features
+    folded = (base - x.quant.zp * sums + (1 << 31)) % (1 << 32) - (1 << 31)
     params = dict(
         batches=batches, in_features=in_features, out_features=out_features,
-        input_offset=-x.quant.zp, filter_offset=-zp, output_offset=y.quant.zp,
+        filter_offset=-zp, output_offset=y.quant.zp,
         act_min=act_min, act_max=act_max, per_channel=int(per_channel),
         filter=ctx.tensor_const(w, f"{name}_weights"),
-        bias=bias_const(ctx, name, bias, out_features) or "NULL",
+        bias=ctx.const(folded, "int32_t", f"{name}_bias_folded"),
         multiplier=ctx.const(mult, "int32_t", f"{name}_mult"),
         shift=ctx.const(shift, "int8_t", f"{name}_shift"),
     )
