@@ -221,6 +221,12 @@ ADD_CASES = {
     "broadcast_outer": dict(op="ADD", shape1=(2, 3, 4), shape2=(4,)),
     "sub_negative_multiplier": dict(op="SUB", shape1=(1, 2, 7, 3), shape2=(1, 2, 7, 3)),
     "rank_1": dict(op="ADD", shape1=(17,), shape2=(17,)),
+    # te_add_s8's common-case loop with the halved input second, and the cases it leaves to the
+    # general loop: an output scale 50 times the inputs' (shift past the fast range) and input
+    # scales 2^27 apart.
+    "second_input_larger_scale": dict(op="ADD", shape1=(1, 4, 3, 7), shape2=(1, 4, 3, 7), scales=(0.01, 0.08, 0.1)),
+    "large_output_scale": dict(op="ADD", shape1=(1, 3, 3, 4), shape2=(1, 3, 3, 4), scales=(0.01, 0.02, 1.0)),
+    "input_scales_far_apart": dict(op="ADD", shape1=(1, 2, 5, 3), shape2=(1, 2, 5, 3), scales=(0.3, 2e-9, 0.5)),
 }
 
 
