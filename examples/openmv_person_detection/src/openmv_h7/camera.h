@@ -10,8 +10,9 @@
 #include "camera_config.h"
 
 /* A snapshot waits for the next frame's start and then one frame: about 40 ms each at the
- * 8 MHz pixel clock (an estimate from the OV7725's QVGA line and frame lengths; measured on
- * no camera), so a second without the frame's end means the sensor sends none. */
+ * 8 MHz pixel clock (an estimate: a QVGA line of 576 pixel times of 2 PIXCLKs, as OpenMV's
+ * exposure arithmetic counts it, and some 280 lines; measured on no camera), so a second
+ * without the frame's end means the sensor sends none. */
 #define CAMERA_FRAME_TIMEOUT_MS 1000u
 
 typedef enum {
