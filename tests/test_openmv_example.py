@@ -26,7 +26,7 @@ from tests import detection_reference as ref
 from tests.conftest import SHARED_MODELS, requires_arm_gcc
 from tests.reference import run_reference
 from tests.test_platformio import PIO, TINYENGINE, log_of, pio_env, run  # noqa: F401  (pio_env: a fixture)
-from tests.test_real_board_firmware import PLATFORMIO_BARE_LINK, check_elf, tool
+from tests.test_real_board_firmware import PLATFORMIO_BARE_LINK, check_elf, region_of, symbols, tool
 
 EXAMPLE = ROOT / "examples" / "openmv_person_detection"
 MODEL = SHARED_MODELS / "detection.tflite"
@@ -118,7 +118,9 @@ def test_openmv_sources_link_for_the_stm32h743(tmp_path):
         (support / name).write_text(text)
     flags = firmware.compiler_flags(board)
     defines = [f"-D{name}={value}" for name, value in arena_defines(Options(arena_section=firmware.ARENA_SECTION))]
-    sources = [EXAMPLE / "src" / "main.c", EXAMPLE / "person_detector.c", *sorted(gen.glob("*.c")),
+    # Every C file under src/ (platformio.ini's filter for this environment), the camera's
+    # driver in src/openmv_h7/ among them.
+    sources = [*sorted((EXAMPLE / "src").rglob("*.c")), EXAMPLE / "person_detector.c", *sorted(gen.glob("*.c")),
                *sorted((support / "src").glob("*.c"))]
     objects = [tmp_path / f"{i}_{s.stem}.o" for i, s in enumerate(sources)]
     firmware._compile_all([tool("arm-none-eabi-gcc"), *flags, *defines, "-I", str(C_INCLUDE_DIR), "-I", str(gen),
@@ -133,3 +135,7 @@ def test_openmv_sources_link_for_the_stm32h743(tmp_path):
     layout = firmware.real_board_layout(board, None)
     assert layout.arena == "AXI_SRAM" == firmware.real_board_layout(board, arena).arena
     check_elf(elf, board, layout, arena)
+    # The camera's DMA (DMA2) cannot reach the DTCM: the frame buffer must be in the AXI SRAM,
+    # on a cache line (camera.c).
+    frame = symbols(elf)["frame_buffer"]
+    assert region_of(board, frame, 320 * 240 * 2) == "AXI_SRAM" and frame % 32 == 0, hex(frame)

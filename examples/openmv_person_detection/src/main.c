@@ -7,9 +7,12 @@
  *   cycles: <count for the whole pipeline on this frame>
  * where the count is the number of instructions QEMU executed, not cycles of a real core.
  *
- * OpenMV Cam H7 (env openmv_cam_h7): takes camera frames with camera_capture() and prints
- * the same lines through USART3 (pin P4), the count in core cycles (DWT). The camera
- * capture is NOT implemented: see camera_capture() below and the README. */
+ * OpenMV Cam H7 (env openmv_cam_h7): brings up the OV7725 (openmv_h7/camera.c), then takes
+ * QVGA RGB565 frames with camera_capture() and prints the same lines for each through USART3
+ * (pin P4), the count in core cycles (DWT), after a line saying which sensor answered; the
+ * boxes are also drawn into the frame buffer (the camera has no display: a debugger can
+ * read the frame there). A camera error is printed and ends the program. None of this has
+ * run on a camera: see the README. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +22,9 @@
 
 #ifdef PERSON_SAMPLE_FRAMES
 #include "frames.h"
+#else
+#include "frame_rgb565.h"
+#include "openmv_h7/camera.h"
 #endif
 
 static person_detector detector;
@@ -42,21 +48,22 @@ static void print_decimal(float value)
     te_print(digits);
 }
 
-/* Detects persons in one frame and prints what it found; returns the pipeline's status. */
 static void print_field(const char *label, float value)
 {
     te_print(label);
     print_decimal(value);
 }
 
-static int detect(const char *name, te_image_format format, int32_t width, int32_t height, const uint8_t *frame)
+/* Detects persons in one frame and prints what it found into boxes (PERSON_MAX_BOXES) and
+ * *count; returns the pipeline's status. */
+static int detect(const char *name, te_image_format format, int32_t width, int32_t height, const uint8_t *frame,
+                  te_detection_box *boxes, int32_t *count)
 {
-    te_detection_box boxes[PERSON_MAX_BOXES];
-    int32_t count = 0;
+    *count = 0;
     int status = person_detector_init(&detector, format, width, height);
     const uint64_t start = te_counter_read();
     if (status == 0) {
-        status = person_detector_run(&detector, frame, boxes, &count);
+        status = person_detector_run(&detector, frame, boxes, count);
     }
     const uint64_t end = te_counter_read();
     if (status != 0) {
@@ -72,9 +79,9 @@ static int detect(const char *name, te_image_format format, int32_t width, int32
     te_print("x");
     te_print_int(height);
     te_print(": ");
-    te_print_int(count);
+    te_print_int(*count);
     te_print(" boxes\n");
-    for (int32_t i = 0; i < count; i++) {
+    for (int32_t i = 0; i < *count; i++) {
         te_print("box ");
         te_print_int(i);
         te_print(":");
@@ -96,11 +103,13 @@ static int detect(const char *name, te_image_format format, int32_t width, int32
 #ifdef PERSON_SAMPLE_FRAMES
 int main(void)
 {
+    te_detection_box boxes[PERSON_MAX_BOXES];
+    int32_t count;
     te_counter_start();
     for (int i = 0; i < SAMPLE_FRAME_COUNT; i++) {
         const sample_frame *f = &sample_frames[i];
         const int status = detect(f->name, f->rgb565 ? TE_IMAGE_RGB565 : TE_IMAGE_RGB888, f->width, f->height,
-                                  f->pixels);
+                                  f->pixels, boxes, &count);
         if (status != 0) {
             return status;
         }
@@ -108,39 +117,69 @@ int main(void)
     return 0;
 }
 #else
-/* QQVGA RGB565, the OpenMV's usual detection resolution: 160 x 120 x 2 bytes. */
-#define CAMERA_WIDTH 160
-#define CAMERA_HEIGHT 120
-static uint8_t camera_frame[CAMERA_WIDTH * CAMERA_HEIGHT * 2];
+#define BOX_THICKNESS 2
 
-/* TO FILL: one camera frame, RGB565 little-endian, rows packed, into `frame`; 0 on success.
- *
- * NOT IMPLEMENTED. On the OpenMV Cam H7 this is the sensor's glue: its I2C (SCCB) set-up
- * for QQVGA RGB565 (OV7725 on the H7, OV5640 on the H7 Plus), its clock (XCLK from a
- * timer), and the DCMI capture with DMA into `frame`. OpenMV's firmware (omv/sensor.c,
- * omv/ports/stm32/) does all of it; port it into a file of its own in src/ defining
- * camera_capture() (this stub is weak, so that definition replaces it). Until then main()
- * stops after saying so. */
-int camera_capture(uint8_t *frame, int32_t width, int32_t height);
-__attribute__((weak)) int camera_capture(uint8_t *frame, int32_t width, int32_t height)
+static void print_hex(uint32_t value)
 {
-    (void)frame;
-    (void)width;
-    (void)height;
-    return -1;
+    char digits[9];
+    for (int i = 7; i >= 0; i--) {
+        digits[i] = "0123456789abcdef"[value & 0xFu];
+        value >>= 4;
+    }
+    digits[8] = '\0';
+    te_print("0x");
+    te_print(digits);
+}
+
+/* "camera: <what>" with the report's details; returns the status as the exit status. */
+static int camera_failed(camera_status status, const camera_report *report)
+{
+    te_print("camera: ");
+    te_print(camera_status_text(status));
+    if (status == CAMERA_UNSUPPORTED_SENSOR) {
+        te_print(", sensor id ");
+        print_hex(report->sensor_id);
+    } else if (status == CAMERA_SCCB_ERROR) {
+        te_print(", register ");
+        print_hex(report->failed_register);
+    } else if (status != CAMERA_NO_SENSOR) {
+        te_print(", ");
+        te_print_int(report->received_bytes);
+        te_print(" of ");
+        te_print_int(CAMERA_FRAME_BYTES);
+        te_print(" bytes");
+    }
+    te_print("\n");
+    return (int)status;
 }
 
 int main(void)
 {
-    te_counter_start();
+    camera_report report;
+    te_counter_start(); /* the camera's waits use the DWT counter too */
+    camera_status status = camera_init(&report);
+    if (status != CAMERA_OK) {
+        return camera_failed(status, &report);
+    }
+    te_print("camera: OV7725 ");
+    print_hex(report.sensor_id);
+    te_print(report.pwdn_active_high ? ", PWDN active high" : ", PWDN active low");
+    te_print(report.reset_active_high ? ", RESET active high\n" : ", RESET active low\n");
     for (;;) {
-        if (camera_capture(camera_frame, CAMERA_WIDTH, CAMERA_HEIGHT) != 0) {
-            te_print("camera capture is not implemented (src/main.c: camera_capture)\n");
-            return 1;
+        uint8_t *frame;
+        status = camera_capture(&frame, &report);
+        if (status != CAMERA_OK) {
+            return camera_failed(status, &report);
         }
-        const int status = detect("camera", TE_IMAGE_RGB565, CAMERA_WIDTH, CAMERA_HEIGHT, camera_frame);
-        if (status != 0) {
-            return status;
+        te_detection_box boxes[PERSON_MAX_BOXES];
+        int32_t count;
+        const int detected = detect("camera", TE_IMAGE_RGB565, CAMERA_WIDTH, CAMERA_HEIGHT, frame, boxes, &count);
+        if (detected != 0) {
+            return detected;
+        }
+        for (int32_t i = 0; i < count; i++) {
+            rgb565_draw_box(frame, CAMERA_WIDTH, CAMERA_HEIGHT, boxes[i].x0, boxes[i].y0, boxes[i].x1, boxes[i].y1,
+                            BOX_THICKNESS, RGB565_GREEN);
         }
     }
 }
