@@ -183,3 +183,49 @@ def test_gemm_edge_shapes_bit_exact(tmp_path):
     assert {c.kernel for c in compile_model(model).kernel_calls} == {"te_conv_1x1_s8", "te_conv_s8"}
     result = run_firmware(model, M55, inputs, tmp_path)
     assert_matches_reference(model, inputs, result, names=list(GEMM_CASES))
+
+
+# te_add_s8's Helium path (add_s8_mve.c): rows of 1 to 7 elements (the predicated last step),
+# long rows, an input broadcast along the innermost dimension (gathered rows, step 0) on either
+# side, SUB (negative multipliers), clamped activations, inputs at the ends of int8.
+ADD_MVE_CASES = {
+    **{f"row_{n}": dict(op="ADD", shape1=(1, 2, n), shape2=(1, 2, n)) for n in range(1, 8)},
+    "long_row_relu6": dict(op="ADD", shape1=(1, 9, 9, 24), shape2=(1, 9, 9, 24), activation=3),
+    "broadcast_first_inner": dict(op="ADD", shape1=(1, 3, 4, 1), shape2=(1, 3, 4, 7)),
+    "broadcast_second_inner_sub": dict(op="SUB", shape1=(2, 3, 9), shape2=(2, 3, 1)),
+    "broadcast_outer_rows": dict(op="ADD", shape1=(3, 5, 6), shape2=(6,)),
+    "extreme_zero_points": dict(op="SUB", shape1=(1, 3, 11), shape2=(1, 3, 11), zps=(-128, 127, 127)),
+}
+
+
+def add_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray]]:
+    b = ModelBuilder()
+    inputs = []
+    for i, (name, case) in enumerate(ADD_MVE_CASES.items()):
+        s1, s2, so = case.get("scales") or (scale(rng), scale(rng), scale(rng, 0.05, 0.3))
+        z1, z2, zo = case.get("zps") or (int(rng.integers(-128, 128)) for _ in range(3))
+        x1 = b.input(f"{name}_a", case["shape1"], "int8", s1, z1)
+        x2 = b.input(f"{name}_b", case["shape2"], "int8", s2, z2)
+        y = b.tensor(f"{name}_y", tuple(np.broadcast_shapes(case["shape1"], case["shape2"])), "int8", so, zo)
+        b.op(case["op"], [x1, x2], [y], version=2, fused_activation_function=case.get("activation", 0))
+        b.output(y)
+        for shape in (case["shape1"], case["shape2"]):
+            inputs.append(np.full(shape, (-128, 127)[i % 2], np.int8) if i % 5 == 4
+                          else rng.integers(-128, 128, size=shape, dtype=np.int8))
+    return b.finish(), inputs
+
+
+@requires_qemu
+def test_add_mve_instructions_are_compiled():
+    text = disassemble(library_object(M55, "add_s8_mve"))
+    for instruction in ("vldrb.s32", "vmlas.s32", "vqrdmulh.s32", "vrshl.s32", "vstrb.32"):
+        assert instruction in text, instruction
+    assert not re.search(r"\tv(mlas|qrdmulh|rshl)", disassemble(library_object(M55, "add_s8", portable=True)))
+
+
+@requires_qemu
+def test_add_edge_shapes_bit_exact(tmp_path):
+    model, inputs = add_model(np.random.default_rng(29))
+    assert {c.kernel for c in compile_model(model).kernel_calls} == {"te_add_s8"}
+    result = run_firmware(model, M55, inputs, tmp_path)
+    assert_matches_reference(model, inputs, result, names=list(ADD_MVE_CASES))

@@ -4,6 +4,7 @@
  * Rows of the innermost dimension at a time, each input walking it with its own stride (1,
  * or 0 where it broadcasts), the outer dimensions by te_ndindex; the three requantisations
  * prepared once (te_requant_prepare: the same values as te_requantize, see te_fixedpoint.h). */
+#include "te_add_s8_mve.h"
 #include "te_fixedpoint.h"
 #include "te_ndindex.h"
 #include "tinyengine.h"
@@ -13,6 +14,9 @@ te_status te_add_s8(const te_binary_params *p, const int8_t *input1, const int8_
     if (p == NULL || input1 == NULL || input2 == NULL || output == NULL || p->ndim < 1 || p->ndim > TE_MAX_DIMS) {
         return TE_ERROR_ARGUMENT;
     }
+#if TE_USE_MVE
+    return te_add_s8_mve(p, input1, input2, output);
+#endif
     const te_requant_channel q1 = te_requant_prepare(p->input1_multiplier, p->input1_shift, 0);
     const te_requant_channel q2 = te_requant_prepare(p->input2_multiplier, p->input2_shift, 0);
     const te_requant_channel qo = te_requant_prepare(p->output_multiplier, p->output_shift, p->output_offset);
