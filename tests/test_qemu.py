@@ -91,8 +91,9 @@ def assert_matches_reference(model: bytes, inputs: list[np.ndarray], result: qem
 
 @requires_qemu
 def test_pointwise_kernel_takes_the_dsp_path():
-    """The cases below test SMLAD only if the library really compiles it for these cores."""
-    for board_id in BOARDS:
+    """The cases below test SMLAD only if the library really compiles it for these cores (the M55
+    takes the Helium path instead: tests/test_qemu_mve.py)."""
+    for board_id in ("qemu_cortex_m7", "qemu_cortex_m4"):
         flags = firmware.compiler_flags(resolve_board(board_id))
         for portable, expected in ((False, True), (True, False)):
             obj = next(o for o in firmware.library_objects(flags + (["-DTE_PORTABLE"] if portable else []))
@@ -137,7 +138,8 @@ def test_vww_bit_exact(board_id, tmp_path):
     inputs = [rng.integers(-128, 128, size=t.shape, dtype=np.int8) for t in compiled.graph.inputs]
     result = run_firmware(model, board_id, inputs, tmp_path)
     assert_matches_reference(model, inputs, result)
-    assert result.instructions > compiled.total_macs
+    # One instruction does at most 16 MACs (VMLADAVA.S8 on the M55); the DSP cores stay above one.
+    assert result.instructions > compiled.total_macs // (16 if board_id == "qemu_cortex_m55" else 1)
 
 
 @requires_qemu

@@ -30,6 +30,15 @@ typedef enum {
 #define TE_USE_DSP 0
 #endif
 
+/* Kernels with a Helium path take it where the core has the integer M-Profile Vector Extension
+ * (TE_USE_MVE: Cortex-M55, M85 with -mfloat-abi other than soft), in place of their DSP path;
+ * TE_PORTABLE rules it out too. */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && !defined(TE_PORTABLE)
+#define TE_USE_MVE 1
+#else
+#define TE_USE_MVE 0
+#endif
+
 /* CONV_2D and DEPTHWISE_CONV_2D. Output channel o of a depthwise layer reads
  * input channel o / depth_multiplier. */
 typedef struct {

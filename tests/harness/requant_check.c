@@ -3,12 +3,14 @@
  * offsets at the ends of int8, multipliers at and near the ends of their ranges (and their
  * negations, as SUB uses), accumulators at the int32 ends, around every power of two, a
  * dense band around zero where the roundings tie, and pseudo-random ones. Built for the
- * host (tests/test_kernel_conv_fast.py) and the simulated cores (tests/test_qemu_conv.py);
+ * host (tests/test_kernel_conv_fast.py) and the simulated cores (tests/test_qemu_conv.py; on the
+ * Cortex-M55 also the Helium forms, tests/test_qemu_mve.py);
  * check_requant() returns the number of mismatches, counts the comparisons in *checked and
  * reports the first mismatch through `report`. */
 #include <stdint.h>
 
 #include "te_fixedpoint.h"
+#include "te_fixedpoint_mve.h"
 
 typedef void (*te_mismatch_report)(int32_t x, int32_t multiplier, int32_t shift, int32_t offset, int32_t want,
                                    int32_t got);
@@ -33,6 +35,17 @@ static long check_one(int32_t x, int32_t multiplier, int32_t shift, int32_t offs
         const int32_t start_hi = (int32_t)((2u * (uint32_t)offset + 1u) << right) >> 1;
         got = te_requant_fast(x, multiplier, 0x40000000u, start_hi, right);
     }
+#if TE_USE_MVE
+    /* The Helium forms (te_fixedpoint_mve.h), per-lane and scalar operands, on every lane. */
+    const int32_t left = shift > 0 ? shift : 0, neg_right = shift > 0 ? 0 : shift;
+    int32_t lanes[8];
+    vst1q_s32(lanes, te_mve_requantize(vdupq_n_s32(x), vdupq_n_s32(multiplier), vdupq_n_s32(left),
+                                       vdupq_n_s32(neg_right)));
+    vst1q_s32(lanes + 4, te_mve_requantize_n(vdupq_n_s32(x), multiplier, left, neg_right));
+    for (int lane = 0; lane < 8 && got == want; lane++) {
+        got = te_wrapping_add(lanes[lane], offset);
+    }
+#endif
     if (want != got) {
         if (mismatches == 0 && report != 0) {
             report(x, multiplier, shift, offset, want, got);

@@ -9,6 +9,7 @@
  * 1/2 (multiplier 2^30, shift 0: (x + offset) << 20 halved, no rounding), the other by a right
  * shift in te_requant_fast's range, and the output too: then each element is one shift, two
  * single-SMLAL requantisations and a clamp, with no test of the shift per element. */
+#include "te_add_s8_mve.h"
 #include "te_fixedpoint.h"
 #include "te_ndindex.h"
 #include "tinyengine.h"
@@ -60,6 +61,9 @@ te_status te_add_s8(const te_binary_params *p, const int8_t *input1, const int8_
     if (p == NULL || input1 == NULL || input2 == NULL || output == NULL || p->ndim < 1 || p->ndim > TE_MAX_DIMS) {
         return TE_ERROR_ARGUMENT;
     }
+#if TE_USE_MVE
+    return te_add_s8_mve(p, input1, input2, output);
+#endif
     const te_requant_channel q1 = te_requant_prepare(p->input1_multiplier, p->input1_shift, 0);
     const te_requant_channel q2 = te_requant_prepare(p->input2_multiplier, p->input2_shift, 0);
     const te_requant_channel qo = te_requant_prepare(p->output_multiplier, p->output_shift, p->output_offset);

@@ -9,6 +9,7 @@
  * Access order (memory/overlap.py pixel_block_gap): pixel pairs in order, each pair read
  * whole, group of channels by group, while its outputs are written group by group. */
 #include "te_gemm_s8.h"
+#include "te_gemm_s8_mve.h"
 #include "tinyengine.h"
 
 /* Rows interleaved by pairs, in_c % 4 tail bytes after each pair. */
@@ -22,6 +23,9 @@ te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *o
     if (p == NULL || input == NULL || output == NULL || p->bias == NULL || p->k_h != 1 || p->k_w != 1) {
         return TE_ERROR_ARGUMENT;
     }
+#if TE_USE_MVE
+    return te_conv_1x1_s8_mve(p, input, output);
+#endif
     const te_conv_store_fn store = te_conv_store_for(p);
     int32_t acc[2 * GROUP];
     const int32_t pixels = p->batches * p->out_h * p->out_w;

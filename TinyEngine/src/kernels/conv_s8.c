@@ -20,6 +20,7 @@
 
 #include "te_fixedpoint.h"
 #include "te_gemm_s8.h"
+#include "te_gemm_s8_mve.h"
 #include "tinyengine.h"
 
 /* Two columns on the stack: 288 bytes. */
@@ -75,19 +76,26 @@ static void im2col(const te_conv_params *p, const int8_t *input, int32_t pixel, 
     }
 }
 
+#if !TE_USE_MVE
 /* Rows padded to 4 bytes and interleaved by pairs. */
 TE_DOT_FNS(dot, 4, 8, 0)
 
 /* Output channels per group (te_gemm_pair): 128 bytes of accumulators beside the columns. */
 #define GROUP 16
+#endif
 
 static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *output)
 {
-    const te_conv_store_fn store = te_conv_store_for(p);
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t window = p->k_h * p->k_w * p->in_c, len = (window + 3) & ~3, cout = p->out_c;
     int8_t columns[2][TE_CONV_COLUMN_MAX];
+#if TE_USE_MVE
+    te_gemm_mve gemm;
+    te_gemm_mve_prepare(&gemm, p, len);
+#else
+    const te_conv_store_fn store = te_conv_store_for(p);
     int32_t acc[2 * GROUP];
+#endif
     /* The rounding bytes meet zero weights; fill them once. */
     memset(columns, -p->input_offset, sizeof(columns));
     for (int32_t px = 0; px < pixels; px += 2) {
@@ -97,8 +105,12 @@ static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *o
             im2col(p, input, px + 1, columns[1]);
         }
         int8_t *out_a = output + (size_t)px * cout;
+#if TE_USE_MVE
+        te_gemm_mve_pair(&gemm, p, columns[0], columns[has_b], out_a, has_b ? out_a + cout : out_a);
+#else
         te_gemm_pair(p, columns[0], columns[has_b], len, out_a, has_b ? out_a + cout : out_a, &dot, store,
                      GROUP, acc);
+#endif
     }
 }
 
