@@ -157,14 +157,16 @@ def test_dead_channel_biases_wrap(kind, tmp_path):
 
 
 def test_gemm_filter_layout():
-    """Pairs of rows interleaved in 4-byte chunks, then their tails; an odd last row as is: the
-    same bytes (and zeros where rows are padded), in the order the kernels read them."""
+    """Rows [k_h][k_w][in_c] in order, each zero-padded to a multiple of 4 bytes (the kernels'
+    chunk): the same bytes, in the order the kernels read them."""
     rows = np.arange(3 * 6).reshape(3, 1, 1, 6)
-    assert gemm_filter_layout(rows, 6).tolist() == [0, 1, 2, 3, 6, 7, 8, 9, 4, 5, 10, 11, 12, 13, 14, 15, 16, 17]
-    assert gemm_filter_layout(rows, 8).tolist() == [0, 1, 2, 3, 6, 7, 8, 9, 4, 5, 0, 0, 10, 11, 0, 0,
-                                                    12, 13, 14, 15, 16, 17, 0, 0]
+    assert gemm_filter_layout(rows).tolist() == [0, 1, 2, 3, 4, 5, 0, 0, 6, 7, 8, 9, 10, 11, 0, 0,
+                                                 12, 13, 14, 15, 16, 17, 0, 0]
+    assert gemm_filter_layout(rows.reshape(3, 1, 1, 6)[:, :, :, :4]).tolist() == [0, 1, 2, 3, 6, 7, 8, 9,
+                                                                                  12, 13, 14, 15]
     big = np.random.default_rng(0).integers(-127, 128, size=(7, 3, 3, 3))
-    assert sorted(gemm_filter_layout(big, 27).tolist()) == sorted(big.reshape(-1).tolist())
+    laid = gemm_filter_layout(big).reshape(7, 28)
+    assert laid[:, :27].tolist() == big.reshape(7, 27).tolist() and not laid[:, 27].any()
 
 
 def chain_model(rng: np.random.Generator) -> bytes:

@@ -6,23 +6,23 @@
  * (zero point + input_offset) * w = 0 as in TFLite, in two's-complement int32 arithmetic.
  *
  * Windows of up to TE_CONV_COLUMN_MAX bytes (k_h * k_w * in_c: every first layer on RGB,
- * 3x3 on up to 16 channels) run as a GEMM: the windows of two output pixels are copied
- * into columns on the stack (im2col, padding filled with the zero point, each column
- * rounded up to 4 bytes), then te_gemm_pair (te_gemm_s8.h) multiplies both columns with
- * every filter row. For these the generator pads each row with zeros to the columns'
- * length and interleaves the rows by pairs (lowering/conv.py gemm_filter_layout); larger
- * windows take the direct loop below on rows [out_c][k_h][k_w][in_c].
+ * 3x3 on up to 16 channels) run as a GEMM: the windows of a block of up to 4 output pixels
+ * are copied into a column (im2col, padding filled with the zero point) and widened into
+ * te_gemm's scratch, then te_gemm_block (te_gemm_s8.h, conv_1x1_s8.c) multiplies them with
+ * every filter row. For these the generator pads each row with zeros to a multiple of 4
+ * bytes (lowering/conv.py gemm_filter_layout); larger windows take the direct loop below on
+ * rows [out_c][k_h][k_w][in_c].
  *
- * Access order: pixel pairs in order, both windows read before either pixel is written;
- * the direct loop reads each pixel's window while writing it. Either is at least as safe
- * as memory/overlap.py's window_kernel_gap assumes (one pixel at a time). */
+ * Access order: blocks of pixels in order, every window of a block read before any of its
+ * pixels is written; the direct loop reads each pixel's window while writing it. Either is
+ * at least as safe as memory/overlap.py's window_kernel_gap assumes (one pixel at a time). */
 #include <string.h>
 
 #include "te_fixedpoint.h"
 #include "te_gemm_s8.h"
 #include "tinyengine.h"
 
-/* Two columns on the stack: 288 bytes. */
+/* Windows up to this many bytes take the GEMM: 4 pixels' columns fit te_gemm's scratch. */
 #define TE_CONV_COLUMN_MAX 144
 
 /* Short copies and fills, word by word: the libc calls cost more than these rows. */
@@ -75,30 +75,24 @@ static void im2col(const te_conv_params *p, const int8_t *input, int32_t pixel, 
     }
 }
 
-/* Rows padded to 4 bytes and interleaved by pairs. */
-TE_DOT_FNS(dot, 4, 8, 0)
-
-/* Output channels per group (te_gemm_pair): 128 bytes of accumulators beside the columns. */
-#define GROUP 16
-
 static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *output)
 {
-    const te_conv_store_fn store = te_conv_store_for(p);
     const int32_t pixels = p->batches * p->out_h * p->out_w;
-    const int32_t window = p->k_h * p->k_w * p->in_c, len = (window + 3) & ~3, cout = p->out_c;
-    int8_t columns[2][TE_CONV_COLUMN_MAX];
-    int32_t acc[2 * GROUP];
-    /* The rounding bytes meet zero weights; fill them once. */
-    memset(columns, -p->input_offset, sizeof(columns));
-    for (int32_t px = 0; px < pixels; px += 2) {
-        const int has_b = px + 1 < pixels;
-        im2col(p, input, px, columns[0]);
-        if (has_b) {
-            im2col(p, input, px + 1, columns[1]);
+    const int32_t window = p->k_h * p->k_w * p->in_c, cout = p->out_c;
+    te_gemm g;
+    te_gemm_init(&g, p, window);
+    int8_t column[TE_CONV_COLUMN_MAX];
+    /* LDM and LDRD need the scratch word-aligned. */
+    _Alignas(8) int16_t cols[TE_GEMM_SCRATCH_HALVES];
+    for (int32_t px = 0, block = te_gemm_max_block(g.chunks); px < pixels; px += block) {
+        while (block > pixels - px) {
+            block >>= 1;
         }
-        int8_t *out_a = output + (size_t)px * cout;
-        te_gemm_pair(p, columns[0], columns[has_b], len, out_a, has_b ? out_a + cout : out_a, &dot, store,
-                     GROUP, acc);
+        for (int32_t i = 0; i < block; i++) {
+            im2col(p, input, px + i, column);
+            te_gemm_widen(column, window, cols, i, block);
+        }
+        te_gemm_block(&g, cols, block, output + (size_t)px * cout);
     }
 }
 
