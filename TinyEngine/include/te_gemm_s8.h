@@ -37,13 +37,21 @@ static inline uint32_t te_sxtb16_ror8(uint32_t x)
 }
 #endif
 
-/* te_requant_fast(x, multiplier, 2^30, start_hi, right) for multiplier >= 0, without its borrow
- * step: five instructions on the DSP path (AND, ORR, SUB, SMLAL, ASR) instead of seven.
- * te_requant_fast takes the high word of U - n 2^31 (U = start_hi 2^32 + 2^30 + x multiplier,
- * n = [(x ^ multiplier) < 0]) as the high word of U less a borrow. Here n 2^31 comes off the
- * start value instead: start_hi 2^32 + 2^30 - n 2^31 = (start_hi - n) 2^32 + (2^30 + n 2^31),
- * a low word below 2^32; and with multiplier >= 0, n = [x < 0]. The 64-bit sum is the same
- * number, so the result is te_requant_fast's bit for bit (tests/harness/requant_check.c). */
+/* te_requantize(x, multiplier, -(right + 1)) + offset for multiplier >= 0 and right in
+ * [1, TE_GEMM_REQUANT_MAX_RIGHT], with start_hi = ((2 offset + 1) << right) >> 1: what
+ * te_requant_fast computes (te_fixedpoint.h), without its borrow step: five instructions on
+ * the DSP path (AND, ORR, SUB, SMLAL, ASR) instead of seven.
+ * te_requant_fast takes the high word of U - n 2^31 (U = start_hi 2^32 + 2^30 + P,
+ * P = x multiplier, n = [(x ^ multiplier) < 0]) as the high word of U less a borrow. Here
+ * n 2^31 comes off the start value instead: start_hi 2^32 + 2^30 - n 2^31 =
+ * (start_hi - n) 2^32 + (2^30 + n 2^31), a low word below 2^32; and with multiplier >= 0,
+ * n = [x < 0]. The 64-bit sum is the same number.
+ * One right shift more than TE_REQUANT_FOLD_MAX_RIGHT: |start_hi| <= 255 2^22 = 2^30 - 2^22
+ * for right <= 23, the high word of (2^30 + n 2^31) + P lies in [-2^30, 2^30) (P in
+ * [-2^62 + 2^31, 2^62 - 2^32)), so start_hi - n plus it stays inside int32 and folding the
+ * offset stays exact. tests/harness/requant_check.c checks it against te_requantize. */
+#define TE_GEMM_REQUANT_MAX_RIGHT 23
+
 static inline int32_t te_gemm_requant(int32_t x, int32_t multiplier, int32_t start_hi, int32_t right)
 {
     const uint32_t sign = (uint32_t)x >> 31;
@@ -53,11 +61,10 @@ static inline int32_t te_gemm_requant(int32_t x, int32_t multiplier, int32_t sta
     return hi >> right;
 }
 
-/* Whether channel (multiplier, right = ~shift) takes te_gemm_requant, whose start_hi is then
- * ((2 output_offset + 1) << right) >> 1 (te_requant_prepare's folded offset). */
+/* Whether channel (multiplier, right = ~shift) takes te_gemm_requant. */
 static inline int te_gemm_requant_applies(int32_t multiplier, int32_t right)
 {
-    return multiplier >= 0 && te_requant_is_fast(right);
+    return multiplier >= 0 && (uint32_t)(right - 1) <= (uint32_t)(TE_GEMM_REQUANT_MAX_RIGHT - 1);
 }
 
 /* The scratch of one block: TE_GEMM_SCRATCH_HALVES int16 values, on the caller's stack. */
@@ -78,6 +85,21 @@ static inline int32_t te_gemm_max_block(int32_t chunks)
     return block;
 }
 
+/* Chunk word v (bytes x0..x3 from the low one) as x0, x2, x1, x3 at dst. */
+static inline void te_gemm_widen_word(uint32_t v, int16_t *dst)
+{
+#if TE_USE_DSP
+    const uint32_t even = __sxtb16(v), odd = te_sxtb16_ror8(v);
+    memcpy(dst, &even, 4);
+    memcpy(dst + 2, &odd, 4);
+#else
+    dst[0] = (int8_t)(v & 0xffu);
+    dst[1] = (int8_t)(v >> 16 & 0xffu);
+    dst[2] = (int8_t)(v >> 8 & 0xffu);
+    dst[3] = (int8_t)(v >> 24);
+#endif
+}
+
 /* Widens one column of len bytes into slot `slot` of a block of `block` columns at `cols`:
  * chunk k of the column (bytes x0..x3) goes to cols[4 (k block + slot)..+3] as x0, x2, x1, x3,
  * the two words SXTB16 and SXTB16 ROR #8 make of it (so the filter rows keep their natural
@@ -86,24 +108,22 @@ static inline void te_gemm_widen(const int8_t *x, int32_t len, int16_t *cols, in
 {
     int16_t *dst = cols + 4 * slot;
     const int32_t step = 4 * block;
-    int8_t tail[4] = {0, 0, 0, 0};
-    for (int32_t k = (len + 3) >> 2; k > 0; k--, x += 4, dst += step) {
-        const int8_t *src = x;
-        if (k == 1 && (len & 3)) {
-            memcpy(tail, x, (size_t)(len & 3));
-            src = tail;
-        }
+    for (int32_t k = len >> 2; k > 0; k--, x += 4, dst += step) {
 #if TE_USE_DSP
-        const uint32_t v = te_load4(src);
-        const uint32_t even = __sxtb16(v), odd = te_sxtb16_ror8(v);
-        memcpy(dst, &even, 4);
-        memcpy(dst + 2, &odd, 4);
+        te_gemm_widen_word(te_load4(x), dst);
 #else
-        dst[0] = src[0];
-        dst[1] = src[2];
-        dst[2] = src[1];
-        dst[3] = src[3];
+        /* Little-endian whatever the host's. */
+        te_gemm_widen_word((uint32_t)(uint8_t)x[0] | (uint32_t)(uint8_t)x[1] << 8 | (uint32_t)(uint8_t)x[2] << 16 |
+                               (uint32_t)(uint8_t)x[3] << 24,
+                           dst);
 #endif
+    }
+    if (len & 3) {
+        uint32_t v = 0;
+        for (int32_t i = (len & 3) - 1; i >= 0; i--) {
+            v = v << 8 | (uint8_t)x[i];
+        }
+        te_gemm_widen_word(v, dst);
     }
 }
 

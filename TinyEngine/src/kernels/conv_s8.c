@@ -43,8 +43,15 @@ static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n)
     }
 }
 
+/* GCC turns copy_bytes' and fill_bytes' loops back into memcpy and memset calls unless told not to. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define TE_NO_LIBC_CALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define TE_NO_LIBC_CALLS
+#endif
+
 /* The window of output pixel `pixel` (row-major over batches, rows, columns) as a column. */
-static void im2col(const te_conv_params *p, const int8_t *input, int32_t pixel, int8_t *col)
+static TE_NO_LIBC_CALLS void im2col(const te_conv_params *p, const int8_t *input, int32_t pixel, int8_t *col)
 {
     const int32_t ox = pixel % p->out_w, rest = pixel / p->out_w;
     const int32_t oy = rest % p->out_h, b = rest / p->out_h;
