@@ -51,7 +51,7 @@ static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n)
 #endif
 
 /* The window of output pixel `pixel` (row-major over batches, rows, columns) as a column. */
-static TE_NO_LIBC_CALLS void im2col(const te_conv_params *p, const int8_t *input, int32_t pixel, int8_t *col)
+static TE_NO_LIBC_CALLS __attribute__((noinline)) void im2col(const te_conv_params *p, const int8_t *input, int32_t pixel, int8_t *col)
 {
     const int32_t ox = pixel % p->out_w, rest = pixel / p->out_w;
     const int32_t oy = rest % p->out_h, b = rest / p->out_h;
@@ -82,10 +82,13 @@ static TE_NO_LIBC_CALLS void im2col(const te_conv_params *p, const int8_t *input
     }
 }
 
-static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *output)
+static TE_NO_LIBC_CALLS void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *output)
 {
     const int32_t pixels = p->batches * p->out_h * p->out_w;
-    const int32_t window = p->k_h * p->k_w * p->in_c, cout = p->out_c;
+    const int32_t cin = p->in_c, k_h = p->k_h, row_bytes = p->k_w * cin, window = k_h * row_bytes;
+    const int32_t in_w = p->in_w, in_h = p->in_h, stride = in_w * cin, cout = p->out_c;
+    /* Windows clear of the padding (and undilated) are k_h rows copied as they are. */
+    const int plain = p->dil_h == 1 && p->dil_w == 1;
     te_gemm g;
     te_gemm_init(&g, p, window);
     int8_t column[TE_CONV_COLUMN_MAX];
@@ -96,7 +99,17 @@ static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *o
             block >>= 1;
         }
         for (int32_t i = 0; i < block; i++) {
-            im2col(p, input, px + i, column);
+            const int32_t ox = (px + i) % p->out_w, rest = (px + i) / p->out_w;
+            const int32_t oy = rest % p->out_h, b = rest / p->out_h;
+            const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
+            if (plain && y0 >= 0 && y0 + k_h <= in_h && x0 >= 0 && x0 + p->k_w <= in_w) {
+                const int8_t *src = input + (((size_t)b * in_h + y0) * in_w + x0) * cin;
+                for (int32_t ky = 0; ky < k_h; ky++, src += stride) {
+                    copy_bytes(column + ky * row_bytes, src, row_bytes);
+                }
+            } else {
+                im2col(p, input, px + i, column);
+            }
             te_gemm_widen(column, window, cols, i, block);
         }
         te_gemm_block(&g, cols, block, output + (size_t)px * cout);
