@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from platformio_tinyengine.lowering.base import Alias, KernelCall, View
-from platformio_tinyengine.lowering.conv import CONV_COLUMN_MAX
+from platformio_tinyengine.lowering.conv import CONV_COLUMN_MAX, gemm_blocks
 from platformio_tinyengine.pipeline import CompiledModel
 
 
@@ -79,16 +79,23 @@ def _window_last_reads(p: dict, depthwise: bool, pool: bool) -> tuple[np.ndarray
     return last_read.reshape(-1), write
 
 
+def _pixel_blocks(p: dict, column_bytes: int) -> np.ndarray:
+    """Per output pixel, the number of the GEMM block computing it (the kernels' blocks: gemm_blocks)."""
+    sizes = gemm_blocks(p["batches"] * p["out_h"] * p["out_w"], column_bytes)
+    return np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+
+
 def kernel_slots(call: KernelCall) -> tuple[np.ndarray, np.ndarray] | None:
     """(last read slot per byte of inputs[0], write slot per output byte), or None if unknown."""
     p = call.params
     if call.kernel == "te_conv_s8" and p["k_h"] * p["k_w"] * p["in_c"] <= CONV_COLUMN_MAX:
-        # im2col: pixel pairs in order, both windows copied (slot 2 * pair) before the pair's
-        # outputs are written (slot 2 * pair + 1).
+        # im2col: blocks of pixels in order, every window of a block copied (slot 2 * block)
+        # before the block's outputs are written (slot 2 * block + 1).
         last_pixel = _window_last_pixel(p)
-        last_read = np.repeat(np.where(last_pixel >= 0, last_pixel // 2 * 2, -1).reshape(-1), p["in_c"])
-        pixels = np.arange(p["batches"] * p["out_h"] * p["out_w"], dtype=np.int64)
-        return last_read, np.repeat(pixels // 2 * 2 + 1, p["out_c"])
+        block = _pixel_blocks(p, p["k_h"] * p["k_w"] * p["in_c"])
+        last_read = np.repeat(np.where(last_pixel >= 0, 2 * block[np.maximum(last_pixel, 0)], -1).reshape(-1),
+                              p["in_c"])
+        return last_read, np.repeat(2 * block + 1, p["out_c"])
     if call.kernel in ("te_conv_s8", "te_depthwise_conv_s8"):
         return _window_last_reads(p, call.kernel == "te_depthwise_conv_s8", pool=False)
     if call.kernel == "te_depthwise_conv_s8_fast":
@@ -97,19 +104,10 @@ def kernel_slots(call: KernelCall) -> tuple[np.ndarray, np.ndarray] | None:
         # outputs, so only earlier: this order proves both.
         return _window_last_reads(p, depthwise=True, pool=False)
     if call.kernel == "te_conv_1x1_s8":
-        # Pixel pairs; within a pair, channel pairs: each slot reads both pixels of the pair
-        # entirely, then writes one output byte of each. (The kernel reads a group of channel
-        # pairs before writing the group: writes no earlier than this order has them.)
-        pixels, cin, cout = p["batches"] * p["out_h"] * p["out_w"], p["in_c"], p["out_c"]
-        pix = np.arange(pixels, dtype=np.int64)
-        pair_start = pix - pix % 2
-        # Slots are numbered by (pair, output channel pair); both pixels of the pair are read
-        # by every slot of the pair, the last being the pair's last channel pair.
-        pairs_slots = (cout + 1) // 2
-        last_read = np.repeat((pair_start // 2) * pairs_slots + pairs_slots - 1, cin)
-        oc = np.arange(cout, dtype=np.int64)
-        write = ((pair_start // 2)[:, None] * pairs_slots + oc[None, :] // 2).reshape(-1)
-        return last_read, write
+        # Blocks of pixels in order: a block's input read whole (slot 2 * block), then its
+        # outputs written (slot 2 * block + 1).
+        block = _pixel_blocks(p, p["in_c"])
+        return np.repeat(2 * block, p["in_c"]), np.repeat(2 * block + 1, p["out_c"])
     if call.kernel in ("te_avg_pool_s8", "te_max_pool_s8"):
         return _window_last_reads(p, depthwise=False, pool=True)
     if call.kernel == "te_fully_connected_s8":

@@ -11,7 +11,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from platformio_tinyengine.lowering.conv import CONV_COLUMN_MAX, gemm_filter_layout
+from platformio_tinyengine.lowering.conv import (CONV_COLUMN_MAX, GEMM_SCRATCH_HALVES, POINTWISE_MAX_IN_C,
+                                                 gemm_blocks, gemm_filter_layout)
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
 from tests.harness import HERE, WARNINGS, HostModel
@@ -67,9 +68,10 @@ def extreme_inputs(model: bytes, fill: int) -> list[list[np.ndarray]]:
     return [[np.full(t.shape, fill, np.int8) for t in compile_model(model).graph.inputs]]
 
 
-# Pointwise: odd pixel counts (the last pixel pairs with itself), odd channel counts (a last
-# single row), more than 16 channels (several groups), input channels not a multiple of 4 (the
-# tail after the chunks) or of 8 (one chunk after the two-chunk loop), fewer than 4 (no chunk).
+# Pointwise: pixel counts leaving blocks of 2 and 1 after the blocks of 4, more than 16 output
+# channels (several groups), input channels not a multiple of 4 (a zero-padded last chunk) or of
+# 8 (an odd chunk count), fewer than 4 (one partial chunk), past 256 (blocks of 2 pixels) and
+# past 512 (blocks of 1).
 POINTWISE_CASES = {
     "odd_pixels_cin_7_cout_5": dict(shape=(1, 3, 5, 7), cout=5),
     "cin_1": dict(shape=(1, 2, 3, 1), cout=4),
@@ -83,6 +85,8 @@ POINTWISE_CASES = {
     "mixed_shifts": dict(shape=(1, 3, 3, 9), cout=8, scales="mixed"),
     "mixed_shifts_relu6": dict(shape=(1, 3, 3, 16), cout=11, scales="mixed", activation=3),
     "batch_2": dict(shape=(2, 3, 1, 6), cout=3),
+    "cin_300_blocks_of_2": dict(shape=(1, 1, 7, 300), cout=5),
+    "cin_604_blocks_of_1": dict(shape=(1, 3, 1, 604), cout=3, activation=1),
 }
 
 # te_conv_s8: windows of up to 144 bytes take the im2col GEMM, larger ones the direct loop;
@@ -157,14 +161,16 @@ def test_dead_channel_biases_wrap(kind, tmp_path):
 
 
 def test_gemm_filter_layout():
-    """Pairs of rows interleaved in 4-byte chunks, then their tails; an odd last row as is: the
-    same bytes (and zeros where rows are padded), in the order the kernels read them."""
+    """Rows [k_h][k_w][in_c] in order, each zero-padded to a multiple of 4 bytes (the kernels'
+    chunk): the same bytes, in the order the kernels read them."""
     rows = np.arange(3 * 6).reshape(3, 1, 1, 6)
-    assert gemm_filter_layout(rows, 6).tolist() == [0, 1, 2, 3, 6, 7, 8, 9, 4, 5, 10, 11, 12, 13, 14, 15, 16, 17]
-    assert gemm_filter_layout(rows, 8).tolist() == [0, 1, 2, 3, 6, 7, 8, 9, 4, 5, 0, 0, 10, 11, 0, 0,
-                                                    12, 13, 14, 15, 16, 17, 0, 0]
+    assert gemm_filter_layout(rows).tolist() == [0, 1, 2, 3, 4, 5, 0, 0, 6, 7, 8, 9, 10, 11, 0, 0,
+                                                 12, 13, 14, 15, 16, 17, 0, 0]
+    assert gemm_filter_layout(rows.reshape(3, 1, 1, 6)[:, :, :, :4]).tolist() == [0, 1, 2, 3, 6, 7, 8, 9,
+                                                                                  12, 13, 14, 15]
     big = np.random.default_rng(0).integers(-127, 128, size=(7, 3, 3, 3))
-    assert sorted(gemm_filter_layout(big, 27).tolist()) == sorted(big.reshape(-1).tolist())
+    laid = gemm_filter_layout(big).reshape(7, 28)
+    assert laid[:, :27].tolist() == big.reshape(7, 27).tolist() and not laid[:, 27].any()
 
 
 def chain_model(rng: np.random.Generator) -> bytes:
@@ -183,9 +189,44 @@ def chain_model(rng: np.random.Generator) -> bytes:
 
 
 def test_column_limit_matches_the_kernel():
-    """The plan checker simulates te_conv_s8's im2col order for the windows conv_s8.c takes it for."""
+    """The plan checker simulates te_conv_s8's im2col order for the windows conv_s8.c takes it for,
+    in the GEMM's blocks of pixels (gemm_blocks), which depend on the scratch's size."""
     text = (C_SOURCE_DIR / "kernels" / "conv_s8.c").read_text()
     assert f"#define TE_CONV_COLUMN_MAX {CONV_COLUMN_MAX}\n" in text
+    header = (C_INCLUDE_DIR / "te_gemm_s8.h").read_text()
+    assert f"#define TE_GEMM_SCRATCH_HALVES {GEMM_SCRATCH_HALVES}\n" in header
+    assert gemm_blocks(11, CONV_COLUMN_MAX) == [4, 4, 2, 1]
+    assert gemm_blocks(9, 512) == [2, 2, 2, 2, 1] and gemm_blocks(2, POINTWISE_MAX_IN_C) == [1, 1]
+    assert gemm_blocks(1, POINTWISE_MAX_IN_C + 1) == []
+
+
+def test_pointwise_wider_than_the_scratch_runs_in_te_conv_s8():
+    """More input channels than one column of te_gemm's scratch holds: te_conv_s8's direct loop."""
+    rng = np.random.default_rng(31)
+    model = conv_case_model(rng, shape=(1, 2, 1, POINTWISE_MAX_IN_C + 4), cout=3)
+    assert {c.kernel for c in compile_model(model).kernel_calls} == {"te_conv_s8"}
+    assert_bit_exact(model, rng)
+
+
+def test_pointwise_in_place():
+    """Each block of pixels is read whole before its outputs are written: with as many output
+    channels as input channels, or fewer, the output may start at the input's offset (the plan
+    checker replays the kernel's blocks)."""
+    rng = np.random.default_rng(32)
+    b = ModelBuilder()
+    shape = (1, 5, 3, 24)
+    x = b.input("x", shape, "int8", scale(rng, 0.01, 0.1), -3)
+    y0, s0 = add_conv(b, rng, "c0", x, shape, 24)
+    y1, s1 = add_conv(b, rng, "c1", y0, s0, 24)
+    y2, _ = add_conv(b, rng, "c2", y1, s1, 16)
+    b.output(y2)
+    model = b.finish()
+    compiled = compile_model(model)
+    check_plan(compiled)
+    calls = [c for c in compiled.kernel_calls if c.kernel == "te_conv_1x1_s8"]
+    assert [o[1] for c in calls for o in c.overlaps] == [0, 0, 0]
+    assert any(compiled.plan.offset(c.inputs[0]) == compiled.plan.offset(c.outputs[0]) for c in calls)
+    assert_bit_exact(model, rng)
 
 
 @pytest.mark.parametrize("patch", ["off", "3x3@1", "2x3@4"])

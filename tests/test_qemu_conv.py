@@ -75,16 +75,20 @@ def test_edge_cases_bit_exact_portable_build(tmp_path):
 
 @requires_qemu
 def test_dsp_instructions_are_compiled():
-    """The cases above test the DSP paths only if the library really compiles them: SMLAD on
-    SXTB16 with the rotation folded in, SMLAL for the requantisation, SSAT for the clamp."""
+    """The cases above test the DSP paths only if the library really compiles them: the GEMM core
+    (conv_1x1_s8.c, which te_conv_s8 calls) with SMLAD on scratch words, LDM of 4 of them, SXTB16
+    with the rotation folded in, SMLAL for the requantisation and SSAT for the clamp; te_conv_s8
+    widening its columns with SXTB16."""
     flags = firmware.compiler_flags(resolve_board("qemu_cortex_m4"))
     objects = {o.stem: o for o in firmware.library_objects(flags)}
-    for stem in ("conv_1x1_s8", "conv_s8"):
-        text = subprocess.run(["arm-none-eabi-objdump", "-d", str(objects[stem])], capture_output=True, text=True,
-                              check=True).stdout
+    texts = {stem: subprocess.run(["arm-none-eabi-objdump", "-d", str(objects[stem])], capture_output=True,
+                                  text=True, check=True).stdout for stem in ("conv_1x1_s8", "conv_s8")}
+    for stem, text in texts.items():
         assert re.search(r"sxtb16\s+\w+, \w+, ror #8", text), stem
-        for instruction in ("smlad", "smlal", "ssat"):
-            assert instruction in text, (stem, instruction)
+    assert re.search(r"ldmia(\.w)?\s+\w+!, \{r8, r9, sl, fp\}", texts["conv_1x1_s8"])
+    for instruction in ("smlad", "smlal", "ssat"):
+        assert instruction in texts["conv_1x1_s8"], instruction
+    assert "te_gemm_block" in texts["conv_s8"]
     portable = {o.stem: o for o in firmware.library_objects(flags + ["-DTE_PORTABLE"])}
     text = subprocess.run(["arm-none-eabi-objdump", "-d", str(portable["conv_1x1_s8"])], capture_output=True,
                           text=True, check=True).stdout

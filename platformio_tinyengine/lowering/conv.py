@@ -13,6 +13,28 @@ from .depthwise import lower_depthwise_fast
 SAME, VALID = 0, 1
 # te_conv_s8 runs windows of up to this many bytes as an im2col GEMM (conv_s8.c TE_CONV_COLUMN_MAX).
 CONV_COLUMN_MAX = 144
+# The GEMM of te_conv_1x1_s8 and te_conv_s8 widens the columns of a block of pixels into a
+# scratch of this many int16 values (te_gemm_s8.h TE_GEMM_SCRATCH_HALVES), 4 per 4-byte chunk.
+GEMM_SCRATCH_HALVES = 1024
+# te_conv_1x1_s8 takes up to this many input channels (one column in the scratch); wider
+# pointwise layers run in te_conv_s8.
+POINTWISE_MAX_IN_C = GEMM_SCRATCH_HALVES
+
+
+def gemm_blocks(pixels: int, column_bytes: int) -> list[int]:
+    """The blocks of pixels the GEMM computes, in order (te_gemm_max_block, then halving blocks
+    for the pixels left): each block's columns are read before any of its outputs is written."""
+    chunks = -(-column_bytes // 4)
+    block = 4
+    while block and 4 * block * chunks > GEMM_SCRATCH_HALVES:
+        block //= 2
+    blocks, done = [], 0
+    while block and done < pixels:
+        while block > pixels - done:
+            block //= 2
+        blocks.append(block)
+        done += block
+    return blocks
 
 
 def padding_before(padding: int, in_size: int, out_size: int, stride: int, dilation: int,
@@ -69,33 +91,18 @@ def folded_bias(ctx: LoweringContext, name: str, weights: Tensor, bias: Tensor |
     return ctx.const(folded, "int32_t", f"{name}_bias_folded")
 
 
-def gemm_filter_layout(weights: np.ndarray, row_bytes: int) -> np.ndarray:
-    """The filter of te_conv_1x1_s8 and of te_conv_s8's im2col path (te_dot_rows in
-    te_gemm_s8.h): each output channel's row [k_h][k_w][in_c] zero-padded to row_bytes, the rows
-    in pairs, each pair interleaved in 4-byte chunks (m0..3 n0..3 m4..7 n4..7 ...) then m's and
-    n's row_bytes % 4 tail bytes; an odd last row as is. The kernel reads it in this order."""
+def gemm_filter_layout(weights: np.ndarray) -> np.ndarray:
+    """The filter of te_conv_1x1_s8 and of te_conv_s8's im2col path (te_gemm_s8.h): each output
+    channel's row [k_h][k_w][in_c] zero-padded to a multiple of 4 bytes, the kernels' chunk."""
     rows = weights.reshape(weights.shape[0], -1)
-    rows = np.pad(rows, ((0, 0), (0, row_bytes - rows.shape[1])))
-    out_c = rows.shape[0]
-    body = row_bytes - row_bytes % 4
-    parts = []
-    for oc in range(0, out_c - 1, 2):
-        m, n = rows[oc], rows[oc + 1]
-        chunks = np.stack([m[:body].reshape(-1, 4), n[:body].reshape(-1, 4)], axis=1).reshape(-1)
-        parts += [chunks, m[body:], n[body:]]
-    if out_c % 2:
-        parts.append(rows[-1])
-    return np.concatenate(parts)
+    return np.pad(rows, ((0, 0), (0, -rows.shape[1] % 4))).reshape(-1)
 
 
-def conv_filter(ctx: LoweringContext, name: str, w: Tensor, pointwise: bool):
-    """te_conv_1x1_s8's rows as they are; te_conv_s8's padded to 4 bytes where it runs im2col
-    (CONV_COLUMN_MAX: the padding adds at most 3 bytes a channel), else [out_c][k_h][k_w][in_c]."""
-    window = int(np.prod(w.shape[1:]))
-    if pointwise:
-        return ctx.const(gemm_filter_layout(w.data, window), "int8_t", f"{name}_filter_pairs")
-    if window <= CONV_COLUMN_MAX:
-        return ctx.const(gemm_filter_layout(w.data, -(-window // 4) * 4), "int8_t", f"{name}_filter_pairs")
+def conv_filter(ctx: LoweringContext, name: str, w: Tensor, gemm: bool):
+    """Rows padded to 4 bytes where the layer runs as a GEMM (the padding adds at most 3 bytes a
+    channel), else [out_c][k_h][k_w][in_c]."""
+    if gemm:
+        return ctx.const(gemm_filter_layout(w.data), "int8_t", f"{name}_filter_rows")
     return ctx.tensor_const(w, f"{name}_filter")
 
 
@@ -148,13 +155,14 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
             return fast
     mult, shift = requantisation(ctx, name, x, w_scales, y)
     pointwise = not depthwise and k_h == k_w == 1 and stride_h == stride_w == 1 and pad_top == pad_left == 0 \
-        and (in_h, in_w) == (out_h, out_w)
+        and (in_h, in_w) == (out_h, out_w) and in_c <= POINTWISE_MAX_IN_C
+    gemm = pointwise or (not depthwise and k_h * k_w * in_c <= CONV_COLUMN_MAX)
     params = dict(
         batches=n, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
         k_h=k_h, k_w=k_w, stride_h=stride_h, stride_w=stride_w, dil_h=dil_h, dil_w=dil_w,
         pad_top=pad_top, pad_left=pad_left, depth_multiplier=multiplier,
         input_offset=-x.quant.zp, output_offset=y.quant.zp, act_min=act_min, act_max=act_max,
-        filter=ctx.tensor_const(w, f"{name}_filter") if depthwise else conv_filter(ctx, name, w, pointwise),
+        filter=ctx.tensor_const(w, f"{name}_filter") if depthwise else conv_filter(ctx, name, w, gemm),
         bias="NULL", multiplier=mult, shift=shift,
     )
     macs = n * out_h * out_w * out_c * k_h * k_w * (1 if depthwise else in_c)

@@ -57,12 +57,13 @@ def window_kernel_gap(batches: int, in_h: int, in_w: int, in_c: int, out_h: int,
     return worst
 
 
-def pixel_block_gap(pixels: int, in_c: int, out_c: int, block: int = 2) -> int:
-    """Pointwise kernels that read a block of consecutive pixels (all their channels) while
-    writing that block's outputs channel pair by channel pair."""
-    start = np.arange(0, pixels, block, dtype=np.int64)
-    end = np.minimum(start + block, pixels)
-    return gap(end * out_c, start * in_c)
+def pixel_block_gap(pixels: int, in_c: int, out_c: int) -> int:
+    """Pointwise kernels that walk the pixels in order in blocks of consecutive pixels (of any
+    sizes), each block's input read whole before any of its outputs is written (te_conv_1x1_s8).
+    A block ending at pixel e has written e * out_c bytes when the later reads start at
+    e * in_c; every block but the last ends at e <= pixels - 1, and nothing is read after the
+    last: G = max(0, (pixels - 1) * (out_c - in_c))."""
+    return max(0, (pixels - 1) * (out_c - in_c))
 
 
 def rows_kernel_gap(rows: int, in_row: int, out_row: int) -> int:

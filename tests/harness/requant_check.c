@@ -1,4 +1,5 @@
-/* te_requant_prepare/te_requant_apply (and so te_requant_fast) against te_requantize
+/* te_requant_prepare/te_requant_apply (and so te_requant_fast) and te_gemm_requant (the GEMM's
+ * output stage, te_gemm_s8.h) against te_requantize
  * (gemmlowp's arithmetic) plus an output offset, on edge values: every shift TFLite allows,
  * offsets at the ends of int8, multipliers at and near the ends of their ranges (and their
  * negations, as SUB uses), accumulators at the int32 ends, around every power of two, a
@@ -11,6 +12,7 @@
 
 #include "te_fixedpoint.h"
 #include "te_fixedpoint_mve.h"
+#include "te_gemm_s8.h"
 
 typedef void (*te_mismatch_report)(int32_t x, int32_t multiplier, int32_t shift, int32_t offset, int32_t want,
                                    int32_t got);
@@ -30,10 +32,14 @@ static long check_one(int32_t x, int32_t multiplier, int32_t shift, int32_t offs
     const int32_t want = te_wrapping_add(te_requantize(x, multiplier, shift), offset);
     int32_t got = te_requant_apply(q, x);
     const int32_t right = ~shift;
+    /* The output stages of the convolutions and ADD derive the start value from the shift alone
+     * (both forms take right >= 1). */
+    const int32_t start_hi = right >= 1 ? (int32_t)((2u * (uint32_t)offset + 1u) << right) >> 1 : 0;
     if (got == want && te_requant_is_fast(right)) {
-        /* The convolutions' output stage derives the start value from the shift alone. */
-        const int32_t start_hi = (int32_t)((2u * (uint32_t)offset + 1u) << right) >> 1;
         got = te_requant_fast(x, multiplier, 0x40000000u, start_hi, right);
+    }
+    if (got == want && te_gemm_requant_applies(multiplier, right)) {
+        got = te_gemm_requant(x, multiplier, start_hi, right);
     }
 #if TE_USE_MVE
     /* The Helium forms (te_fixedpoint_mve.h), per-lane and scalar operands, on every lane. */

@@ -1,22 +1,285 @@
-/* Pointwise (1x1, stride 1, unpadded) CONV_2D as a GEMM over pixels, two at a time
- * (te_gemm_pair in te_gemm_s8.h).
+/* Pointwise (1x1, stride 1, unpadded) CONV_2D as a GEMM over blocks of pixels, and the GEMM
+ * core te_conv_s8 shares (te_gemm_s8.h).
  *
  * Contract: `bias` is folded by the generator, bias[oc] + input_offset * sum(filter[oc]),
  * so the inner loop is a plain int8 dot product (what SMLAD computes on the DSP path);
  * input_offset is not read. Equal to te_conv_s8 in two's-complement int32 arithmetic.
- * `filter` holds the output channels in pairs, each pair's rows interleaved in 4-byte
- * chunks (lowering/conv.py gemm_filter_layout; see te_dot_rows), an odd last row as is.
- * Access order (memory/overlap.py pixel_block_gap): pixel pairs in order, each pair read
- * whole, group of channels by group, while its outputs are written group by group. */
+ * `filter` holds the rows [out_c][in_c], each zero-padded to a multiple of 4 bytes
+ * (lowering/conv.py gemm_filter_layout). in_c is at most 4 * TE_GEMM_MAX_CHUNKS.
+ * Access order (memory/overlap.py pixel_block_gap): blocks of te_gemm_max_block pixels in order
+ * (then a block of 2 and of 1 for the pixels left), each block's input read whole before
+ * any of its outputs is written. */
 #include "te_gemm_s8.h"
 #include "te_gemm_s8_mve.h"
 #include "tinyengine.h"
 
-/* Rows interleaved by pairs, in_c % 4 tail bytes after each pair. */
-TE_DOT_FNS(dot, 4, 8, len & 3)
+/* Output channels per group: the dot products of a group's rows go to a buffer of 4 x GROUP
+ * sums on the stack, then through the output stage; two loops, each with all the registers. */
+#define GROUP 16
 
-/* Output channels per group (te_gemm_pair): 256 bytes of accumulators. */
-#define GROUP 32
+/* The assembly needs 14 free registers and LDM/STM of r0-r3 and r8-r11: optimised Thumb-2
+ * builds (an -O0 build keeps a frame pointer and runs the portable loops on the same
+ * scratch). Its reads (scratch, filter, constants) and writes (sums, outputs) are declared by
+ * a "memory" clobber, and it is volatile: the output stage has no other result. */
+#if TE_USE_DSP && defined(__OPTIMIZE__) && defined(__thumb2__)
+#define GEMM_ASM 1
+#else
+#define GEMM_ASM 0
+#endif
+
+#if GEMM_ASM
+/* One chunk (4 input channels) of a row against the block's 4, 2 or 1 pixels: the weight word
+ * widened into its even (we) and odd (w) pairs, SMLAD with each pixel's two scratch words. */
+#define GEMM_WEIGHTS                 \
+    "ldr %[w], [%[wp]], #4\n\t"      \
+    "sxtb16 %[we], %[w]\n\t"         \
+    "sxtb16 %[w], %[w], ror #8\n\t"
+#define GEMM_PIXEL(A, X, Y)                         \
+    "smlad %[" A "], %[" X "], %[we], %[" A "]\n\t" \
+    "smlad %[" A "], %[" Y "], %[w], %[" A "]\n\t"
+#define GEMM_LDM4 "ldm %[xp]!, {%[x0], %[x1], %[x2], %[x3]}\n\t"
+#define GEMM_BODY4                                                                                             \
+    GEMM_LDM4 GEMM_WEIGHTS GEMM_PIXEL("a0", "x0", "x1") GEMM_PIXEL("a1", "x2", "x3") GEMM_LDM4 GEMM_PIXEL("a2", \
+                                                                                                     "x0", "x1") \
+        GEMM_PIXEL("a3", "x2", "x3")
+#define GEMM_BODY2 GEMM_LDM4 GEMM_WEIGHTS GEMM_PIXEL("a0", "x0", "x1") GEMM_PIXEL("a1", "x2", "x3")
+#define GEMM_BODY1 "ldrd %[x0], %[x1], [%[xp]], #8\n\t" GEMM_WEIGHTS GEMM_PIXEL("a0", "x0", "x1")
+
+/* Rows until the bias pointer reaches `end`: each row's sums from its bias, `chunks` (>= 1)
+ * bodies two per iteration (an odd one first: LSRS leaves chunks & 1 in C and whether
+ * chunks > 1 in Z; the bodies set no flags), then stored at *accp (STORE). */
+#define GEMM_ROWS(BODY, STORE)                                                                     \
+    "0:\n\t"                                                                                       \
+    "ldr %[a0], [%[bp]], #4\n\t"                                                                   \
+    "mov %[a1], %[a0]\n\t"                                                                         \
+    "mov %[a2], %[a0]\n\t"                                                                         \
+    "mov %[a3], %[a0]\n\t"                                                                         \
+    "ldr %[xp], %[cols]\n\t"                                                                       \
+    "ldr %[n], %[chunks]\n\t"                                                                      \
+    "lsrs %[n], %[n], #1\n\t"                                                                      \
+    "bcc 1f\n\t" BODY "beq 2f\n"                                                                   \
+    "1:\n\t" BODY BODY "subs %[n], %[n], #1\n\t"                                                   \
+    "bne 1b\n"                                                                                     \
+    "2:\n\t"                                                                                       \
+    "ldr %[xp], %[accp]\n\t" STORE "str %[xp], %[accp]\n\t"                                        \
+    "ldr %[n], %[end]\n\t"                                                                         \
+    "cmp %[bp], %[n]\n\t"                                                                          \
+    "bne 0b"
+
+/* te_gemm_requant of X (multiplier m, start_hi h, right r), saturated into hi. */
+#define GEMM_REQUANT(X)                         \
+    "and %[lo], %[" X "], #0x80000000\n\t"      \
+    "orr %[lo], %[lo], #0x40000000\n\t"         \
+    "sub %[hi], %[h], %[" X "], lsr #31\n\t"    \
+    "smlal %[lo], %[hi], %[" X "], %[m]\n\t"    \
+    "asr %[hi], %[hi], %[r]\n\t"                \
+    "ssat %[hi], #8, %[hi]\n\t"
+
+/* Per row: its `block` sums (LOAD), the channel's multiplier, right = ~shift and start_hi,
+ * then the outputs (REQUANT: pixel i at op + i * cout), until the multiplier pointer reaches
+ * `end`. */
+#define GEMM_STORE_ROWS(LOAD, REQUANT)                  \
+    "0:\n\t" LOAD                                       \
+    "ldr %[m], [%[mp]], #4\n\t"                         \
+    "ldrsb %[r], [%[sp8]], #1\n\t"                      \
+    "ldr %[h], %[odd]\n\t"                              \
+    "mvn %[r], %[r]\n\t"                                \
+    "lsl %[h], %[h], %[r]\n\t"                          \
+    "asr %[h], %[h], #1\n\t" REQUANT                    \
+    "add %[op], %[op], #1\n\t"                          \
+    "ldr %[x1], %[end]\n\t"                             \
+    "cmp %[mp], %[x1]\n\t"                              \
+    "bne 0b"
+#define GEMM_OUT4                                                                                   \
+    GEMM_REQUANT("x0") "strb %[hi], [%[op]]\n\t" GEMM_REQUANT("x1") "strb %[hi], [%[op], %[cout]]\n\t" \
+    "add %[x0], %[op], %[cout], lsl #1\n\t" GEMM_REQUANT("x2") "strb %[hi], [%[x0]]\n\t"               \
+    GEMM_REQUANT("x3") "strb %[hi], [%[x0], %[cout]]\n\t"
+#define GEMM_OUT2 \
+    GEMM_REQUANT("x0") "strb %[hi], [%[op]]\n\t" GEMM_REQUANT("x1") "strb %[hi], [%[op], %[cout]]\n\t"
+#define GEMM_OUT1 GEMM_REQUANT("x0") "strb %[hi], [%[op]]\n\t"
+#endif
+
+/* acc[4 r + i] = row r . column i + bias[r] for the `count` rows from *wp (left at the next
+ * row) and the block's columns (block: a constant 4, 2 or 1). */
+static inline __attribute__((always_inline)) void gemm_dot_rows(const int16_t *cols, const int8_t **wp, int32_t chunks,
+                                                                int32_t block, const int32_t *bias, int32_t count,
+                                                                uint32_t *acc)
+{
+#if GEMM_ASM
+    const int8_t *w8 = *wp;
+    const int32_t *bp = bias, *end = bias + count;
+    uint32_t *accp = acc;
+    const int16_t *xp;
+    uint32_t n, w, we;
+    /* LDM and STM move registers in ascending order: the sums and the four scratch words go to
+     * fixed registers. */
+    register uint32_t a0 __asm__("r0");
+    register uint32_t a1 __asm__("r1");
+    register uint32_t a2 __asm__("r2");
+    register uint32_t a3 __asm__("r3");
+    register uint32_t x0 __asm__("r8");
+    register uint32_t x1 __asm__("r9");
+    register uint32_t x2 __asm__("r10");
+    register uint32_t x3 __asm__("r11");
+#define GEMM_DOT_OPERANDS                                                                                         \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),           \
+      [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we), [n] "=&r"(n), [xp] "=&r"(xp), [wp] "+r"(w8), \
+      [bp] "+r"(bp), [accp] "+m"(accp)                                                                            \
+    : [cols] "m"(cols), [chunks] "m"(chunks), [end] "m"(end)                                                      \
+    : "cc", "memory"
+    if (block == 4) {
+        __asm__ volatile(GEMM_ROWS(GEMM_BODY4, "stm %[xp]!, {%[a0], %[a1], %[a2], %[a3]}\n\t") GEMM_DOT_OPERANDS);
+    } else if (block == 2) {
+        __asm__ volatile(GEMM_ROWS(GEMM_BODY2, "stm %[xp]!, {%[a0], %[a1]}\n\t") GEMM_DOT_OPERANDS);
+    } else {
+        __asm__ volatile(GEMM_ROWS(GEMM_BODY1, "str %[a0], [%[xp]], #4\n\t") GEMM_DOT_OPERANDS);
+    }
+#undef GEMM_DOT_OPERANDS
+    *wp = w8;
+#else
+    const int8_t *w = *wp;
+    for (int32_t r = 0; r < count; r++, acc += block) {
+        for (int32_t i = 0; i < block; i++) {
+            acc[i] = (uint32_t)bias[r];
+        }
+        for (int32_t k = 0; k < chunks; k++, w += 4) {
+            for (int32_t i = 0; i < block; i++) {
+                const int16_t *x = cols + 4 * (k * block + i);
+                /* Unsigned: the sums wrap like the hardware's (biases near INT32_MIN on dead channels). */
+                acc[i] += (uint32_t)(x[0] * w[0] + x[1] * w[2]) + (uint32_t)(x[2] * w[1] + x[3] * w[3]);
+            }
+        }
+    }
+    *wp = w;
+#endif
+}
+
+static inline int8_t saturate8(int32_t v)
+{
+#if TE_USE_DSP
+    return (int8_t)__ssat(v, 8);
+#else
+    return (int8_t)te_clamp(v, -128, 127);
+#endif
+}
+
+/* The output stage of `count` rows (block sums each at acc) whose channels all take
+ * te_gemm_requant with the range of int8: pixel i's channel at out[i * cout]. */
+static inline __attribute__((always_inline)) void gemm_store_fast(const te_conv_params *p, int32_t oc,
+                                                                  int32_t count, int32_t block, const uint32_t *acc,
+                                                                  int8_t *out)
+{
+    const int32_t cout = p->out_c;
+    /* start_hi = 2^(right-1) + offset 2^right = ((2 offset + 1) << right) >> 1. */
+    const uint32_t odd_offset = 2u * (uint32_t)p->output_offset + 1u;
+#if GEMM_ASM
+    const int32_t *mp = p->multiplier + oc, *end = mp + count;
+    const int8_t *sp8 = p->shift + oc;
+    int8_t *op = out;
+    uint32_t m, r, h, lo, hi;
+    register const uint32_t *accp __asm__("r12") = acc;
+    register uint32_t x0 __asm__("r8");
+    register uint32_t x1 __asm__("r9");
+    register uint32_t x2 __asm__("r10");
+    register uint32_t x3 __asm__("r11");
+#define GEMM_STORE_OPERANDS                                                                                         \
+    : [accp] "+r"(accp), [mp] "+r"(mp), [sp8] "+r"(sp8), [op] "+r"(op), [m] "=&r"(m), [r] "=&r"(r), [h] "=&r"(h), \
+      [lo] "=&r"(lo), [hi] "=&r"(hi), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3)              \
+    : [cout] "r"(cout), [odd] "m"(odd_offset), [end] "m"(end)                                                      \
+    : "cc", "memory"
+    if (block == 4) {
+        __asm__ volatile(GEMM_STORE_ROWS("ldm %[accp]!, {%[x0], %[x1], %[x2], %[x3]}\n\t", GEMM_OUT4) GEMM_STORE_OPERANDS);
+    } else if (block == 2) {
+        __asm__ volatile(GEMM_STORE_ROWS("ldm %[accp]!, {%[x0], %[x1]}\n\t", GEMM_OUT2) GEMM_STORE_OPERANDS);
+    } else {
+        __asm__ volatile(GEMM_STORE_ROWS("ldr %[x0], [%[accp]], #4\n\t", GEMM_OUT1) GEMM_STORE_OPERANDS);
+    }
+#undef GEMM_STORE_OPERANDS
+#else
+    for (int32_t r = 0; r < count; r++, acc += block, out++) {
+        const int32_t m = p->multiplier[oc + r], right = ~(int32_t)p->shift[oc + r];
+        const int32_t start_hi = (int32_t)(odd_offset << right) >> 1;
+        for (int32_t i = 0; i < block; i++) {
+            out[i * cout] = saturate8(te_gemm_requant((int32_t)acc[i], m, start_hi, right));
+        }
+    }
+#endif
+}
+
+/* The same for any channels: te_gemm_requant where it applies, else te_requantize and the
+ * activation range (layers with such channels or a narrower range: out of line). */
+static void __attribute__((noinline)) gemm_store_general(const te_gemm *g, int32_t oc, int32_t count,
+                                                         int32_t block, const uint32_t *acc, int8_t *out)
+{
+    const te_conv_params *p = g->p;
+    for (int32_t r = 0; r < count; r++, acc += block, out++) {
+        const int32_t m = p->multiplier[oc + r], right = ~(int32_t)p->shift[oc + r];
+        if (g->full_range && te_gemm_requant_applies(m, right)) {
+            gemm_store_fast(p, oc + r, 1, block, acc, out);
+            continue;
+        }
+        const te_requant_channel q = te_requant_prepare(m, p->shift[oc + r], p->output_offset);
+        for (int32_t i = 0; i < block; i++) {
+            out[i * p->out_c] = (int8_t)te_clamp(te_requant_apply(&q, (int32_t)acc[i]), p->act_min, p->act_max);
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void gemm_rows(const te_gemm *g, const int16_t *cols, int32_t block,
+                                                            int8_t *out)
+{
+    const te_conv_params *p = g->p;
+    const int32_t cout = p->out_c;
+    const int8_t *w = p->filter;
+    uint32_t acc[4 * GROUP];
+    for (int32_t oc = 0; oc < cout; oc += GROUP) {
+        const int32_t count = cout - oc < GROUP ? cout - oc : GROUP;
+        gemm_dot_rows(cols, &w, g->chunks, block, p->bias + oc, count, acc);
+        if (g->all_fast) {
+            gemm_store_fast(p, oc, count, block, acc, out + oc);
+        } else {
+            gemm_store_general(g, oc, count, block, acc, out + oc);
+        }
+    }
+}
+
+/* One instance per block size, each with its loops and registers to itself. */
+static void __attribute__((noinline)) gemm_rows4(const te_gemm *g, const int16_t *cols, int8_t *out)
+{
+    gemm_rows(g, cols, 4, out);
+}
+
+static void __attribute__((noinline)) gemm_rows2(const te_gemm *g, const int16_t *cols, int8_t *out)
+{
+    gemm_rows(g, cols, 2, out);
+}
+
+static void __attribute__((noinline)) gemm_rows1(const te_gemm *g, const int16_t *cols, int8_t *out)
+{
+    gemm_rows(g, cols, 1, out);
+}
+
+void te_gemm_block(const te_gemm *g, const int16_t *cols, int32_t block, int8_t *out)
+{
+    if (block == 4) {
+        gemm_rows4(g, cols, out);
+    } else if (block == 2) {
+        gemm_rows2(g, cols, out);
+    } else {
+        gemm_rows1(g, cols, out);
+    }
+}
+
+void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
+{
+    g->p = p;
+    g->chunks = (len + 3) >> 2;
+    g->full_range = p->act_min <= -128 && p->act_max >= 127;
+    g->all_fast = g->full_range;
+    for (int32_t oc = 0; oc < p->out_c && g->all_fast; oc++) {
+        g->all_fast = te_gemm_requant_applies(p->multiplier[oc], ~(int32_t)p->shift[oc]);
+    }
+}
 
 te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *output)
 {
@@ -26,16 +289,24 @@ te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *o
 #if TE_USE_MVE
     return te_conv_1x1_s8_mve(p, input, output);
 #endif
-    const te_conv_store_fn store = te_conv_store_for(p);
-    int32_t acc[2 * GROUP];
-    const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t cin = p->in_c, cout = p->out_c;
-    for (int32_t px = 0; px < pixels; px += 2) {
-        const int8_t *a = input + (size_t)px * cin;
-        int8_t *out_a = output + (size_t)px * cout;
-        const int has_b = px + 1 < pixels;
-        te_gemm_pair(p, a, has_b ? a + cin : a, cin, out_a, has_b ? out_a + cout : out_a, &dot, store,
-                     GROUP, acc);
+    te_gemm g;
+    te_gemm_init(&g, p, cin);
+    const int32_t max_block = te_gemm_max_block(g.chunks);
+    if (max_block == 0) {
+        return TE_ERROR_ARGUMENT;
+    }
+    /* LDM and LDRD need the scratch word-aligned. */
+    _Alignas(8) int16_t cols[TE_GEMM_SCRATCH_HALVES];
+    const int32_t pixels = p->batches * p->out_h * p->out_w;
+    for (int32_t px = 0, block = max_block; px < pixels; px += block) {
+        while (block > pixels - px) {
+            block >>= 1;
+        }
+        for (int32_t i = 0; i < block; i++) {
+            te_gemm_widen(input + (size_t)(px + i) * cin, cin, cols, i, block);
+        }
+        te_gemm_block(&g, cols, block, output + (size_t)px * cout);
     }
     return TE_OK;
 }

@@ -6,16 +6,16 @@
  * (zero point + input_offset) * w = 0 as in TFLite, in two's-complement int32 arithmetic.
  *
  * Windows of up to TE_CONV_COLUMN_MAX bytes (k_h * k_w * in_c: every first layer on RGB,
- * 3x3 on up to 16 channels) run as a GEMM: the windows of two output pixels are copied
- * into columns on the stack (im2col, padding filled with the zero point, each column
- * rounded up to 4 bytes), then te_gemm_pair (te_gemm_s8.h) multiplies both columns with
- * every filter row. For these the generator pads each row with zeros to the columns'
- * length and interleaves the rows by pairs (lowering/conv.py gemm_filter_layout); larger
- * windows take the direct loop below on rows [out_c][k_h][k_w][in_c].
+ * 3x3 on up to 16 channels) run as a GEMM: the windows of a block of up to 4 output pixels
+ * are copied into a column (im2col, padding filled with the zero point) and widened into
+ * te_gemm's scratch, then te_gemm_block (te_gemm_s8.h, conv_1x1_s8.c) multiplies them with
+ * every filter row. For these the generator pads each row with zeros to a multiple of 4
+ * bytes (lowering/conv.py gemm_filter_layout); larger windows take the direct loop below on
+ * rows [out_c][k_h][k_w][in_c].
  *
- * Access order: pixel pairs in order, both windows read before either pixel is written;
- * the direct loop reads each pixel's window while writing it. Either is at least as safe
- * as memory/overlap.py's window_kernel_gap assumes (one pixel at a time). */
+ * Access order: blocks of pixels in order, every window of a block read before any of its
+ * pixels is written; the direct loop reads each pixel's window while writing it. Either is
+ * at least as safe as memory/overlap.py's window_kernel_gap assumes (one pixel at a time). */
 #include <string.h>
 
 #include "te_fixedpoint.h"
@@ -23,7 +23,7 @@
 #include "te_gemm_s8_mve.h"
 #include "tinyengine.h"
 
-/* Two columns on the stack: 288 bytes. */
+/* Windows up to this many bytes take the GEMM: 4 pixels' columns fit te_gemm's scratch. */
 #define TE_CONV_COLUMN_MAX 144
 
 /* Short copies and fills, word by word: the libc calls cost more than these rows. */
@@ -44,8 +44,15 @@ static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n)
     }
 }
 
+/* GCC turns copy_bytes' and fill_bytes' loops back into memcpy and memset calls unless told not to. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define TE_NO_LIBC_CALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define TE_NO_LIBC_CALLS
+#endif
+
 /* The window of output pixel `pixel` (row-major over batches, rows, columns) as a column. */
-static void im2col(const te_conv_params *p, const int8_t *input, int32_t pixel, int8_t *col)
+static TE_NO_LIBC_CALLS __attribute__((noinline)) void im2col(const te_conv_params *p, const int8_t *input, int32_t pixel, int8_t *col)
 {
     const int32_t ox = pixel % p->out_w, rest = pixel / p->out_w;
     const int32_t oy = rest % p->out_h, b = rest / p->out_h;
@@ -76,28 +83,15 @@ static void im2col(const te_conv_params *p, const int8_t *input, int32_t pixel, 
     }
 }
 
-#if !TE_USE_MVE
-/* Rows padded to 4 bytes and interleaved by pairs. */
-TE_DOT_FNS(dot, 4, 8, 0)
-
-/* Output channels per group (te_gemm_pair): 128 bytes of accumulators beside the columns. */
-#define GROUP 16
-#endif
-
+#if TE_USE_MVE
+/* The Helium path: two pixels' columns at a time (te_gemm_mve_pair), both written by im2col
+ * before any of their outputs. */
 static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *output)
 {
-    const int32_t pixels = p->batches * p->out_h * p->out_w;
-    const int32_t window = p->k_h * p->k_w * p->in_c, len = (window + 3) & ~3, cout = p->out_c;
+    const int32_t pixels = p->batches * p->out_h * p->out_w, cout = p->out_c;
     int8_t columns[2][TE_CONV_COLUMN_MAX];
-#if TE_USE_MVE
     te_gemm_mve gemm;
-    te_gemm_mve_prepare(&gemm, p, len);
-#else
-    const te_conv_store_fn store = te_conv_store_for(p);
-    int32_t acc[2 * GROUP];
-#endif
-    /* The rounding bytes meet zero weights; fill them once. */
-    memset(columns, -p->input_offset, sizeof(columns));
+    te_gemm_mve_prepare(&gemm, p->k_h * p->k_w * p->in_c);
     for (int32_t px = 0; px < pixels; px += 2) {
         const int has_b = px + 1 < pixels;
         im2col(p, input, px, columns[0]);
@@ -105,14 +99,44 @@ static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *o
             im2col(p, input, px + 1, columns[1]);
         }
         int8_t *out_a = output + (size_t)px * cout;
-#if TE_USE_MVE
         te_gemm_mve_pair(&gemm, p, columns[0], columns[has_b], out_a, has_b ? out_a + cout : out_a);
-#else
-        te_gemm_pair(p, columns[0], columns[has_b], len, out_a, has_b ? out_a + cout : out_a, &dot, store,
-                     GROUP, acc);
-#endif
     }
 }
+#else
+static TE_NO_LIBC_CALLS void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *output)
+{
+    const int32_t pixels = p->batches * p->out_h * p->out_w;
+    const int32_t cin = p->in_c, k_h = p->k_h, row_bytes = p->k_w * cin, window = k_h * row_bytes;
+    const int32_t in_w = p->in_w, in_h = p->in_h, stride = in_w * cin, cout = p->out_c;
+    /* Windows clear of the padding (and undilated) are k_h rows copied as they are. */
+    const int plain = p->dil_h == 1 && p->dil_w == 1;
+    te_gemm g;
+    te_gemm_init(&g, p, window);
+    int8_t column[TE_CONV_COLUMN_MAX];
+    /* LDM and LDRD need the scratch word-aligned. */
+    _Alignas(8) int16_t cols[TE_GEMM_SCRATCH_HALVES];
+    for (int32_t px = 0, block = te_gemm_max_block(g.chunks); px < pixels; px += block) {
+        while (block > pixels - px) {
+            block >>= 1;
+        }
+        for (int32_t i = 0; i < block; i++) {
+            const int32_t ox = (px + i) % p->out_w, rest = (px + i) / p->out_w;
+            const int32_t oy = rest % p->out_h, b = rest / p->out_h;
+            const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
+            if (plain && y0 >= 0 && y0 + k_h <= in_h && x0 >= 0 && x0 + p->k_w <= in_w) {
+                const int8_t *src = input + (((size_t)b * in_h + y0) * in_w + x0) * cin;
+                for (int32_t ky = 0; ky < k_h; ky++, src += stride) {
+                    copy_bytes(column + ky * row_bytes, src, row_bytes);
+                }
+            } else {
+                im2col(p, input, px + i, column);
+            }
+            te_gemm_widen(column, window, cols, i, block);
+        }
+        te_gemm_block(&g, cols, block, output + (size_t)px * cout);
+    }
+}
+#endif
 
 static void conv_direct(const te_conv_params *p, const int8_t *input, int8_t *output)
 {

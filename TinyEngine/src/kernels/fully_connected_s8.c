@@ -65,7 +65,7 @@ te_status te_fully_connected_s8(const te_fc_params *p, const int8_t *input, int8
         }
         for (int32_t o = 0; o < outs; o += 4) {
             const int32_t rows = outs - o < 4 ? outs - o : 4;
-            uint32_t acc[4];
+            uint32_t acc[4] = {0, 0, 0, 0};
             for (int32_t r = 0; r < rows; r++) {
                 acc[r] = (uint32_t)p->bias[o + r] + input_term;
             }

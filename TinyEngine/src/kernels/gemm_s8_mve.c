@@ -1,85 +1,52 @@
 /* The Helium (MVE) GEMM of te_conv_1x1_s8 and of te_conv_s8's im2col path (te_gemm_s8_mve.h).
  *
- * The filter is the one te_dot_rows reads (lowering/conv.py gemm_filter_layout): rows in pairs
- * (m, n), each pair interleaved in 4-byte chunks (m0..3 n0..3 m4..7 n4..7 ...), then m's and n's
- * len % 4 tail bytes; an odd last row as is. A step takes 16 channels of a pair, 32 bytes: where
- * the pairs are word-aligned one VLD2 de-interleaves its words into m's 16 bytes and n's,
- * elsewhere two byte gathers (VLDRB with offsets) pick them. The last len % 16 bytes of a pair
- * (up to three chunks and the tail bytes) are gathered the same way with per-layer offsets,
- * against input vectors loaded once per pixel with the lanes past len zeroed. Each of the four
- * dot products of a step (rows m, n times pixels a, b) is one VMLADAVA accumulating the int8
- * products into a general register, wrapping like the hardware TFLite runs on.
+ * The filter is the one te_gemm_block reads (lowering/conv.py gemm_filter_layout): rows
+ * [out_c][len], each zero-padded to a multiple of 4 bytes. A step takes 16 channels of a pair
+ * of rows (m, n), one VLDRB each; the last len % 16 bytes of a row are loaded with the lanes
+ * past len zeroed, against input vectors loaded once per pixel with those lanes zeroed too.
+ * Each of the four dot products of a step (rows m, n times pixels a, b) is one VMLADAVA
+ * accumulating the int8 products into a general register, wrapping like the hardware TFLite
+ * runs on.
  *
- * Access order: as te_gemm_pair's (both pixels' inputs read group of channels by group while
- * that group's outputs are written), so memory/overlap.py's pixel_block_gap covers it. */
+ * Access order: the callers pass columns they copied whole before any output of the pair is
+ * written (te_conv_1x1_s8_mve copies the pair's inputs; im2col does for te_conv_s8), as
+ * memory/overlap.py's pixel_block_gap requires. */
 #include "te_gemm_s8_mve.h"
 
 #include "te_fixedpoint_mve.h"
 
 #if TE_USE_MVE
 #include <stdint.h>
+#include <string.h>
 
 /* Output channels per group: 2 x 128 bytes of accumulators. */
 #define GROUP 32
 
-void te_gemm_mve_prepare(te_gemm_mve *g, const te_conv_params *p, int32_t len)
+void te_gemm_mve_prepare(te_gemm_mve *g, int32_t len)
 {
     g->len = len;
+    g->stride = (len + 3) & ~3;
     g->chunks = len >> 4;
-    g->tail = len & 15;
-    /* Pairs of 2 len bytes from a word-aligned filter. */
-    g->aligned = ((uintptr_t)p->filter & 3) == 0 && (len & 1) == 0;
-    const int32_t chunk_bytes = g->tail & ~3, tail_bytes = g->tail & 3;
-    uint8_t m[16], n[16];
-    for (int32_t i = 0; i < 16; i++) {
-        if (i >= g->tail) {
-            m[i] = n[i] = 0;
-        } else if (i < chunk_bytes) {
-            m[i] = (uint8_t)(i + (i & ~3));
-            n[i] = (uint8_t)(m[i] + 4);
-        } else {
-            m[i] = (uint8_t)(chunk_bytes + i); /* after both rows' chunks */
-            n[i] = (uint8_t)(m[i] + tail_bytes);
-        }
-    }
-    g->tail_m = vldrbq_u8(m);
-    g->tail_n = vldrbq_u8(n);
-    g->tail_lanes = vctp8q((uint32_t)g->tail);
+    g->tail_lanes = vctp8q((uint32_t)(len & 15));
 }
 
-/* Rows m's and n's bytes of one 16-channel step of a pair. */
-static inline __attribute__((always_inline)) void load_pair(const int8_t *w, int aligned, int8x16_t *m, int8x16_t *n)
-{
-    if (aligned) {
-        const int32x4x2_t v = vld2q_s32((const int32_t *)(const void *)w);
-        *m = vreinterpretq_s8_s32(v.val[0]);
-        *n = vreinterpretq_s8_s32(v.val[1]);
-    } else {
-        /* m's chunks at 0, 8, 16 and 24: lane i at i + (i & 12). */
-        const uint8x16_t lane = vidupq_n_u8(0, 1);
-        const uint8x16_t offsets = vaddq_u8(lane, vandq_u8(lane, vdupq_n_u8(12)));
-        *m = vldrbq_gather_offset_s8(w, offsets);
-        *n = vldrbq_gather_offset_s8(w, vaddq_n_u8(offsets, 4));
-    }
-}
-
-/* `pairs` row pairs from w against columns a and b (tail_a and tail_b: their last len % 16 bytes,
- * zero past them), from the biases, into acc_a and acc_b (pixel a's and b's channels). One_pixel
- * (b == a): b's products are not computed, acc_b is not written. */
-static inline __attribute__((always_inline)) void dot_pairs(const te_gemm_mve *g, const int8_t *a, const int8_t *b,
-                                                           int8x16_t tail_a, int8x16_t tail_b, const int8_t *w,
-                                                           int32_t pairs, const int32_t *bias, int32_t *acc_a,
-                                                           int32_t *acc_b, int aligned, int one_pixel)
+/* `rows` filter rows from w against columns a and b (tail_a and tail_b: their last len % 16
+ * bytes, zero past them), from the biases, into acc_a and acc_b (pixel a's and b's channels),
+ * rows in pairs sharing each input vector. One_pixel (b == a): b's products are not computed,
+ * acc_b is not written. */
+static inline __attribute__((always_inline)) void dot_rows(const te_gemm_mve *g, const int8_t *a, const int8_t *b,
+                                                          int8x16_t tail_a, int8x16_t tail_b, const int8_t *w,
+                                                          int32_t rows, const int32_t *bias, int32_t *acc_a,
+                                                          int32_t *acc_b, int one_pixel)
 {
     /* Read once: the stores to acc_a and acc_b may alias *g as far as the compiler knows. */
-    const int32_t chunks = g->chunks, tail = g->tail;
-    const uint8x16_t tail_m = g->tail_m, tail_n = g->tail_n;
-    for (; pairs > 0; pairs--, bias += 2, acc_a += 2, acc_b += 2) {
+    const int32_t chunks = g->chunks, stride = g->stride;
+    const mve_pred16_t tail_lanes = g->tail_lanes;
+    for (; rows >= 2; rows -= 2, w += 2 * stride, bias += 2, acc_a += 2, acc_b += 2) {
         int32_t am = bias[0], an = bias[1], bm = am, bn = an;
-        const int8_t *x = a, *y = b;
-        for (int32_t i = chunks; i > 0; i--, w += 32, x += 16, y += 16) {
-            int8x16_t m, n;
-            load_pair(w, aligned, &m, &n);
+        const int8_t *x = a, *y = b, *wm = w;
+        for (int32_t i = chunks; i > 0; i--, wm += 16, x += 16, y += 16) {
+            const int8x16_t m = vldrbq_s8(wm), n = vldrbq_s8(wm + stride);
             const int8x16_t xa = vldrbq_s8(x);
             am = vmladavaq_s8(am, xa, m);
             an = vmladavaq_s8(an, xa, n);
@@ -89,76 +56,48 @@ static inline __attribute__((always_inline)) void dot_pairs(const te_gemm_mve *g
                 bn = vmladavaq_s8(bn, xb, n);
             }
         }
-        if (tail) {
-            const int8x16_t m = vldrbq_gather_offset_s8(w, tail_m), n = vldrbq_gather_offset_s8(w, tail_n);
-            am = vmladavaq_s8(am, tail_a, m);
-            an = vmladavaq_s8(an, tail_a, n);
+        const int8x16_t m = vldrbq_z_s8(wm, tail_lanes), n = vldrbq_z_s8(wm + stride, tail_lanes);
+        acc_a[0] = vmladavaq_s8(am, tail_a, m);
+        acc_a[1] = vmladavaq_s8(an, tail_a, n);
+        if (!one_pixel) {
+            acc_b[0] = vmladavaq_s8(bm, tail_b, m);
+            acc_b[1] = vmladavaq_s8(bn, tail_b, n);
+        }
+    }
+    if (rows) {
+        int32_t am = *bias, bm = am;
+        for (int32_t i = chunks; i > 0; i--, w += 16, a += 16, b += 16) {
+            const int8x16_t m = vldrbq_s8(w);
+            am = vmladavaq_s8(am, vldrbq_s8(a), m);
             if (!one_pixel) {
-                bm = vmladavaq_s8(bm, tail_b, m);
-                bn = vmladavaq_s8(bn, tail_b, n);
+                bm = vmladavaq_s8(bm, vldrbq_s8(b), m);
             }
-            w += 2 * tail;
         }
-        acc_a[0] = am;
-        acc_a[1] = an;
+        const int8x16_t m = vldrbq_z_s8(w, tail_lanes);
+        *acc_a = vmladavaq_s8(am, tail_a, m);
         if (!one_pixel) {
-            acc_b[0] = bm;
-            acc_b[1] = bn;
+            *acc_b = vmladavaq_s8(bm, tail_b, m);
         }
     }
 }
 
-/* The odd last row, len bytes as they are. */
-static inline __attribute__((always_inline)) void dot_single(const te_gemm_mve *g, const int8_t *a, const int8_t *b,
-                                                            int8x16_t tail_a, int8x16_t tail_b, const int8_t *w,
-                                                            const int32_t *bias, int32_t *acc_a, int32_t *acc_b,
-                                                            int one_pixel)
+typedef void (*rows_fn)(const te_gemm_mve *g, const int8_t *a, const int8_t *b, int8x16_t tail_a, int8x16_t tail_b,
+                        const int8_t *w, int32_t rows, const int32_t *bias, int32_t *acc_a, int32_t *acc_b);
+
+static void __attribute__((noinline)) rows_two_pixels(const te_gemm_mve *g, const int8_t *a, const int8_t *b,
+                                                      int8x16_t tail_a, int8x16_t tail_b, const int8_t *w,
+                                                      int32_t rows, const int32_t *bias, int32_t *acc_a,
+                                                      int32_t *acc_b)
 {
-    int32_t am = *bias, bm = am;
-    for (int32_t i = g->chunks; i > 0; i--, w += 16, a += 16, b += 16) {
-        const int8x16_t m = vldrbq_s8(w);
-        am = vmladavaq_s8(am, vldrbq_s8(a), m);
-        if (!one_pixel) {
-            bm = vmladavaq_s8(bm, vldrbq_s8(b), m);
-        }
-    }
-    const int8x16_t m = vldrbq_z_s8(w, g->tail_lanes);
-    *acc_a = vmladavaq_s8(am, tail_a, m);
-    if (!one_pixel) {
-        *acc_b = vmladavaq_s8(bm, tail_b, m);
-    }
+    dot_rows(g, a, b, tail_a, tail_b, w, rows, bias, acc_a, acc_b, 0);
 }
 
-typedef void (*pairs_fn)(const te_gemm_mve *g, const int8_t *a, const int8_t *b, int8x16_t tail_a,
-                         int8x16_t tail_b, const int8_t *w, int32_t pairs, const int32_t *bias, int32_t *acc_a,
-                         int32_t *acc_b);
-typedef void (*single_fn)(const te_gemm_mve *g, const int8_t *a, const int8_t *b, int8x16_t tail_a,
-                          int8x16_t tail_b, const int8_t *w, const int32_t *bias, int32_t *acc_a, int32_t *acc_b);
-
-#define PAIRS_FN(name, aligned, one_pixel)                                                                      \
-    static void __attribute__((noinline)) name(const te_gemm_mve *g, const int8_t *a, const int8_t *b,           \
-                                               int8x16_t tail_a, int8x16_t tail_b, const int8_t *w,               \
-                                               int32_t pairs, const int32_t *bias, int32_t *acc_a, int32_t *acc_b) \
-    {                                                                                                           \
-        dot_pairs(g, a, b, tail_a, tail_b, w, pairs, bias, acc_a, acc_b, aligned, one_pixel);                   \
-    }
-PAIRS_FN(pairs_aligned, 1, 0)
-PAIRS_FN(pairs_aligned_one_pixel, 1, 1)
-PAIRS_FN(pairs_gathered, 0, 0)
-PAIRS_FN(pairs_gathered_one_pixel, 0, 1)
-
-static void __attribute__((noinline)) single_two_pixels(const te_gemm_mve *g, const int8_t *a, const int8_t *b,
-                                                        int8x16_t tail_a, int8x16_t tail_b, const int8_t *w,
-                                                        const int32_t *bias, int32_t *acc_a, int32_t *acc_b)
+static void __attribute__((noinline)) rows_one_pixel(const te_gemm_mve *g, const int8_t *a, const int8_t *b,
+                                                     int8x16_t tail_a, int8x16_t tail_b, const int8_t *w,
+                                                     int32_t rows, const int32_t *bias, int32_t *acc_a,
+                                                     int32_t *acc_b)
 {
-    dot_single(g, a, b, tail_a, tail_b, w, bias, acc_a, acc_b, 0);
-}
-
-static void __attribute__((noinline)) single_one_pixel(const te_gemm_mve *g, const int8_t *a, const int8_t *b,
-                                                       int8x16_t tail_a, int8x16_t tail_b, const int8_t *w,
-                                                       const int32_t *bias, int32_t *acc_a, int32_t *acc_b)
-{
-    dot_single(g, a, b, tail_a, tail_b, w, bias, acc_a, acc_b, 1);
+    dot_rows(g, a, b, tail_a, tail_b, w, rows, bias, acc_a, acc_b, 1);
 }
 
 /* The output stage of four channels (the lanes of `lanes`; full: all four) of both pixels. */
@@ -229,38 +168,37 @@ void te_gemm_mve_pair(const te_gemm_mve *g, const te_conv_params *p, const int8_
     /* Padded to whole vectors: the output stage reads four lanes, stores the valid ones. */
     int32_t acc_a[GROUP], acc_b[GROUP];
     const int one_pixel = a == b;
-    const pairs_fn pairs = g->aligned ? (one_pixel ? pairs_aligned_one_pixel : pairs_aligned)
-                                      : (one_pixel ? pairs_gathered_one_pixel : pairs_gathered);
-    const single_fn single = one_pixel ? single_one_pixel : single_two_pixels;
+    const rows_fn rows = one_pixel ? rows_one_pixel : rows_two_pixels;
     const store_fn store = one_pixel ? store_one_pixel : store_two_pixels;
     /* No lanes (len % 16 == 0): zeros, nothing read. */
     const int8x16_t tail_a = vldrbq_z_s8(a + 16 * g->chunks, g->tail_lanes);
     const int8x16_t tail_b = vldrbq_z_s8(b + 16 * g->chunks, g->tail_lanes);
-    const int32_t cout = p->out_c, len = g->len;
-    const int8_t *w = p->filter;
+    const int32_t cout = p->out_c;
     for (int32_t oc = 0; oc < cout; oc += GROUP) {
-        const int32_t count = cout - oc < GROUP ? cout - oc : GROUP, rows = count >> 1;
-        pairs(g, a, b, tail_a, tail_b, w, rows, p->bias + oc, acc_a, acc_b);
-        w += 2 * len * rows;
-        if (count & 1) {
-            single(g, a, b, tail_a, tail_b, w, p->bias + oc + count - 1, acc_a + count - 1, acc_b + count - 1);
-            w += len;
-        }
+        const int32_t count = cout - oc < GROUP ? cout - oc : GROUP;
+        rows(g, a, b, tail_a, tail_b, p->filter + (size_t)oc * g->stride, count, p->bias + oc, acc_a, acc_b);
         store(p, oc, count, acc_a, acc_b, out_a, out_b);
     }
 }
 
 te_status te_conv_1x1_s8_mve(const te_conv_params *p, const int8_t *input, int8_t *output)
 {
-    te_gemm_mve g;
-    te_gemm_mve_prepare(&g, p, p->in_c);
-    const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t cin = p->in_c, cout = p->out_c;
+    if (cin > TE_GEMM_MVE_MAX_LEN) {
+        return TE_ERROR_ARGUMENT;
+    }
+    te_gemm_mve g;
+    te_gemm_mve_prepare(&g, cin);
+    /* A pair's inputs copied whole before its outputs are written (the order pixel_block_gap
+     * proves; the output may overlap the input). */
+    int8_t columns[2][TE_GEMM_MVE_MAX_LEN];
+    const int32_t pixels = p->batches * p->out_h * p->out_w;
     for (int32_t px = 0; px < pixels; px += 2) {
-        const int8_t *a = input + (size_t)px * cin;
-        int8_t *out_a = output + (size_t)px * cout;
         const int has_b = px + 1 < pixels;
-        te_gemm_mve_pair(&g, p, a, has_b ? a + cin : a, out_a, has_b ? out_a + cout : out_a);
+        memcpy(columns[0], input + (size_t)px * cin, (size_t)cin * (has_b ? 2u : 1u));
+        int8_t *out_a = output + (size_t)px * cout;
+        te_gemm_mve_pair(&g, p, columns[0], has_b ? columns[0] + cin : columns[0], out_a,
+                         has_b ? out_a + cout : out_a);
     }
     return TE_OK;
 }
