@@ -22,6 +22,7 @@ typedef struct {
     int32_t len;    /* bytes per input column and per filter row's dot product */
     int32_t stride; /* bytes from one filter row to the next: len rounded up to 4 */
     int32_t chunks; /* len / 16: 16 channels of a row per step */
+    int32_t tail;   /* len % 16 */
     mve_pred16_t tail_lanes; /* the last len % 16 bytes */
 } te_gemm_mve;
 

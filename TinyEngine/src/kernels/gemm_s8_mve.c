@@ -27,6 +27,7 @@ void te_gemm_mve_prepare(te_gemm_mve *g, int32_t len)
     g->len = len;
     g->stride = (len + 3) & ~3;
     g->chunks = len >> 4;
+    g->tail = len & 15;
     g->tail_lanes = vctp8q((uint32_t)(len & 15));
 }
 
@@ -40,13 +41,13 @@ static inline __attribute__((always_inline)) void dot_rows(const te_gemm_mve *g,
                                                           int32_t *acc_b, int one_pixel)
 {
     /* Read once: the stores to acc_a and acc_b may alias *g as far as the compiler knows. */
-    const int32_t chunks = g->chunks, stride = g->stride;
+    const int32_t chunks = g->chunks, stride = g->stride, tail = g->tail;
     const mve_pred16_t tail_lanes = g->tail_lanes;
     for (; rows >= 2; rows -= 2, w += 2 * stride, bias += 2, acc_a += 2, acc_b += 2) {
         int32_t am = bias[0], an = bias[1], bm = am, bn = an;
-        const int8_t *x = a, *y = b, *wm = w;
-        for (int32_t i = chunks; i > 0; i--, wm += 16, x += 16, y += 16) {
-            const int8x16_t m = vldrbq_s8(wm), n = vldrbq_s8(wm + stride);
+        const int8_t *x = a, *y = b, *wm = w, *wn = w + stride;
+        for (int32_t i = chunks; i > 0; i--, wm += 16, wn += 16, x += 16, y += 16) {
+            const int8x16_t m = vldrbq_s8(wm), n = vldrbq_s8(wn);
             const int8x16_t xa = vldrbq_s8(x);
             am = vmladavaq_s8(am, xa, m);
             an = vmladavaq_s8(an, xa, n);
@@ -56,12 +57,20 @@ static inline __attribute__((always_inline)) void dot_rows(const te_gemm_mve *g,
                 bn = vmladavaq_s8(bn, xb, n);
             }
         }
-        const int8x16_t m = vldrbq_z_s8(wm, tail_lanes), n = vldrbq_z_s8(wm + stride, tail_lanes);
-        acc_a[0] = vmladavaq_s8(am, tail_a, m);
-        acc_a[1] = vmladavaq_s8(an, tail_a, n);
+        if (tail) {
+            const int8x16_t m = vldrbq_z_s8(wm, tail_lanes), n = vldrbq_z_s8(wn, tail_lanes);
+            am = vmladavaq_s8(am, tail_a, m);
+            an = vmladavaq_s8(an, tail_a, n);
+            if (!one_pixel) {
+                bm = vmladavaq_s8(bm, tail_b, m);
+                bn = vmladavaq_s8(bn, tail_b, n);
+            }
+        }
+        acc_a[0] = am;
+        acc_a[1] = an;
         if (!one_pixel) {
-            acc_b[0] = vmladavaq_s8(bm, tail_b, m);
-            acc_b[1] = vmladavaq_s8(bn, tail_b, n);
+            acc_b[0] = bm;
+            acc_b[1] = bn;
         }
     }
     if (rows) {
