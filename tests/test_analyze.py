@@ -53,5 +53,5 @@ def test_stack_is_measured(tmp_path):
     result = run_cli("analyze", str(write_model(tmp_path)), "--json", "--stack")
     assert result.returncode == 0, result.stderr
     stack = json.loads(result.stdout)["totals"]["stack_bytes"]
-    # te_conv_1x1_s8 widens its blocks of pixels into a 2 KiB scratch on the stack (te_gemm_s8.h).
-    assert 2048 < stack < 3072
+    # The GEMM's scratch is in the arena, not on the stack.
+    assert 16 < stack < 1024

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from platformio_tinyengine.lowering.conv import (CONV_COLUMN_MAX, GEMM_SCRATCH_HALVES, POINTWISE_MAX_IN_C,
-                                                 gemm_blocks, gemm_filter_layout)
+                                                 gemm_blocks, gemm_filter_layout, gemm_scratch_bytes)
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
 from tests.harness import HERE, WARNINGS, HostModel
@@ -296,6 +296,44 @@ int main(void)
     return 0;
 }
 """
+
+
+BUFFER_SIZE_MAIN = r"""
+#include <stdio.h>
+#include "tinyengine.h"
+int main(int argc, char **argv)
+{
+    for (int i = 1; i + 2 < argc; i += 3) {
+        te_conv_params p = {0};
+        sscanf(argv[i], "%d", &p.k_h);
+        p.k_w = p.k_h;
+        sscanf(argv[i + 1], "%d", &p.in_c);
+        printf("%d ", (int)(argv[i + 2][0] == 'p' ? te_conv_1x1_s8_get_buffer_size(&p) : te_conv_s8_get_buffer_size(&p)));
+    }
+    return 0;
+}
+"""
+
+
+def test_scratch_sizes_equal_the_kernels(tmp_path):
+    """The arena scratch the lowering gives te_conv_1x1_s8 and te_conv_s8 is what their
+    *_get_buffer_size functions ask for (blocks of 4, 2 and 1 pixels, the direct loop's none)."""
+    main = tmp_path / "main.c"
+    main.write_text(BUFFER_SIZE_MAIN)
+    exe = tmp_path / "sizes"
+    sources = [C_SOURCE_DIR / "kernels" / f for f in ("conv_1x1_s8.c", "conv_s8.c", "gemm_s8_mve.c")]
+    subprocess.run(["gcc", *WARNINGS, "-O2", "-I", str(C_INCLUDE_DIR), str(main), *map(str, sources), "-o", str(exe)],
+                   check=True)
+    cases = [(1, c, "p") for c in (1, 3, 16, 255, 256, 257, 300, 512, 513, 1024)]
+    cases += [(k, c, "c") for k, c in ((3, 3), (3, 16), (1, 144), (3, 17), (5, 8))]
+    args = [str(v) for case in cases for v in case]
+    got = [int(v) for v in subprocess.run([str(exe), *args], capture_output=True, text=True, check=True).stdout.split()]
+    want = [gemm_scratch_bytes(k * k * c) if kind == "p" or k * k * c <= CONV_COLUMN_MAX else 0 for k, c, kind in cases]
+    assert got == want
+    rng = np.random.default_rng(3)
+    for k, cin, kernel in ((1, 300, "te_conv_1x1_s8"), (3, 5, "te_conv_s8")):
+        call = compile_model(conv_case_model(rng, (1, 4, 4, cin), 6, k=k)).kernel_calls[0]
+        assert (call.kernel, call.scratch_bytes) == (kernel, gemm_scratch_bytes(k * k * cin))
 
 
 def test_requantisation_identical_to_gemmlowp(tmp_path):

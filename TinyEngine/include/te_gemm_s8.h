@@ -67,7 +67,8 @@ static inline int te_gemm_requant_applies(int32_t multiplier, int32_t right)
     return multiplier >= 0 && (uint32_t)(right - 1) <= (uint32_t)(TE_GEMM_REQUANT_MAX_RIGHT - 1);
 }
 
-/* The scratch of one block: TE_GEMM_SCRATCH_HALVES int16 values, on the caller's stack. */
+/* The most int16 values a block of widened columns takes: the bound of the blocks below (and
+ * of the generator's scratch buffers, lowering/conv.py gemm_scratch_bytes). */
 #define TE_GEMM_SCRATCH_HALVES 1024
 
 /* Columns are read in chunks of 4 bytes; a block of b columns of c chunks takes 4 b c halves
@@ -83,6 +84,13 @@ static inline int32_t te_gemm_max_block(int32_t chunks)
         block >>= 1;
     }
     return block;
+}
+
+/* The scratch bytes of a GEMM over columns of len bytes: its largest block, widened. */
+static inline int32_t te_gemm_scratch_bytes(int32_t len)
+{
+    const int32_t chunks = (len + 3) >> 2;
+    return 8 * te_gemm_max_block(chunks) * chunks;
 }
 
 /* Chunk word v (bytes x0..x3 from the low one) as x0, x2, x1, x3 at dst. */

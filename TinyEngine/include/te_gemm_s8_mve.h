@@ -33,7 +33,7 @@ void te_gemm_mve_prepare(te_gemm_mve *g, int32_t len);
 void te_gemm_mve_pair(const te_gemm_mve *g, const te_conv_params *p, const int8_t *a, const int8_t *b,
                       int8_t *out_a, int8_t *out_b);
 
-te_status te_conv_1x1_s8_mve(const te_conv_params *p, const int8_t *input, int8_t *output);
+te_status te_conv_1x1_s8_mve(const te_conv_params *p, const int8_t *input, int8_t *output, int8_t *columns);
 #endif
 
 #endif

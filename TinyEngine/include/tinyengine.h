@@ -60,8 +60,10 @@ typedef struct {
 } te_conv_params;
 
 /* `bias` folded as for te_conv_1x1_s8 (over the whole window; padding taps count as the
- * input zero point). See conv_s8.c. */
-te_status te_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output);
+ * input zero point). `scratch`: te_conv_s8_get_buffer_size(p) bytes, 8-byte aligned (NULL
+ * where that is 0). See conv_s8.c. */
+te_status te_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output, void *scratch);
+int32_t te_conv_s8_get_buffer_size(const te_conv_params *p);
 te_status te_depthwise_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output);
 
 /* DEPTHWISE_CONV_2D with depth multiplier 1, dilation 1 and kernels up to 7 columns wide (any
@@ -80,8 +82,10 @@ typedef struct {
 te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, int8_t *output);
 
 /* 1x1, stride 1, unpadded CONV_2D; `bias` must be folded with the input offset
- * (bias[oc] + input_offset * sum of filter row oc). See conv_1x1_s8.c. */
-te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *output);
+ * (bias[oc] + input_offset * sum of filter row oc); `scratch`: te_conv_1x1_s8_get_buffer_size(p)
+ * bytes, 8-byte aligned. See conv_1x1_s8.c. */
+te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *output, void *scratch);
+int32_t te_conv_1x1_s8_get_buffer_size(const te_conv_params *p);
 
 /* FULLY_CONNECTED: output[b][o] = requantised(bias[o] + sum_i in[b][i] * w[o][i]
  * + filter_offset * sum_i in[b][i]), `bias` folded by the generator with the input offset:

@@ -13,21 +13,34 @@ from .depthwise import lower_depthwise_fast
 SAME, VALID = 0, 1
 # te_conv_s8 runs windows of up to this many bytes as an im2col GEMM (conv_s8.c TE_CONV_COLUMN_MAX).
 CONV_COLUMN_MAX = 144
-# The GEMM of te_conv_1x1_s8 and te_conv_s8 widens the columns of a block of pixels into a
-# scratch of this many int16 values (te_gemm_s8.h TE_GEMM_SCRATCH_HALVES), 4 per 4-byte chunk.
+# The GEMM of te_conv_1x1_s8 and te_conv_s8 widens the columns of a block of pixels into an
+# arena scratch of at most this many int16 values (te_gemm_s8.h TE_GEMM_SCRATCH_HALVES), 4 per
+# 4-byte chunk.
 GEMM_SCRATCH_HALVES = 1024
 # te_conv_1x1_s8 takes up to this many input channels (one column in the scratch); wider
 # pointwise layers run in te_conv_s8.
 POINTWISE_MAX_IN_C = GEMM_SCRATCH_HALVES
 
 
-def gemm_blocks(pixels: int, column_bytes: int) -> list[int]:
-    """The blocks of pixels the GEMM computes, in order (te_gemm_max_block, then halving blocks
-    for the pixels left): each block's columns are read before any of its outputs is written."""
+def gemm_max_block(column_bytes: int) -> int:
+    """te_gemm_max_block: the most pixels whose widened columns fit the scratch bound."""
     chunks = -(-column_bytes // 4)
     block = 4
     while block and 4 * block * chunks > GEMM_SCRATCH_HALVES:
         block //= 2
+    return block
+
+
+def gemm_scratch_bytes(column_bytes: int) -> int:
+    """te_gemm_scratch_bytes: the scratch of the GEMM's largest block (also at least the two
+    columns the Helium path copies)."""
+    return 8 * gemm_max_block(column_bytes) * -(-column_bytes // 4)
+
+
+def gemm_blocks(pixels: int, column_bytes: int) -> list[int]:
+    """The blocks of pixels the GEMM computes, in order (te_gemm_max_block, then halving blocks
+    for the pixels left): each block's columns are read before any of its outputs is written."""
+    block = gemm_max_block(column_bytes)
     blocks, done = [], 0
     while block and done < pixels:
         while block > pixels - done:
@@ -170,13 +183,19 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     if pointwise:
         params["bias"] = folded_bias(ctx, name, w, bias, x.quant.zp)
         return KernelCall(kernel="te_conv_1x1_s8", params_type="te_conv_params", params=params, args=[x, y],
-                          inputs=[x], outputs=[y], macs=macs,
+                          inputs=[x], outputs=[y], macs=macs, scratch_bytes=gemm_scratch_bytes(in_c),
                           overlaps=[(x, pixel_block_gap(n * out_h * out_w, in_c, out_c))])
     # te_conv_s8 reads padding taps as the input zero point, so its bias folds the offset too.
     params["bias"] = (bias_const(ctx, name, bias, out_c) or "NULL") if depthwise \
         else folded_bias(ctx, name, w, bias, x.quant.zp)
     overlap = window_kernel_gap(n, in_h, in_w, in_c, out_h, out_w, out_c, stride_h, stride_w,
                                 pad_top, pad_left, dil_h, dil_w)
-    return KernelCall(kernel="te_depthwise_conv_s8" if depthwise else "te_conv_s8",
-                      params_type="te_conv_params", params=params, args=[x, y],
-                      inputs=[x], outputs=[y], macs=macs, overlaps=[(x, overlap)])
+    if depthwise:
+        return KernelCall(kernel="te_depthwise_conv_s8", params_type="te_conv_params", params=params, args=[x, y],
+                          inputs=[x], outputs=[y], macs=macs, overlaps=[(x, overlap)])
+    # te_conv_s8's GEMM takes a scratch (the planner places it; the emitter passes it last),
+    # its direct loop none.
+    scratch = gemm_scratch_bytes(k_h * k_w * in_c) if gemm else 0
+    return KernelCall(kernel="te_conv_s8", params_type="te_conv_params", params=params,
+                      args=[x, y] if scratch else [x, y, "NULL"], inputs=[x], outputs=[y], macs=macs,
+                      scratch_bytes=scratch, overlaps=[(x, overlap)])

@@ -68,8 +68,6 @@ def stage_problem(steps: list[KernelCall | Alias], split: int, graph_outputs: li
         if isinstance(s, Alias) or s.kernel not in PATCHABLE_KERNELS:
             kind = "a reshape" if isinstance(s, Alias) else s.kernel
             return f"layer {i} ({kind}) needs its whole input and cannot run patch by patch"
-        if s.scratch_bytes:
-            return f"layer {i} ({s.kernel}) uses scratch memory"
         tensors = [*s.inputs, *s.outputs]
         if any(len(t.shape) != 4 or t.shape[0] != 1 for t in tensors):
             return f"layer {i} works on tensors that are not 1xHxWxC feature maps"
@@ -146,9 +144,9 @@ def _window_call(call: KernelCall, patch: _Patch, out_t: Tensor, out: Region, ou
         overlaps = [(store, window_kernel_gap(1, held.h, held.w, channels_in, out.h, out.w, channels_out,
                                               p["stride_h"], p["stride_w"], p["pad_top"], p["pad_left"],
                                               p.get("dil_h", 1), p.get("dil_w", 1)))]
-    return KernelCall(kernel=call.kernel, params_type=call.params_type, params=p, args=[store, out_arg],
-                      inputs=[store], outputs=[out_t], macs=_scaled_macs(call, out), op=call.op,
-                      overlaps=overlaps)
+    return KernelCall(kernel=call.kernel, params_type=call.params_type, params=p,
+                      args=[store, out_arg, *call.args[2:]], inputs=[store], outputs=[out_t],
+                      scratch_bytes=call.scratch_bytes, macs=_scaled_macs(call, out), op=call.op, overlaps=overlaps)
 
 
 def _pointwise_call(call: KernelCall, patch: _Patch, out_t: Tensor, out: Region, out_arg) -> KernelCall:
@@ -164,8 +162,8 @@ def _pointwise_call(call: KernelCall, patch: _Patch, out_t: Tensor, out: Region,
     if store is not x and out == held and isinstance(out_arg, Tensor):
         overlaps = [(store, pixel_block_gap(out.pixels, p["in_c"], p["out_c"]))]
     return KernelCall(kernel=call.kernel, params_type=call.params_type, params=p, args=[x_arg, out_arg],
-                      inputs=[store], outputs=[out_t], macs=_scaled_macs(call, out), op=call.op,
-                      overlaps=overlaps)
+                      inputs=[store], outputs=[out_t], scratch_bytes=call.scratch_bytes,
+                      macs=_scaled_macs(call, out), op=call.op, overlaps=overlaps)
 
 
 def _elementwise_call(call: KernelCall, patch: _Patch, out_t: Tensor, out: Region, out_arg) -> KernelCall:

@@ -281,13 +281,19 @@ void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
     }
 }
 
-te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *output)
+int32_t te_conv_1x1_s8_get_buffer_size(const te_conv_params *p)
 {
-    if (p == NULL || input == NULL || output == NULL || p->bias == NULL || p->k_h != 1 || p->k_w != 1) {
+    return te_gemm_scratch_bytes(p->in_c);
+}
+
+te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *output, void *scratch)
+{
+    if (p == NULL || input == NULL || output == NULL || p->bias == NULL || scratch == NULL || p->k_h != 1 ||
+        p->k_w != 1) {
         return TE_ERROR_ARGUMENT;
     }
 #if TE_USE_MVE
-    return te_conv_1x1_s8_mve(p, input, output);
+    return te_conv_1x1_s8_mve(p, input, output, scratch);
 #endif
     const int32_t cin = p->in_c, cout = p->out_c;
     te_gemm g;
@@ -296,8 +302,7 @@ te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *o
     if (max_block == 0) {
         return TE_ERROR_ARGUMENT;
     }
-    /* LDM and LDRD need the scratch word-aligned. */
-    _Alignas(8) int16_t cols[TE_GEMM_SCRATCH_HALVES];
+    int16_t *cols = scratch;
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     for (int32_t px = 0, block = max_block; px < pixels; px += block) {
         while (block > pixels - px) {

@@ -85,9 +85,11 @@ static TE_NO_LIBC_CALLS __attribute__((noinline)) void im2col(const te_conv_para
 
 #if TE_USE_MVE
 /* The Helium path: two pixels' columns at a time (te_gemm_mve_pair), both written by im2col
- * before any of their outputs. */
-static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *output)
+ * before any of their outputs (the scratch, sized for the DSP path's widened columns, is not
+ * needed). */
+static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *output, int16_t *cols)
 {
+    (void)cols;
     const int32_t pixels = p->batches * p->out_h * p->out_w, cout = p->out_c;
     int8_t columns[2][TE_CONV_COLUMN_MAX];
     te_gemm_mve gemm;
@@ -103,7 +105,8 @@ static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *o
     }
 }
 #else
-static TE_NO_LIBC_CALLS void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *output)
+static TE_NO_LIBC_CALLS void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *output,
+                                          int16_t *cols)
 {
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t cin = p->in_c, k_h = p->k_h, row_bytes = p->k_w * cin, window = k_h * row_bytes;
@@ -113,8 +116,6 @@ static TE_NO_LIBC_CALLS void conv_columns(const te_conv_params *p, const int8_t 
     te_gemm g;
     te_gemm_init(&g, p, window);
     int8_t column[TE_CONV_COLUMN_MAX];
-    /* LDM and LDRD need the scratch word-aligned. */
-    _Alignas(8) int16_t cols[TE_GEMM_SCRATCH_HALVES];
     for (int32_t px = 0, block = te_gemm_max_block(g.chunks); px < pixels; px += block) {
         while (block > pixels - px) {
             block >>= 1;
@@ -175,13 +176,22 @@ static void conv_direct(const te_conv_params *p, const int8_t *input, int8_t *ou
     }
 }
 
-te_status te_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output)
+int32_t te_conv_s8_get_buffer_size(const te_conv_params *p)
+{
+    const int32_t window = p->k_h * p->k_w * p->in_c;
+    return window <= TE_CONV_COLUMN_MAX ? te_gemm_scratch_bytes(window) : 0;
+}
+
+te_status te_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output, void *scratch)
 {
     if (p == NULL || input == NULL || output == NULL || p->bias == NULL) {
         return TE_ERROR_ARGUMENT;
     }
     if (p->k_h * p->k_w * p->in_c <= TE_CONV_COLUMN_MAX) {
-        conv_columns(p, input, output);
+        if (scratch == NULL) {
+            return TE_ERROR_ARGUMENT;
+        }
+        conv_columns(p, input, output, scratch);
     } else {
         conv_direct(p, input, output);
     }

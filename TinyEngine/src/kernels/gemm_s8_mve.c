@@ -190,7 +190,7 @@ void te_gemm_mve_pair(const te_gemm_mve *g, const te_conv_params *p, const int8_
     }
 }
 
-te_status te_conv_1x1_s8_mve(const te_conv_params *p, const int8_t *input, int8_t *output)
+te_status te_conv_1x1_s8_mve(const te_conv_params *p, const int8_t *input, int8_t *output, int8_t *columns)
 {
     const int32_t cin = p->in_c, cout = p->out_c;
     if (cin > TE_GEMM_MVE_MAX_LEN) {
@@ -198,16 +198,15 @@ te_status te_conv_1x1_s8_mve(const te_conv_params *p, const int8_t *input, int8_
     }
     te_gemm_mve g;
     te_gemm_mve_prepare(&g, cin);
-    /* A pair's inputs copied whole before its outputs are written (the order pixel_block_gap
-     * proves; the output may overlap the input). */
-    int8_t columns[2][TE_GEMM_MVE_MAX_LEN];
+    /* A pair's inputs copied whole into the scratch (te_conv_1x1_s8_get_buffer_size bytes, at
+     * least 2 in_c) before its outputs are written: the order pixel_block_gap proves (the
+     * output may overlap the input). */
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     for (int32_t px = 0; px < pixels; px += 2) {
         const int has_b = px + 1 < pixels;
-        memcpy(columns[0], input + (size_t)px * cin, (size_t)cin * (has_b ? 2u : 1u));
+        memcpy(columns, input + (size_t)px * cin, (size_t)cin * (has_b ? 2u : 1u));
         int8_t *out_a = output + (size_t)px * cout;
-        te_gemm_mve_pair(&g, p, columns[0], has_b ? columns[0] + cin : columns[0], out_a,
-                         has_b ? out_a + cout : out_a);
+        te_gemm_mve_pair(&g, p, columns, has_b ? columns + cin : columns, out_a, has_b ? out_a + cout : out_a);
     }
     return TE_OK;
 }
