@@ -23,9 +23,11 @@
  * neither read nor written. */
 #include "te_depthwise_mve.h"
 
+#include "te_fixedpoint.h"
 #include "te_fixedpoint_mve.h"
 
 #if TE_USE_MVE
+#include <stddef.h>
 #include <stdint.h>
 
 enum {
@@ -43,17 +45,41 @@ typedef struct {
     const int8_t *blocks;
 } dw_layer;
 
-/* One clipped window's taps: byte offsets of channel 0's input from the window's first pixel
- * and of its weights from the block (channel 1 one byte further; channels 2 and 3 at w23). */
+/* One clipped window's taps, byte offsets of channel 0's input from the window's first pixel
+ * and of its weights from the block (channel 1 one byte further; channels 2 and 3 at w23), and
+ * what the assembly reads of the layer. */
 typedef struct {
+    uint16_t mask[8]; /* the lanes of a last partial group */
     uint16_t x[MAX_GROUPS][8], w01[MAX_GROUPS][8], w23[MAX_GROUPS][8];
-    uint32_t single_w[MAX_SINGLES][4]; /* per channel */
-    int32_t single_x[MAX_SINGLES];
-    int32_t full;          /* whole groups */
-    mve_pred16_t partial;  /* the lanes of a last partial group, or 0 */
+    uint32_t single_x[MAX_SINGLES][4], single_w[MAX_SINGLES][4]; /* per channel */
+    int32_t full;    /* whole groups */
+    int32_t partial; /* a last partial group (lanes: mask) */
     int32_t singles;
-    int32_t shape;         /* the clipping it was made for */
+    int32_t shape;   /* the clipping it was made for */
+    int32_t block_bytes, records, output_offset;
+    int32_t sums[4]; /* the block's sums on their way to a vector */
 } dw_taps;
+
+/* dw_taps' layout, for the assembly (checked below). */
+#define DW_X "16"
+#define DW_W01 "112" /* from x */
+#define DW_W23 "224" /* from x */
+#define DW_SX "352"
+#define DW_SW "48" /* from single_x */
+#define DW_FULL "448"
+#define DW_PARTIAL "452"
+#define DW_SINGLES "456"
+#define DW_BLOCK_BYTES "464"
+#define DW_RECORDS "468"
+#define DW_OUTPUT_OFFSET "472"
+#define DW_SUMS "476"
+_Static_assert(offsetof(dw_taps, x) == 16 && offsetof(dw_taps, w01) == 16 + 112 && offsetof(dw_taps, w23) == 16 + 224 &&
+                   offsetof(dw_taps, single_x) == 352 && offsetof(dw_taps, single_w) == 352 + 48 &&
+                   offsetof(dw_taps, full) == 448 && offsetof(dw_taps, partial) == 452 &&
+                   offsetof(dw_taps, singles) == 456 && offsetof(dw_taps, block_bytes) == 464 &&
+                   offsetof(dw_taps, records) == 468 && offsetof(dw_taps, output_offset) == 472 &&
+                   offsetof(dw_taps, sums) == 476,
+               "dw_taps' layout");
 
 int te_depthwise_mve_applies(const te_dw_params *p)
 {
@@ -67,7 +93,7 @@ static void make_taps(dw_taps *t, const dw_layer *l, int32_t ky0, int32_t kh, in
     const int32_t paired = l->k_w & ~1, taps = kh * kw;
     const int32_t singles = (taps & 7) <= MAX_SINGLES ? taps & 7 : 0, grouped = taps - singles;
     t->full = grouped >> 3;
-    t->partial = grouped & 7 ? vctp16q((uint32_t)(grouped & 7)) : 0;
+    t->partial = (grouped & 7) != 0;
     t->singles = singles;
     int32_t i = 0;
     for (int32_t ky = 0; ky < kh; ky++) {
@@ -82,7 +108,9 @@ static void make_taps(dw_taps *t, const dw_layer *l, int32_t ky0, int32_t kh, in
                 t->w23[i >> 3][i & 7] = (uint16_t)w2;
             } else {
                 const int32_t s = i - grouped;
-                t->single_x[s] = x;
+                for (int32_t j = 0; j < 4; j++) {
+                    t->single_x[s][j] = (uint32_t)(x + j);
+                }
                 t->single_w[s][0] = (uint32_t)w;
                 t->single_w[s][1] = (uint32_t)w + 1u;
                 t->single_w[s][2] = (uint32_t)w2;
@@ -90,7 +118,10 @@ static void make_taps(dw_taps *t, const dw_layer *l, int32_t ky0, int32_t kh, in
             }
         }
     }
-    /* A partial group's spare lanes read the first tap's input (their weights are zeroed). */
+    /* A partial group's spare lanes read the first tap (their weights are masked). */
+    for (int32_t lane = 0; lane < 8; lane++) {
+        t->mask[lane] = lane < (grouped & 7) ? 0xFFFFu : 0u;
+    }
     for (; i < ((grouped + 7) & ~7); i++) {
         t->x[i >> 3][i & 7] = 0;
         t->w01[i >> 3][i & 7] = 0;
@@ -98,102 +129,137 @@ static void make_taps(dw_taps *t, const dw_layer *l, int32_t ky0, int32_t kh, in
     }
 }
 
-/* Channel j's sum over one group: its 8 inputs (base q) plus the input offset times its 8
- * weights (base w; lanes: those of a partial group), onto acc. */
-static inline __attribute__((always_inline)) int32_t group_dot(int32_t acc, const int8_t *q, uint16x8_t x,
-                                                              const int8_t *w, uint16x8_t weights, int16_t offset,
-                                                              mve_pred16_t lanes, int partial)
-{
-    const int16x8_t in = vaddq_n_s16(vldrbq_gather_offset_s16(q, x), offset);
-    const int16x8_t wt = partial ? vldrbq_gather_offset_z_s16(w, weights, lanes) : vldrbq_gather_offset_s16(w, weights);
-    return vmladavaq_s16(acc, in, wt);
-}
+/* Channel j of a block over the group's offsets x and weights WEIGHTS (MASKED: ANDed with the
+ * partial group's lanes), bases Q and W, onto sum A. */
+#define DW_CHANNEL(A, Q, W, WEIGHTS, MASKED)           \
+    "vldrb.s16 %q[in], [" Q ", %q[x]]\n\t"             \
+    "vldrb.s16 %q[wt], [" W ", %q[" WEIGHTS "]]\n\t"   \
+    MASKED                                             \
+    "vadd.i16 %q[in], %q[in], %[off]\n\t"              \
+    "vmlava.s16 %[" A "], %q[in], %q[wt]\n\t"
+/* The block's four channels over the group at tx (moved on to the next); w1 is w + 1. */
+#define DW_GROUP(MASKED)                                                                    \
+    "vldrh.u16 %q[wa], [%[tx], #" DW_W01 "]\n\t"                                               \
+    "vldrh.u16 %q[wb], [%[tx], #" DW_W23 "]\n\t"                                               \
+    "vldrh.u16 %q[x], [%[tx]], #16\n\t"                                                     \
+    DW_CHANNEL("a0", "%[q]", "%[w]", "wa", MASKED)                                          \
+    "adds %[t1], %[q], #1\n\t" DW_CHANNEL("a1", "%[t1]", "%[w1]", "wa", MASKED)              \
+    "adds %[t1], %[q], #2\n\t" DW_CHANNEL("a2", "%[t1]", "%[w]", "wb", MASKED)               \
+    "adds %[t1], %[q], #3\n\t" DW_CHANNEL("a3", "%[t1]", "%[w1]", "wb", MASKED)
 
-/* The sums of `count` channels (full: 4) over group g, onto a. */
-static inline __attribute__((always_inline)) void group(const dw_taps *t, int32_t g, const int8_t *q,
-                                                       const int8_t *w, int16_t offset, int32_t *a, int32_t count,
-                                                       int full, int partial)
-{
-    const uint16x8_t x = vldrhq_u16(t->x[g]), w01 = vldrhq_u16(t->w01[g]), w23 = vldrhq_u16(t->w23[g]);
-    a[0] = group_dot(a[0], q, x, w, w01, offset, t->partial, partial);
-    if (full || count > 1) {
-        a[1] = group_dot(a[1], q + 1, x, w + 1, w01, offset, t->partial, partial);
-    }
-    if (full || count > 2) {
-        a[2] = group_dot(a[2], q + 2, x, w, w23, offset, t->partial, partial);
-    }
-    if (full) {
-        a[3] = group_dot(a[3], q + 3, x, w + 1, w23, offset, t->partial, partial);
-    }
-}
+/* Rounding of te_requantize's right shift for a layer with TE_DW_SIGNED (elsewhere a negative
+ * accumulator clamps to act_min whichever way it rounds): the borrow of te_mve_requantize_right. */
+#define DW_BORROW(SHIFT)                             \
+    "vand %q[in], %q[acc], " SHIFT "\n\t"            \
+    "vshr.s32 %q[in], %q[in], #31\n\t"               \
+    "vqadd.s32 %q[acc], %q[acc], %q[in]\n\t"
+/* te_mve_requantize_right of acc by multipliers x, shifts wa (every shift below -1). */
+#define DW_REQUANTIZE_FAST(BORROW) "vqrdmulh.s32 %q[acc], %q[acc], %q[x]\n\t" BORROW "vrshl.s32 %q[acc], %q[acc], %q[wa]\n\t"
+/* te_mve_requantize of acc by multipliers x, shifts wa (TE_DW_EXACT): wb = min(shift, 0). */
+#define DW_REQUANTIZE_EXACT(BORROW)                  \
+    "vshr.s32 %q[wb], %q[wa], #31\n\t"               \
+    "vand %q[wb], %q[wb], %q[wa]\n\t"                \
+    "vsub.i32 %q[wa], %q[wa], %q[wb]\n\t"            \
+    "vshl.s32 %q[acc], %q[acc], %q[wa]\n\t"          \
+    "vqrdmulh.s32 %q[acc], %q[acc], %q[x]\n\t" BORROW \
+    "vrshl.s32 %q[acc], %q[acc], %q[wb]\n\t"
 
-/* One block of `count` channels (full: 4) of a pixel: q its window's first input byte, w the
- * block, out its outputs. */
-static inline __attribute__((always_inline)) void dw_block(const dw_layer *l, const dw_taps *t, const int8_t *q,
-                                                          const int8_t *w, int8_t *out, int32_t count, int full,
-                                                          int exact)
+/* Every whole block of a pixel: per block the biases, the groups, a partial group, the singles,
+ * the requantisation (REQUANTIZE) and the clamp. q: the first block's window, w the first block,
+ * n blocks (at least one). */
+#define DW_BLOCKS(REQUANTIZE)                                                          \
+    "1:\n\t"                                                                            \
+    "ldrd %[a0], %[a1], [%[w]]\n\t"                                                     \
+    "ldrd %[a2], %[a3], [%[w], #8]\n\t"                                                 \
+    "add %[tx], %[k], #" DW_X "\n\t"                                                       \
+    "adds %[w1], %[w], #1\n\t"                                                          \
+    "ldr %[count], [%[k], #" DW_FULL "]\n\t"                                               \
+    "cmp %[count], #0\n\t"                                                              \
+    "beq 3f\n"                                                                          \
+    "2:\n\t" DW_GROUP("")                                                               \
+    "subs %[count], %[count], #1\n\t"                                                   \
+    "bne 2b\n"                                                                          \
+    "3:\n\t"                                                                            \
+    "ldr %[t1], [%[k], #" DW_PARTIAL "]\n\t"                                               \
+    "cmp %[t1], #0\n\t"                                                                 \
+    "beq 4f\n\t"                                                                        \
+    "vldrh.u16 %q[acc], [%[k]]\n\t" DW_GROUP("vand %q[wt], %q[wt], %q[acc]\n\t")       \
+    "4:\n\t"                                                                            \
+    "strd %[a0], %[a1], [%[k], #" DW_SUMS "]\n\t"                                       \
+    "strd %[a2], %[a3], [%[k], #" DW_SUMS " + 8]\n\t"                                   \
+    "vldrw.u32 %q[acc], [%[k], #" DW_SUMS "]\n\t"                                       \
+    "ldr %[t1], [%[k], #" DW_SINGLES "]\n\t"                                               \
+    "cmp %[t1], #0\n\t"                                                                 \
+    "beq 6f\n\t"                                                                        \
+    "add %[tx], %[k], #" DW_SX "\n"                                                        \
+    "5:\n\t"                                                                            \
+    "vldrw.u32 %q[wa], [%[tx], #" DW_SW "]\n\t"                                            \
+    "vldrw.u32 %q[x], [%[tx]], #16\n\t"                                                 \
+    "vldrb.s32 %q[in], [%[q], %q[x]]\n\t"                                               \
+    "vldrb.s32 %q[wt], [%[w], %q[wa]]\n\t"                                              \
+    "vadd.i32 %q[in], %q[in], %[off]\n\t"                                               \
+    "vmul.i32 %q[in], %q[in], %q[wt]\n\t"                                               \
+    "vadd.i32 %q[acc], %q[acc], %q[in]\n\t"                                             \
+    "subs %[t1], %[t1], #1\n\t"                                                         \
+    "bne 5b\n"                                                                          \
+    "6:\n\t"                                                                            \
+    "ldr %[t1], [%[k], #" DW_RECORDS "]\n\t"                                               \
+    "add %[t1], %[t1], %[w]\n\t"                                                        \
+    "vldrw.u32 %q[x], [%[t1]]\n\t"                                                      \
+    "vldrb.s32 %q[wa], [%[t1], #16]\n\t"                                                \
+    "vmvn %q[wa], %q[wa]\n\t" /* stored as right = -shift - 1 */                        \
+    REQUANTIZE                                                                          \
+    "ldr %[t1], [%[k], #" DW_OUTPUT_OFFSET "]\n\t"                                         \
+    "vadd.i32 %q[acc], %q[acc], %[t1]\n\t"                                              \
+    "vmax.s32 %q[acc], %q[acc], %q[lo]\n\t"                                             \
+    "vmin.s32 %q[acc], %q[acc], %q[hi]\n\t"                                             \
+    "vstrb.32 %q[acc], [%[out]], #4\n\t"                                                \
+    "ldr %[t1], [%[k], #" DW_BLOCK_BYTES "]\n\t"                                           \
+    "adds %[q], %[q], #4\n\t"                                                           \
+    "add %[w], %[w], %[t1]\n\t"                                                         \
+    "subs %[n], %[n], #1\n\t"                                                           \
+    "bne 1b\n\t"
+
+#define DW_PIXEL(NAME, REQUANTIZE)                                                                                \
+    static void __attribute__((noinline)) NAME(dw_taps *k, const int8_t *q, const int8_t *w, int8_t *out,     \
+                                               int32_t n, int32_t off, int32x4_t lo, int32x4_t hi)            \
+    {                                                                                                         \
+        int32_t a0, a1, a2, a3, t1, count;                                                                    \
+        const int8_t *w1;                                                                                     \
+        const uint16_t *tx;                                                                                   \
+        int32x4_t x, wa, wb, in, wt, acc;                                                                     \
+        __asm__ volatile(DW_BLOCKS(REQUANTIZE)                                                                \
+                         : [a0] "=&Te"(a0), [a1] "=&Te"(a1), [a2] "=&Te"(a2), [a3] "=&Te"(a3), [t1] "=&l"(t1), \
+                           [count] "=&r"(count), [w1] "=&r"(w1), [tx] "=&r"(tx), [q] "+r"(q), [w] "+r"(w), [out] "+l"(out),         \
+                           [n] "+r"(n), [x] "=&w"(x), [wa] "=&w"(wa), [wb] "=&w"(wb), [in] "=&w"(in),          \
+                           [wt] "=&w"(wt), [acc] "=&w"(acc)                                                   \
+                         : [k] "r"(k), [off] "r"(off), [lo] "w"(lo), [hi] "w"(hi)                             \
+                         : "cc", "memory");                                                                   \
+    }
+DW_PIXEL(dw_blocks_fast, DW_REQUANTIZE_FAST(""))
+DW_PIXEL(dw_blocks_signed, DW_REQUANTIZE_FAST(DW_BORROW("%q[wa]")))
+DW_PIXEL(dw_blocks_exact, DW_REQUANTIZE_EXACT(DW_BORROW("%q[wb]")))
+
+/* The last block's `count` channels (fewer than 4), in C: the assembly reads and writes 4. */
+static void __attribute__((noinline)) dw_tail(const dw_layer *l, const dw_taps *t, const int8_t *q, const int8_t *w,
+                                              int8_t *out, int32_t count)
 {
-    const int32_t *bias = (const int32_t *)(const void *)w;
-    const int16_t offset = (int16_t)l->input_offset;
-    int32_t a[4] = {bias[0], bias[1], bias[2], bias[3]};
-    for (int32_t g = 0; g < t->full; g++) {
-        group(t, g, q, w, offset, a, count, full, 0);
-    }
-    if (t->partial) {
-        group(t, t->full, q, w, offset, a, count, full, 1);
-    }
-    int32x4_t acc = vsetq_lane_s32(a[3], vsetq_lane_s32(a[2], vsetq_lane_s32(a[1], vdupq_n_s32(a[0]), 1), 2), 3);
-    const mve_pred16_t lanes = vctp32q((uint32_t)count);
-    for (int32_t s = 0; s < t->singles; s++) {
-        const int8_t *x = q + t->single_x[s];
-        const int32x4_t in = vaddq_n_s32(full ? vldrbq_s32(x) : vldrbq_z_s32(x, lanes), l->input_offset);
-        acc = vaddq_s32(acc, vmulq_s32(in, vldrbq_gather_offset_s32(w, vldrwq_u32(t->single_w[s]))));
-    }
     const int32_t *records = (const int32_t *)(const void *)(w + l->block_bytes - RECORD_BYTES);
-    /* Stored as right = -shift - 1. */
-    const int32x4_t shift = vmvnq_s32(vldrbq_s32((const int8_t *)(records + 4)));
-    const int32x4_t multiplier = vldrwq_s32(records);
-    int32x4_t y;
-    if (exact) {
-        const int32x4_t right = vandq_s32(shift, vshrq_n_s32(shift, 31));
-        y = te_mve_requantize(acc, multiplier, vsubq_s32(shift, right), right);
-    } else {
-        y = te_mve_requantize_right(acc, multiplier, shift); /* every shift below -1 */
+    for (int32_t j = 0; j < count; j++) {
+        uint32_t acc = (uint32_t)((const int32_t *)(const void *)w)[j];
+        const int32_t grouped = 8 * (t->full + t->partial);
+        for (int32_t i = 0; i < grouped; i++) {
+            const uint16_t *weights = j < 2 ? t->w01[i >> 3] : t->w23[i >> 3];
+            const int32_t live = i >> 3 < t->full || t->mask[i & 7];
+            acc += (uint32_t)(live * (q[t->x[i >> 3][i & 7] + j] + l->input_offset) * w[weights[i & 7] + (j & 1)]);
+        }
+        for (int32_t s = 0; s < t->singles; s++) {
+            acc += (uint32_t)((q[t->single_x[s][j]] + l->input_offset) * w[t->single_w[s][j]]);
+        }
+        const int32_t shift = ~(int32_t)((const int8_t *)(records + 4))[j];
+        const int32_t y = te_wrapping_add(te_requantize((int32_t)acc, records[j], shift), l->output_offset);
+        out[j] = (int8_t)te_clamp(y, l->act_min, l->act_max);
     }
-    y = vaddq_n_s32(y, l->output_offset);
-    y = vminq_s32(vmaxq_s32(y, vdupq_n_s32(l->act_min)), vdupq_n_s32(l->act_max));
-    if (full) {
-        vstrbq_s32(out, y);
-    } else {
-        vstrbq_p_s32(out, y, lanes);
-    }
-}
-
-/* Every block of a pixel. */
-static inline __attribute__((always_inline)) void dw_pixel(const dw_layer *l, const dw_taps *t, const int8_t *q,
-                                                          int8_t *out, int exact)
-{
-    const int8_t *w = l->blocks;
-    const int32_t channels = l->channels;
-    int32_t c = 0;
-    for (; c + 4 <= channels; c += 4, w += l->block_bytes) {
-        dw_block(l, t, q + c, w, out + c, 4, 1, exact);
-    }
-    if (c < channels) {
-        dw_block(l, t, q + c, w, out + c, channels - c, 0, exact);
-    }
-}
-
-static void __attribute__((noinline)) dw_pixel_fast(const dw_layer *l, const dw_taps *t, const int8_t *q, int8_t *out)
-{
-    dw_pixel(l, t, q, out, 0);
-}
-
-/* TE_DW_EXACT: shifts from left shifts to below te_requant_fast's range. */
-static void __attribute__((noinline)) dw_pixel_exact(const dw_layer *l, const dw_taps *t, const int8_t *q,
-                                                     int8_t *out)
-{
-    dw_pixel(l, t, q, out, 1);
 }
 
 /* The taps of a window starting at input coordinate `start` that fall inside [0, size):
@@ -216,10 +282,16 @@ te_status te_depthwise_conv_s8_mve(const te_dw_params *p, const int8_t *input, i
         .blocks = (const int8_t *)(const void *)p->blocks,
     };
     const int32_t k_h = p->k_h, k_w = p->k_w, in_h = p->in_h, in_w = p->in_w, channels = p->channels;
-    void (*const pixel)(const dw_layer *, const dw_taps *, const int8_t *, int8_t *) =
-        p->flags & TE_DW_EXACT ? dw_pixel_exact : dw_pixel_fast;
+    const int32_t whole = channels >> 2, tail = channels & 3;
+    void (*const blocks)(dw_taps *, const int8_t *, const int8_t *, int8_t *, int32_t, int32_t, int32x4_t, int32x4_t) =
+        p->flags & TE_DW_EXACT ? dw_blocks_exact : (p->flags & TE_DW_SIGNED ? dw_blocks_signed : dw_blocks_fast);
+    const int32x4_t lo = vdupq_n_s32(p->act_min), hi = vdupq_n_s32(p->act_max);
     dw_taps t;
     t.shape = -1;
+    t.block_bytes = l.block_bytes;
+    t.records = l.block_bytes - RECORD_BYTES;
+    t.output_offset = l.output_offset;
+    const int8_t *tail_w = l.blocks + (size_t)whole * l.block_bytes;
     int8_t *out = output;
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + (size_t)b * in_h * in_w * channels;
@@ -240,7 +312,13 @@ te_status te_depthwise_conv_s8_mve(const te_dw_params *p, const int8_t *input, i
                     t.shape = shape;
                 }
                 /* A window entirely in the padding (patch-based tiles) reads nothing. */
-                pixel(&l, &t, kh > 0 && kw > 0 ? in_row + (size_t)(x0 + kx0) * channels : in_b, out);
+                const int8_t *q = kh > 0 && kw > 0 ? in_row + (size_t)(x0 + kx0) * channels : in_b;
+                if (whole > 0) {
+                    blocks(&t, q, l.blocks, out, whole, l.input_offset, lo, hi);
+                }
+                if (tail > 0) {
+                    dw_tail(&l, &t, q + 4 * whole, tail_w, out + 4 * whole, tail);
+                }
             }
         }
     }
