@@ -4,7 +4,15 @@
 
 #include "tinyengine.h"
 
-#if TE_USE_MVE
+/* The assembly takes 14 general registers: optimised builds only (an -O0 build keeps a frame
+ * pointer and runs te_depthwise_conv_s8_fast's C path). */
+#if TE_USE_MVE && defined(__OPTIMIZE__)
+#define TE_DW_MVE 1
+#else
+#define TE_DW_MVE 0
+#endif
+
+#if TE_DW_MVE
 /* Whether te_depthwise_conv_s8_mve takes the layer: kernels up to 7 rows (the fast kernel's
  * columns), windows whose byte offsets fit the 16-bit gathers. */
 int te_depthwise_mve_applies(const te_dw_params *p);

@@ -21,20 +21,13 @@
 #if TE_USE_MVE
 #include <arm_mve.h>
 
-/* te_requantize(x, multiplier, shift) per lane for shifts <= 0, right = shift per lane. */
-static inline __attribute__((always_inline)) int32x4_t te_mve_requantize_right(int32x4_t x, int32x4_t multiplier,
-                                                                               int32x4_t right)
-{
-    const int32x4_t high = vqrdmulhq_s32(x, multiplier);
-    return vrshlq_s32(vqaddq_s32(high, vshrq_n_s32(vandq_s32(high, right), 31)), right);
-}
-
 /* te_requantize(x, multiplier, shift) per lane, with left = max(shift, 0) and
  * right = min(shift, 0) per lane. */
 static inline __attribute__((always_inline)) int32x4_t te_mve_requantize(int32x4_t x, int32x4_t multiplier,
                                                                          int32x4_t left, int32x4_t right)
 {
-    return te_mve_requantize_right(vshlq_s32(x, left), multiplier, right);
+    const int32x4_t high = vqrdmulhq_s32(vshlq_s32(x, left), multiplier);
+    return vrshlq_s32(vqaddq_s32(high, vshrq_n_s32(vandq_s32(high, right), 31)), right);
 }
 
 /* The same with one multiplier and shift for every lane (scalars in general registers). */

@@ -474,7 +474,7 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
     if (p == NULL || input == NULL || output == NULL || p->blocks == NULL || p->k_w > 7) {
         return TE_ERROR_ARGUMENT;
     }
-#if TE_USE_MVE
+#if TE_DW_MVE
     if (te_depthwise_mve_applies(p)) {
         return te_depthwise_conv_s8_mve(p, input, output);
     }
