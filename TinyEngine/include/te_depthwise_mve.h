@@ -1,4 +1,5 @@
-/* The Helium (MVE) path of te_depthwise_conv_s8_fast, where TE_USE_MVE; see depthwise_conv_s8_mve.c. */
+/* The Helium (MVE) path of te_depthwise_conv_s8_fast, in optimised builds where TE_USE_MVE; see
+ * depthwise_conv_s8_mve.c. */
 #ifndef TE_DEPTHWISE_MVE_H
 #define TE_DEPTHWISE_MVE_H
 

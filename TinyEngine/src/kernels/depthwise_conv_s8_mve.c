@@ -166,8 +166,8 @@ static void make_plan(dw_plan *t, const dw_layer *l, int32_t ky0, int32_t kh, in
     "adds %[t], %[q], #2\n\t" DW_CHANNEL("a2", "%[t]", "%[w]", "wb", MASKED)                \
     "adds %[t], %[q], #3\n\t" DW_CHANNEL("a3", "%[t]", "%[w1]", "wb", MASKED)
 
-/* The four sums a0..a3 into lanes (through memory: the two-lane VMOV's lane order is where
- * QEMU 7.2 and the assemblers disagree). */
+/* The four sums a0..a3 into lanes, through memory: QEMU 7.2 puts VMOV Qd[2], Qd[0], Rt, Rt2's
+ * Rt in lane 0, where GCC and LLVM expect lane 2. */
 #define DW_SUMS_TO(Q)                                \
     "strd %[a0], %[a1], [%[k], #" DW_SUMS "]\n\t"    \
     "strd %[a2], %[a3], [%[k], #" DW_SUMS " + 8]\n\t" \
@@ -256,7 +256,7 @@ static void make_plan(dw_plan *t, const dw_layer *l, int32_t ky0, int32_t kh, in
     "add %[tx], %[k], #" DW_SX "\n"                                                         \
     "6:\n\t"                                                                                \
     "vldrw.u32 %q[wa], [%[tx], #" DW_SW "]\n\t"                                             \
-    "vldrw.u32 %q[x], [%[tx]], #16\n\t" DW_SINGLE("%q[x]", "%q[wa]", "%q[in]")                        \
+    "vldrw.u32 %q[x], [%[tx]], #16\n\t" DW_SINGLE("%q[x]", "%q[wa]", "%q[in]")               \
     "vadd.i32 %q[acc], %q[acc], %q[in]\n\t"                                                 \
     "subs %[cnt], %[cnt], #1\n\t"                                                           \
     "bne 6b\n"                                                                              \
