@@ -19,6 +19,9 @@ from platformio_tinyengine.resources import C_INCLUDE_DIR
 from tests.kernel_check import scale
 from tests.model_builder import ModelBuilder
 from tests.test_kernel_conv_fast import REQUANT_CHECK, add_conv
+from tests.test_kernel_depthwise import CASES as DW_CASES
+from tests.test_kernel_depthwise import FAST as DW_FAST
+from tests.test_kernel_depthwise import VALID, add_depthwise
 from tests.test_qemu import assert_matches_reference, requires_qemu, run_firmware
 from tests.test_qemu_conv import REQUANT_MAIN
 
@@ -228,3 +231,106 @@ def test_add_edge_shapes_bit_exact(tmp_path):
     assert {c.kernel for c in compile_model(model).kernel_calls} == {"te_add_s8"}
     result = run_firmware(model, M55, inputs, tmp_path)
     assert_matches_reference(model, inputs, result, names=list(ADD_MVE_CASES))
+
+
+# te_depthwise_conv_s8_fast's Helium path (depthwise_conv_s8_mve.c), beyond tests/test_kernel_depthwise.py's
+# CASES: windows of every tap count its plans treat apart (1 to 3 taps in int32 lanes alone, 4 to 7 as a
+# masked group, 8 as one group, 9 with a single tap, 10 with two, 12 a group and a masked one, 16 two
+# groups, 35 four groups and three singles, 42 five and two; clipped windows reach the counts between),
+# channel counts 1 to 3 and 13 (the C tail after the blocks), runs of whole windows with strides 2 and 3
+# over several blocks, input zero points at both ends and the general output stage on the one-group
+# windows; and the layers it leaves to the DSP path: more than 7 kernel rows, a window spanning more
+# than 64 KiB of input (the 16-bit gathers).
+DW_MVE_CASES = {
+    "1x2_valid_c8": dict(h=3, w=6, c=8, k=(1, 2), padding=VALID, out_zp=-128),
+    "1x3_c4": dict(h=2, w=5, c=4, k=(1, 3), out_zp=-128),
+    "2x2_c12": dict(h=5, w=6, c=12, k=(2, 2), out_zp=-128),
+    "1x5_c8": dict(h=3, w=9, c=8, k=(1, 5), out_zp=-128),
+    "2x3_c4": dict(h=4, w=6, c=4, k=(2, 3), out_zp=-128),
+    "1x7_c8": dict(h=2, w=10, c=8, k=(1, 7), out_zp=-128),
+    "2x4_c8": dict(h=5, w=7, c=8, k=(2, 4), out_zp=-128),
+    "2x5_c8": dict(h=5, w=9, c=8, k=(2, 5), out_zp=-128),
+    "4x4_c8": dict(h=6, w=7, c=8, k=(4, 4), out_zp=-128),
+    "5x7_c8": dict(h=7, w=9, c=8, k=(5, 7), out_zp=-128),
+    "6x7_c4_relu6": dict(h=8, w=9, c=4, k=(6, 7), activation=3),
+    "3x3_c1": dict(h=5, w=5, c=1, k=(3, 3), out_zp=-128),
+    "3x3_c2_relu6": dict(h=4, w=6, c=2, k=(3, 3), activation=3),
+    "3x3_c3_stride3": dict(h=9, w=10, c=3, k=(3, 3), stride=3, out_zp=-128),
+    "5x5_c13_stride_2x3": dict(h=9, w=11, c=13, k=(5, 5), stride=(2, 3), out_zp=-128),
+    "3x3_stride2_c12": dict(h=11, w=13, c=12, k=(3, 3), stride=2, out_zp=-128),
+    "3x3_zp127_c8": dict(h=6, w=7, c=8, k=(3, 3), zp=127, out_zp=-128),
+    "3x3_zp_minus128_c8": dict(h=6, w=7, c=8, k=(3, 3), zp=-128, out_zp=-128),
+    "3x3_signed_c8": dict(h=5, w=6, c=8, k=(3, 3), out_zp=17),
+    "2x4_clamped_c8": dict(h=5, w=7, c=8, k=(2, 4), activation=1, out_zp=-5),
+    "9x3_kernel_c8": dict(h=11, w=6, c=8, k=(9, 3), out_zp=-128),
+    "7x1_span_over_64k_c176": dict(h=7, w=64, c=176, k=(7, 1), padding=VALID, out_zp=-128),
+}
+
+
+@requires_qemu
+def test_depthwise_mve_instructions_are_compiled():
+    """The edge shapes below test the Helium path only if the library compiles it: 16-bit byte
+    gathers for the taps, VMLADAVA.S16 for the sums, 32-bit gathers for the single taps,
+    VQRDMULH and VRSHL for the requantisation, the saturating narrowing and truncating byte
+    store; te_depthwise_conv_s8_fast calls into it. The portable build compiles none of it."""
+    text = disassemble(library_object(M55, "depthwise_conv_s8_mve"))
+    assert re.search(r"vldrb\.s16\tq\d+, \[r\d+, q\d+\]", text), "16-bit byte gather"
+    assert re.search(r"vldrb\.s32\tq\d+, \[r\d+, q\d+\]", text), "32-bit byte gather"
+    for instruction in ("vmlava.s16", "vqrdmulh.s32", "vrshl.s32", "vqmovnb.s32", "vstrb.32"):
+        assert instruction in text, instruction
+    assert "te_depthwise_conv_s8_mve" in subprocess.run(
+        ["arm-none-eabi-nm", str(library_object(M55, "depthwise_conv_s8_fast"))], capture_output=True, text=True,
+        check=True).stdout
+    for stem in ("depthwise_conv_s8_mve", "depthwise_conv_s8_fast"):
+        assert not re.search(r"\tv(mla(d?)va|qrdmulh|rshl|ldrb\.s16)", disassemble(library_object(M55, stem, portable=True)))
+
+
+def depthwise_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[str]]:
+    """tests/test_qemu_depthwise.py's edge model (tests/test_kernel_depthwise.py's CASES) and the
+    cases above, each its own branch."""
+    b = ModelBuilder()
+    inputs = []
+    cases = {**DW_CASES, **DW_MVE_CASES}
+    for i, (name, case) in enumerate(cases.items()):
+        _, shape = add_depthwise(b, rng, name, **case)
+        fill = (-128, 127)[i % 2] if i < 2 else None
+        inputs.append(rng.integers(-128, 128, size=shape, dtype=np.int8) if fill is None
+                      else np.full(shape, fill, np.int8))
+    return b.finish(), inputs, list(cases)
+
+
+@requires_qemu
+def test_depthwise_edge_shapes_bit_exact(tmp_path):
+    model, inputs, names = depthwise_model(np.random.default_rng(31))
+    assert {c.kernel for c in compile_model(model).kernel_calls} == {DW_FAST}
+    result = run_firmware(model, M55, inputs, tmp_path)
+    assert_matches_reference(model, inputs, result, names=names)
+
+
+@requires_qemu
+def test_depthwise_patched_stage_bit_exact(tmp_path):
+    """Patch-based inference gives each tile its own padding, negative ones included."""
+    rng = np.random.default_rng(41)
+    b = ModelBuilder()
+    _, shape = add_depthwise(b, rng, "dw", h=12, w=11, c=8, k=(5, 5), out_zp=-128)
+    _, shape3 = add_depthwise(b, rng, "dw3", h=10, w=9, c=12, k=(3, 3), stride=2, out_zp=-128)
+    model = b.finish()
+    inputs = [rng.integers(-128, 128, size=s, dtype=np.int8) for s in (shape, shape3)]
+    result = qemu.run(firmware.build(compile_model(model, patch="3x2@0"), resolve_board(M55), tmp_path,
+                                     inputs=inputs).elf, resolve_board(M55))
+    assert_matches_reference(model, inputs, result)
+
+
+@requires_qemu
+def test_depthwise_takes_the_helium_path(tmp_path):
+    """A 3x3 layer on the M55 runs at more than half a MAC per instruction, which the DSP path
+    (a third) does not reach."""
+    rng = np.random.default_rng(5)
+    b = ModelBuilder()
+    _, shape = add_depthwise(b, rng, "dw", h=20, w=20, c=48, k=(3, 3), out_zp=-128)
+    model = b.finish()
+    compiled = compile_model(model)
+    inputs = [rng.integers(-128, 128, size=shape, dtype=np.int8)]
+    result = run_firmware(model, M55, inputs, tmp_path, profile=True)
+    assert_matches_reference(model, inputs, result)
+    assert compiled.kernel_calls[0].macs > 0.5 * result.layer_instructions[0]

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "te_depthwise_mve.h"
 #include "te_fixedpoint.h"
 #include "tinyengine.h"
 
@@ -473,6 +474,11 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
     if (p == NULL || input == NULL || output == NULL || p->blocks == NULL || p->k_w > 7) {
         return TE_ERROR_ARGUMENT;
     }
+#if TE_DW_MVE
+    if (te_depthwise_mve_applies(p)) {
+        return te_depthwise_conv_s8_mve(p, input, output);
+    }
+#endif
     const int32_t row_words = 2 * (p->k_w >> 1) + (p->k_w & 1);
     const dw_layer l = {
         .channels = p->channels, .k_w = p->k_w, .row_stride = p->in_w * p->channels, .row_words = row_words,
