@@ -198,15 +198,22 @@ te_status te_conv_1x1_s8_mve(const te_conv_params *p, const int8_t *input, int8_
     }
     te_gemm_mve g;
     te_gemm_mve_prepare(&g, cin);
-    /* A pair's inputs copied whole into the scratch (te_conv_1x1_s8_get_buffer_size bytes, at
-     * least 2 in_c) before its outputs are written: the order pixel_block_gap proves (the
-     * output may overlap the input). */
     const int32_t pixels = p->batches * p->out_h * p->out_w;
+    /* Where the output overlaps the input, a pair's inputs are copied whole into the scratch
+     * (te_conv_1x1_s8_get_buffer_size bytes, at least 2 in_c) before its outputs are written:
+     * the order pixel_block_gap proves. Elsewhere the pairs are read where they are. */
+    const uintptr_t in_lo = (uintptr_t)input, in_hi = in_lo + (size_t)pixels * cin;
+    const uintptr_t out_lo = (uintptr_t)output, out_hi = out_lo + (size_t)pixels * cout;
+    const int copy = out_lo < in_hi && in_lo < out_hi;
     for (int32_t px = 0; px < pixels; px += 2) {
         const int has_b = px + 1 < pixels;
-        memcpy(columns, input + (size_t)px * cin, (size_t)cin * (has_b ? 2u : 1u));
+        const int8_t *a = input + (size_t)px * cin;
+        if (copy) {
+            memcpy(columns, a, (size_t)cin * (has_b ? 2u : 1u));
+            a = columns;
+        }
         int8_t *out_a = output + (size_t)px * cout;
-        te_gemm_mve_pair(&g, p, columns, has_b ? columns + cin : columns, out_a, has_b ? out_a + cout : out_a);
+        te_gemm_mve_pair(&g, p, a, has_b ? a + cin : a, out_a, has_b ? out_a + cout : out_a);
     }
     return TE_OK;
 }
