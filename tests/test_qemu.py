@@ -17,6 +17,7 @@ from platformio_tinyengine.cli import main
 from platformio_tinyengine.codegen.emitter import constant_bytes
 from platformio_tinyengine.errors import FirmwareError, MissingToolError
 from platformio_tinyengine.pipeline import compile_model
+from platformio_tinyengine.resources import C_INCLUDE_DIR
 from tests.conftest import SHARED_MODELS
 from tests.kernel_check import bias_for, scale, weights
 from tests.test_kernel_conv import FC_CASES, add_fc
@@ -79,6 +80,26 @@ def run_firmware(model: bytes, board_id: str, inputs: list[np.ndarray], out_dir,
     board = resolve_board(board_id)
     image = firmware.build(compile_model(model), board, out_dir, inputs=inputs, **build_options)
     return qemu.run(image.elf, board)
+
+
+def run_bare_main(board_id: str, main_c: str, tmp_path, *sources) -> str:
+    """A firmware of the board's start-up code and linker script around main_c and sources, run
+    under QEMU; its output (the run must exit 0)."""
+    board = resolve_board(board_id)
+    files = firmware.render_firmware(board, firmware.memory_layout(board, 1024), "bare_main", 1)
+    files["main.c"] = main_c
+    paths = []
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+        if name.endswith(".c"):
+            paths.append(str(tmp_path / name))
+    elf = tmp_path / "bare_main.elf"
+    subprocess.run([firmware.GCC, *firmware.compiler_flags(board), "-I", str(C_INCLUDE_DIR), "-I", str(tmp_path),
+                    "-nostartfiles", "-T", str(tmp_path / "linker.ld"), *paths, *map(str, sources), "-o", str(elf)],
+                   check=True, capture_output=True)
+    run = subprocess.run(qemu.qemu_command(elf, board), capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, (run.stderr + run.stdout)[-2000:]
+    return run.stderr + run.stdout
 
 
 def assert_matches_reference(model: bytes, inputs: list[np.ndarray], result: qemu.RunResult, names=None) -> None:

@@ -10,14 +10,13 @@ import subprocess
 import numpy as np
 import pytest
 
-from platformio_tinyengine import firmware, qemu
+from platformio_tinyengine import firmware
 from platformio_tinyengine.boards import resolve_board
 from platformio_tinyengine.pipeline import compile_model
-from platformio_tinyengine.resources import C_INCLUDE_DIR
 from tests.kernel_check import scale
 from tests.model_builder import ModelBuilder
 from tests.test_kernel_conv_fast import ADD_CASES, CONV_CASES, POINTWISE_CASES, REQUANT_CHECK, add_conv
-from tests.test_qemu import BOARDS, assert_matches_reference, requires_qemu, run_firmware
+from tests.test_qemu import BOARDS, assert_matches_reference, requires_qemu, run_bare_main, run_firmware
 
 # Every pointwise and te_conv_s8 case of the host tests, and the extreme zero points.
 CASES = {**{f"pointwise_{k}": v for k, v in POINTWISE_CASES.items()},
@@ -135,21 +134,8 @@ int main(void)
 def test_requantisation_identical_to_gemmlowp_on_the_core(board_id, tmp_path):
     """te_requant_apply and te_requant_fast with SMLAL against te_requantize on the simulated core,
     in a firmware of the board's start-up and linker script around tests/harness/requant_check.c."""
-    board = resolve_board(board_id)
-    files = firmware.render_firmware(board, firmware.memory_layout(board, 1024), "requant_check", 1)
-    files["main.c"] = REQUANT_MAIN
-    sources = []
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
-        if name.endswith(".c"):
-            sources.append(str(tmp_path / name))
-    elf = tmp_path / "requant_check.elf"
-    subprocess.run([firmware.GCC, *firmware.compiler_flags(board), "-I", str(C_INCLUDE_DIR), "-I", str(tmp_path),
-                    "-nostartfiles", "-T", str(tmp_path / "linker.ld"), *sources, str(REQUANT_CHECK), "-o",
-                    str(elf)], check=True, capture_output=True)
-    run = subprocess.run(qemu.qemu_command(elf, board), capture_output=True, text=True, timeout=600)
-    text = run.stderr + run.stdout
+    text = run_bare_main(board_id, REQUANT_MAIN, tmp_path, REQUANT_CHECK)
     found = re.search(r"checked (\d+) mismatches (\d+)", text)
-    assert run.returncode == 0 and found, text[-2000:]
+    assert found, text[-2000:]
     assert int(found.group(2)) == 0, text[-2000:]
     assert int(found.group(1)) > 1_000_000

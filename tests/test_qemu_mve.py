@@ -22,7 +22,7 @@ from tests.test_kernel_conv_fast import REQUANT_CHECK, add_conv
 from tests.test_kernel_depthwise import CASES as DW_CASES
 from tests.test_kernel_depthwise import FAST as DW_FAST
 from tests.test_kernel_depthwise import VALID, add_depthwise
-from tests.test_qemu import assert_matches_reference, requires_qemu, run_firmware
+from tests.test_qemu import assert_matches_reference, requires_qemu, run_bare_main, run_firmware
 from tests.test_qemu_conv import REQUANT_MAIN
 
 M55 = "qemu_cortex_m55"
@@ -39,23 +39,7 @@ def library_object(board_id: str, stem: str, portable: bool = False):
 
 
 def run_main(main_c: str, tmp_path, *sources) -> str:
-    """A firmware of the M55 board's start-up code and linker script around main_c and sources;
-    its output."""
-    board = resolve_board(M55)
-    files = firmware.render_firmware(board, firmware.memory_layout(board, 1024), "mve_check", 1)
-    files["main.c"] = main_c
-    paths = []
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
-        if name.endswith(".c"):
-            paths.append(str(tmp_path / name))
-    elf = tmp_path / "mve_check.elf"
-    subprocess.run([firmware.GCC, *firmware.compiler_flags(board), "-I", str(C_INCLUDE_DIR), "-I", str(tmp_path),
-                    "-nostartfiles", "-T", str(tmp_path / "linker.ld"), *paths, *map(str, sources), "-o", str(elf)],
-                   check=True, capture_output=True)
-    run = subprocess.run(qemu.qemu_command(elf, board), capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, (run.stderr + run.stdout)[-2000:]
-    return run.stderr + run.stdout
+    return run_bare_main(M55, main_c, tmp_path, *sources)
 
 
 @requires_qemu
