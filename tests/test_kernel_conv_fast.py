@@ -89,15 +89,18 @@ POINTWISE_CASES = {
     "cin_604_blocks_of_1": dict(shape=(1, 3, 1, 604), cout=3, activation=1),
 }
 
-# te_conv_s8: windows of up to 144 bytes take the im2col GEMM, larger ones the direct loop;
-# padding on every side (SAME with odd and even sizes, stride 2), dilation.
+# te_conv_s8: windows of up to 1024 bytes take the im2col GEMM (blocks of 4, 2 and 1 pixels),
+# larger ones the direct loop; padding on every side (SAME with odd and even sizes, stride 2),
+# dilation.
 CONV_CASES = {
     "rgb_3x3_stride2_first_layer": dict(shape=(1, 9, 11, 3), cout=16, k=3, stride=2),
     "rgb_3x3_stride2_even": dict(shape=(1, 8, 8, 3), cout=8, k=3, stride=2, activation=3),
     "3x3_same_pad_every_side": dict(shape=(1, 5, 6, 4), cout=7, k=3),
     "5x5_same_cin_2": dict(shape=(1, 6, 5, 2), cout=3, k=5),
     "window_144_bytes": dict(shape=(1, 4, 5, 16), cout=5, k=3),
-    "window_153_bytes_direct": dict(shape=(1, 4, 4, 17), cout=3, k=3),
+    "window_153_bytes": dict(shape=(1, 4, 4, 17), cout=3, k=3),
+    "window_576_bytes_blocks_of_1": dict(shape=(1, 4, 3, 64), cout=6, k=3, stride=2),
+    "window_1026_bytes_direct": dict(shape=(1, 3, 3, 114), cout=3, k=3),
     "dilation_2": dict(shape=(1, 7, 7, 3), cout=4, k=3, dilation=2),
     "valid_stride2": dict(shape=(1, 9, 9, 3), cout=6, k=3, stride=2, padding=VALID),
     "1x1_stride_2": dict(shape=(1, 5, 5, 6), cout=4, k=1, stride=2),
@@ -192,10 +195,12 @@ def test_column_limit_matches_the_kernel():
     """The plan checker simulates te_conv_s8's im2col order for the windows conv_s8.c takes it for,
     in the GEMM's blocks of pixels (gemm_blocks), which depend on the scratch's size."""
     text = (C_SOURCE_DIR / "kernels" / "conv_s8.c").read_text()
-    assert f"#define TE_CONV_COLUMN_MAX {CONV_COLUMN_MAX}\n" in text
+    assert "#define TE_CONV_COLUMN_MAX (4 * TE_GEMM_MAX_CHUNKS)\n" in text
     header = (C_INCLUDE_DIR / "te_gemm_s8.h").read_text()
     assert f"#define TE_GEMM_SCRATCH_HALVES {GEMM_SCRATCH_HALVES}\n" in header
-    assert gemm_blocks(11, CONV_COLUMN_MAX) == [4, 4, 2, 1]
+    assert "#define TE_GEMM_MAX_CHUNKS (TE_GEMM_SCRATCH_HALVES / 4)\n" in header
+    assert CONV_COLUMN_MAX == GEMM_SCRATCH_HALVES
+    assert gemm_blocks(11, 144) == [4, 4, 2, 1] and gemm_blocks(3, CONV_COLUMN_MAX) == [1, 1, 1]
     assert gemm_blocks(9, 512) == [2, 2, 2, 2, 1] and gemm_blocks(2, POINTWISE_MAX_IN_C) == [1, 1]
     assert gemm_blocks(1, POINTWISE_MAX_IN_C + 1) == []
 
@@ -325,15 +330,18 @@ def test_scratch_sizes_equal_the_kernels(tmp_path):
     subprocess.run(["gcc", *WARNINGS, "-O2", "-I", str(C_INCLUDE_DIR), str(main), *map(str, sources), "-o", str(exe)],
                    check=True)
     cases = [(1, c, "p") for c in (1, 3, 16, 255, 256, 257, 300, 512, 513, 1024)]
-    cases += [(k, c, "c") for k, c in ((3, 3), (3, 16), (1, 144), (3, 17), (5, 8))]
+    cases += [(k, c, "c") for k, c in ((3, 3), (3, 16), (1, 144), (3, 17), (5, 8), (3, 64), (1, 1024), (5, 41))]
     args = [str(v) for case in cases for v in case]
     got = [int(v) for v in subprocess.run([str(exe), *args], capture_output=True, text=True, check=True).stdout.split()]
-    want = [gemm_scratch_bytes(k * k * c) if kind == "p" or k * k * c <= CONV_COLUMN_MAX else 0 for k, c, kind in cases]
+    want = [gemm_scratch_bytes(c) if kind == "p" else
+            gemm_scratch_bytes(k * k * c) + -(-k * k * c // 8) * 8 if k * k * c <= CONV_COLUMN_MAX else 0
+            for k, c, kind in cases]
     assert got == want
     rng = np.random.default_rng(3)
     for k, cin, kernel in ((1, 300, "te_conv_1x1_s8"), (3, 5, "te_conv_s8")):
         call = compile_model(conv_case_model(rng, (1, 4, 4, cin), 6, k=k)).kernel_calls[0]
-        assert (call.kernel, call.scratch_bytes) == (kernel, gemm_scratch_bytes(k * k * cin))
+        column = -(-k * k * cin // 8) * 8 if kernel == "te_conv_s8" else 0
+        assert (call.kernel, call.scratch_bytes) == (kernel, gemm_scratch_bytes(k * k * cin) + column)
 
 
 def test_requantisation_identical_to_gemmlowp(tmp_path):

@@ -126,7 +126,7 @@ def test_mve_requantisation_identical_to_gemmlowp_on_the_core(tmp_path):
 # rows padded to 4 bytes) after 0, 1 and 2 full steps; odd pixel counts (a last pixel alone), odd output channels (a last single row), more
 # than 32 (several groups) and counts not a multiple of 4 (predicated output stage); per-channel
 # shifts from left shifts to below 2^-24, narrow activations, extreme zero points; te_conv_s8's
-# im2col columns of 12 to 144 bytes.
+# im2col columns of 12 to 576 bytes.
 GEMM_CASES = {
     **{f"pointwise_cin_{cin}": dict(shape=(1, 3, 1 + cin % 3, cin), cout=1 + (cin * 7) % 12)
        for cin in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 20, 24, 27, 31, 32, 33, 40, 46, 48)},
@@ -140,6 +140,7 @@ GEMM_CASES = {
     "rgb_3x3_stride2": dict(shape=(1, 9, 11, 3), cout=16, k=3, stride=2),
     "rgb_3x3_cout_17_mixed": dict(shape=(1, 6, 5, 3), cout=17, k=3, scales="mixed"),
     "conv_3x3_cin_16_window_144": dict(shape=(1, 4, 5, 16), cout=5, k=3),
+    "conv_3x3_cin_64_window_576": dict(shape=(1, 3, 4, 64), cout=7, k=3, stride=2),
     "conv_3x3_cin_5_window_48": dict(shape=(1, 5, 4, 5), cout=34, k=3, activation=3),
     "conv_2x2_cin_3_window_12": dict(shape=(1, 4, 4, 3), cout=3, k=2, padding=1),
     "rgb_zp_minus_128": dict(shape=(1, 7, 6, 3), cout=16, k=3, stride=2, zp_in=-128),

@@ -11,8 +11,9 @@ from .base import KernelCall, LoweringContext, int8_activation, lowers, require
 from .depthwise import lower_depthwise_fast
 
 SAME, VALID = 0, 1
-# te_conv_s8 runs windows of up to this many bytes as an im2col GEMM (conv_s8.c TE_CONV_COLUMN_MAX).
-CONV_COLUMN_MAX = 144
+# te_conv_s8 runs windows of up to this many bytes as an im2col GEMM (conv_s8.c TE_CONV_COLUMN_MAX:
+# one widened column within the GEMM's scratch bound).
+CONV_COLUMN_MAX = 1024
 # The GEMM of te_conv_1x1_s8 and te_conv_s8 widens the columns of a block of pixels into an
 # arena scratch of at most this many int16 values (te_gemm_s8.h TE_GEMM_SCRATCH_HALVES), 4 per
 # 4-byte chunk.
@@ -193,9 +194,10 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     if depthwise:
         return KernelCall(kernel="te_depthwise_conv_s8", params_type="te_conv_params", params=params, args=[x, y],
                           inputs=[x], outputs=[y], macs=macs, overlaps=[(x, overlap)])
-    # te_conv_s8's GEMM takes a scratch (the planner places it; the emitter passes it last),
-    # its direct loop none.
-    scratch = gemm_scratch_bytes(k_h * k_w * in_c) if gemm else 0
+    # te_conv_s8's GEMM takes a scratch for its widened block and its column (the planner
+    # places it; the emitter passes it last), its direct loop none.
+    window = k_h * k_w * in_c
+    scratch = gemm_scratch_bytes(window) + -(-window // 8) * 8 if gemm else 0
     return KernelCall(kernel="te_conv_s8", params_type="te_conv_params", params=params,
                       args=[x, y] if scratch else [x, y, "NULL"], inputs=[x], outputs=[y], macs=macs,
                       scratch_bytes=scratch, overlaps=[(x, overlap)])

@@ -6,12 +6,13 @@
  * (zero point + input_offset) * w = 0 as in TFLite, in two's-complement int32 arithmetic.
  *
  * Windows of up to TE_CONV_COLUMN_MAX bytes (k_h * k_w * in_c: every first layer on RGB,
- * 3x3 on up to 16 channels) run as a GEMM: the windows of a block of up to 4 output pixels
+ * 3x3 on up to 113 channels) run as a GEMM: the windows of a block of up to 4 output pixels
  * are copied into a column (im2col, padding filled with the zero point) and widened into
  * te_gemm's scratch, then te_gemm_block (te_gemm_s8.h, conv_1x1_s8.c) multiplies them with
- * every filter row. For these the generator pads each row with zeros to a multiple of 4
- * bytes (lowering/conv.py gemm_filter_layout); larger windows take the direct loop below on
- * rows [out_c][k_h][k_w][in_c].
+ * every filter row; the column and the widened block live in the caller's scratch
+ * (te_conv_s8_get_buffer_size). For these the generator pads each row with zeros to a
+ * multiple of 4 bytes (lowering/conv.py gemm_filter_layout); larger windows take the direct
+ * loop below on rows [out_c][k_h][k_w][in_c].
  *
  * Access order: blocks of pixels in order, every window of a block read before any of its
  * pixels is written; the direct loop reads each pixel's window while writing it. Either is
@@ -23,8 +24,9 @@
 #include "te_gemm_s8_mve.h"
 #include "tinyengine.h"
 
-/* Windows up to this many bytes take the GEMM: 4 pixels' columns fit te_gemm's scratch. */
-#define TE_CONV_COLUMN_MAX 144
+/* Windows up to this many bytes take the GEMM: one pixel's widened column fits te_gemm's
+ * block bound (lowering/conv.py CONV_COLUMN_MAX). */
+#define TE_CONV_COLUMN_MAX (4 * TE_GEMM_MAX_CHUNKS)
 
 /* Short copies and fills, word by word: the libc calls cost more than these rows. */
 static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
@@ -85,15 +87,15 @@ static TE_NO_LIBC_CALLS __attribute__((noinline)) void im2col(const te_conv_para
 
 #if TE_USE_MVE
 /* The Helium path: two pixels' columns at a time (te_gemm_mve_pair), both written by im2col
- * before any of their outputs (the scratch, sized for the DSP path's widened columns, is not
- * needed). */
-static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *output, int16_t *cols)
+ * before any of their outputs, into the scratch (sized for the DSP path's widened block and
+ * column, at least two columns). */
+static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *output, int8_t *scratch)
 {
-    (void)cols;
     const int32_t pixels = p->batches * p->out_h * p->out_w, cout = p->out_c;
-    int8_t columns[2][TE_CONV_COLUMN_MAX];
+    const int32_t window = p->k_h * p->k_w * p->in_c;
+    int8_t *columns[2] = {scratch, scratch + window};
     te_gemm_mve gemm;
-    te_gemm_mve_prepare(&gemm, p->k_h * p->k_w * p->in_c);
+    te_gemm_mve_prepare(&gemm, window);
     for (int32_t px = 0; px < pixels; px += 2) {
         const int has_b = px + 1 < pixels;
         im2col(p, input, px, columns[0]);
@@ -106,7 +108,7 @@ static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *o
 }
 #else
 static TE_NO_LIBC_CALLS void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *output,
-                                          int16_t *cols)
+                                          int8_t *scratch)
 {
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     const int32_t cin = p->in_c, k_h = p->k_h, row_bytes = p->k_w * cin, window = k_h * row_bytes;
@@ -115,7 +117,9 @@ static TE_NO_LIBC_CALLS void conv_columns(const te_conv_params *p, const int8_t 
     const int plain = p->dil_h == 1 && p->dil_w == 1;
     te_gemm g;
     te_gemm_init(&g, p, window);
-    int8_t column[TE_CONV_COLUMN_MAX];
+    /* The widened block first (8-byte aligned for LDM and LDRD), then the column. */
+    int16_t *cols = (int16_t *)(void *)scratch;
+    int8_t *column = scratch + te_gemm_scratch_bytes(window);
     for (int32_t px = 0, block = te_gemm_max_block(g.chunks); px < pixels; px += block) {
         while (block > pixels - px) {
             block >>= 1;
@@ -179,7 +183,7 @@ static void conv_direct(const te_conv_params *p, const int8_t *input, int8_t *ou
 int32_t te_conv_s8_get_buffer_size(const te_conv_params *p)
 {
     const int32_t window = p->k_h * p->k_w * p->in_c;
-    return window <= TE_CONV_COLUMN_MAX ? te_gemm_scratch_bytes(window) : 0;
+    return window <= TE_CONV_COLUMN_MAX ? te_gemm_scratch_bytes(window) + ((window + 7) & ~7) : 0;
 }
 
 te_status te_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output, void *scratch)
