@@ -17,7 +17,7 @@ SAME, VALID = 0, 1
 FAST, GENERIC = "te_depthwise_conv_s8_fast", "te_depthwise_conv_s8"
 
 # Shapes the fast kernel treats specially. Output zero point -128 without an activation (flags
-# 0) takes the DSP path's unrolled 3x3, 5x5 and 7x7 windows with the input offset in the bias;
+# 0) takes the DSP path's unrolled 3x3, 5x5 and 7x7 windows requantised in assembly;
 # other output zero points round with the accumulator's sign (TE_DW_SIGNED) and activations
 # narrower than int8 clamp (TE_DW_CLAMP). Clipped windows (SAME, a fused asymmetric PAD, maps
 # smaller than the kernel, stride 2) start on odd and even kernel columns and end before, on

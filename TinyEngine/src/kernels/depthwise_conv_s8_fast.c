@@ -493,7 +493,7 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
     const int32_t k_h = p->k_h, k_w = p->k_w, in_h = p->in_h, in_w = p->in_w, channels = p->channels;
     const int32_t stride_w = p->stride_w;
 #if DW_DSP
-    /* Whole windows of these sizes run unrolled, with the input offset in the bias. */
+    /* Whole windows of these sizes run unrolled (layers without flags: requantised in assembly). */
     const int32_t unrolled = k_h == k_w && (k_h == 3 || k_h == 5 || k_h == 7) && p->flags == 0;
 #endif
     int8_t *out = output;
