@@ -160,28 +160,44 @@ def test_patched_stage_bit_exact():
     assert_bit_exact(model, rng, input_sets=1, patch="3x2@0")
 
 
+def depthwise_options_model(rng: np.random.Generator, cin: int, depth_multiplier=1, dilation=1, k_w=3,
+                            stride=1) -> bytes:
+    b = ModelBuilder()
+    cout = cin * depth_multiplier
+    s_in, s_out = 0.05, 0.05
+    x = b.input("x", (1, 7, 7, cin), "int8", s_in, 3)
+    w_scales = np.array([scale(rng, 0.005, 0.02) for _ in range(cout)], np.float32)
+    wt = b.const("w", weights(rng, (1, 3, k_w, cout)), w_scales, 0, axis=3)
+    bias, bias_scales = bias_for(rng, cout, s_in, w_scales)
+    size = out_size(7, 3, stride, SAME)
+    y = b.tensor("y", (1, size, size, cout), "int8", s_out, -2)
+    b.op("DEPTHWISE_CONV_2D", [x, wt, b.const("b", bias, bias_scales, 0)], [y], version=3, padding=SAME,
+         stride_h=stride, stride_w=stride, dilation_h_factor=dilation, dilation_w_factor=dilation,
+         depth_multiplier=depth_multiplier)
+    b.output(y)
+    return b.finish()
+
+
 @pytest.mark.parametrize("options", [dict(depth_multiplier=2), dict(dilation=2), dict(k_w=9)],
                          ids=["depth_multiplier_2", "dilation_2", "9_columns"])
 def test_generic_kernel_where_the_fast_one_does_not_apply(options):
     """depth multiplier, dilation, a kernel wider than 7 columns."""
     rng = np.random.default_rng(9)
-    b = ModelBuilder()
-    cin = 3
-    cout = cin * options.get("depth_multiplier", 1)
-    d = options.get("dilation", 1)
-    s_in, s_out = 0.05, 0.05
-    x = b.input("x", (1, 7, 7, cin), "int8", s_in, 3)
-    w_scales = np.full(cout, 0.01, np.float32)
-    wt = b.const("w", weights(rng, (1, 3, options.get("k_w", 3), cout)), w_scales, 0, axis=3)
-    bias, bias_scales = bias_for(rng, cout, s_in, w_scales)
-    y = b.tensor("y", (1, 7, 7, cout), "int8", s_out, -2)
-    b.op("DEPTHWISE_CONV_2D", [x, wt, b.const("b", bias, bias_scales, 0)], [y], version=3, padding=SAME,
-         stride_h=1, stride_w=1, dilation_h_factor=d, dilation_w_factor=d,
-         depth_multiplier=options.get("depth_multiplier", 1))
-    b.output(y)
-    model = b.finish()
+    model = depthwise_options_model(rng, 3, **options)
     assert [c.kernel for c in compile_model(model).kernel_calls] == [GENERIC]
     assert_bit_exact(model, rng, input_sets=1)
+
+
+@pytest.mark.parametrize("options", [dict(depth_multiplier=8, stride=2), dict(depth_multiplier=5, dilation=2),
+                                     dict(depth_multiplier=3, k_w=9)],
+                         ids=["multiplier_8_stride_2", "multiplier_5_dilation_2", "multiplier_3_9_columns"])
+def test_one_input_channel_runs_as_a_convolution(options):
+    """A depthwise layer on one input channel (TFLite Micro's person detector starts with one)
+    is a CONV_2D whose output rows are the filter's channels: te_conv_s8, bit-exact."""
+    rng = np.random.default_rng(10)
+    model = depthwise_options_model(rng, 1, **options)
+    assert [c.kernel for c in compile_model(model).kernel_calls] == ["te_conv_s8"]
+    assert_bit_exact(model, rng, input_sets=2)
 
 
 def test_cases_cover_every_variant():

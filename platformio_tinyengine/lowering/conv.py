@@ -1,6 +1,9 @@
-"""CONV_2D and DEPTHWISE_CONV_2D -> te_conv_s8 / te_depthwise_conv_s8 (te_depthwise_conv_s8_fast: depthwise.py)."""
+"""CONV_2D and DEPTHWISE_CONV_2D -> te_conv_s8 / te_depthwise_conv_s8 (te_depthwise_conv_s8_fast: depthwise.py;
+a depthwise layer on one input channel runs as the CONV_2D it is)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -167,6 +170,13 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
             depth_multiplier=multiplier, act_min=act_min, act_max=act_max))
         if fast is not None:
             return fast
+        if in_c == 1:
+            # One input channel: each output channel filters it alone, which is a CONV_2D whose
+            # output rows are the filter's channels (te_conv_s8's im2col GEMM, not the generic
+            # depthwise loop).
+            rows = np.ascontiguousarray(w.data.reshape(k_h, k_w, out_c).transpose(2, 0, 1)[..., None])
+            w = replace(w, shape=(out_c, k_h, k_w, 1), data=rows)
+            depthwise, multiplier = False, 1
     mult, shift = requantisation(ctx, name, x, w_scales, y)
     pointwise = not depthwise and k_h == k_w == 1 and stride_h == stride_w == 1 and pad_top == pad_left == 0 \
         and (in_h, in_w) == (out_h, out_w) and in_c <= POINTWISE_MAX_IN_C
