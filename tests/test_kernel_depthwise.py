@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from platformio_tinyengine.lowering.depthwise import (FLAG_CLAMP, FLAG_EXACT, FLAG_SIGNED, RIGHT_MAX, RIGHT_MIN,
-                                                     pack_rows)
+from platformio_tinyengine.lowering.depthwise import (FLAG_CLAMP, FLAG_EXACT, FLAG_SHIFT_1, FLAG_SIGNED, RIGHT_MAX,
+                                                     RIGHT_MIN, pack_rows)
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.quantization import quantize_multipliers
 from tests.kernel_check import assert_bit_exact, bias_for, scale, weights
@@ -57,6 +57,8 @@ CASES = {
     "3x3_left_shift_11_c6": dict(h=6, w=7, c=6, k=(3, 3), shifts="left_11", out_zp=-128),
     "5x5_edge_shifts_c8": dict(h=7, w=8, c=8, k=(5, 5), shifts="edge", dead_bias=True, out_zp=-128),
     "3x3_edge_shifts_signed_c8": dict(h=6, w=5, c=8, k=(3, 3), shifts="edge", out_zp=17),
+    "3x3_shift_minus_1_c8": dict(h=7, w=6, c=8, k=(3, 3), shifts="quarter", out_zp=-128),
+    "5x5_shift_minus_1_signed_c6": dict(h=6, w=7, c=6, k=(5, 5), shifts="quarter", out_zp=9, activation=1),
     "5x5_relu_c8": dict(h=6, w=7, c=8, k=(5, 5), activation=1),
     "3x3_relu_n1_to_1_c6": dict(h=5, w=6, c=6, k=(3, 3), activation=2, out_zp=3),
     "6x6_kernel_c4": dict(h=8, w=9, c=4, k=(6, 6), out_zp=-128),
@@ -87,6 +89,9 @@ def weight_scales(rng: np.random.Generator, c: int, shifts: str, s_in: float, s_
         # Below 2^-32 (a zero multiplier), shifts near -23 and -31 (outputs that barely or never
         # move: constant channels), and ordinary ones.
         effective = np.array([1e-13, 1e-7, 3e-10, 0.004, 2.5, 0.02, 5e-5, 1.0])
+    elif shifts == "quarter":
+        # Shift -1 (scales in [1/4, 1/2): TE_DW_SHIFT_1, requantised in C) beside ordinary ones.
+        effective = np.array([0.3, 0.01, 0.49, 0.26, 0.002, 0.4, 0.05, 0.25])
     elif shifts == "edge":
         # A zero multiplier, then shifts -23 and -2 (the ends of te_requant_fast's range) and -9.
         effective = np.array([1e-13, 0.6 * 2.0 ** -23, 0.2, 0.24, 0.004, 0.13, 0.9 * 2.0 ** -23, 0.15])
@@ -202,7 +207,8 @@ def test_one_input_channel_runs_as_a_convolution(options):
 
 def test_cases_cover_every_variant():
     """The cases reach the unrolled windows, each combination of TE_DW_SIGNED and TE_DW_CLAMP,
-    the fast requantisation (with both ends of its shift range) and TE_DW_EXACT."""
+    the assembly's requantisation (with both ends of its shift range), TE_DW_SHIFT_1 and
+    TE_DW_EXACT."""
     flags, unrolled, rights = set(), set(), set()
     for case in CASES.values():
         b = ModelBuilder()
@@ -211,10 +217,11 @@ def test_cases_cover_every_variant():
         flags.add(p["flags"])
         if p["flags"] == 0 and p["k_h"] == p["k_w"] in (3, 5, 7) and min(p["in_h"], p["in_w"]) >= p["k_h"]:
             unrolled.add(p["k_h"])
-        if not p["flags"] & FLAG_EXACT:
+        if not p["flags"] & (FLAG_EXACT | FLAG_SHIFT_1):
             rights.update(block_fields(p)[3].reshape(-1)[:p["channels"]].tolist())
     assert {f & (FLAG_SIGNED | FLAG_CLAMP) for f in flags} == {0, FLAG_SIGNED, FLAG_CLAMP, FLAG_SIGNED | FLAG_CLAMP}
     assert {f & FLAG_EXACT for f in flags} == {0, FLAG_EXACT}
+    assert {f & FLAG_SHIFT_1 for f in flags} == {0, FLAG_SHIFT_1}
     assert unrolled == {3, 5, 7}
     assert {RIGHT_MIN, RIGHT_MAX} <= rights and min(rights) >= RIGHT_MIN and max(rights) <= RIGHT_MAX
 

@@ -72,6 +72,8 @@ te_status te_depthwise_conv_s8(const te_conv_params *p, const int8_t *input, int
 #define TE_DW_SIGNED 1 /* output_offset > act_min: rounding needs the accumulator's sign */
 #define TE_DW_CLAMP 2  /* [act_min, act_max] narrower than int8 */
 #define TE_DW_EXACT 4  /* a shift outside te_requant_fast's range: te_requantize in C */
+#define TE_DW_SHIFT_1 8 /* a channel with shift -1 (right 0), which the assembly does not take:
+                           te_requant_fast in C */
 typedef struct {
     int32_t batches, in_h, in_w, channels, out_h, out_w;
     int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;

@@ -21,8 +21,10 @@ from ..quantization import quantize_multipliers
 from .base import KernelCall, LoweringContext
 
 KERNEL = "te_depthwise_conv_s8_fast"
-FLAG_SIGNED, FLAG_CLAMP, FLAG_EXACT = 1, 2, 4  # TE_DW_SIGNED, TE_DW_CLAMP, TE_DW_EXACT in tinyengine.h
-# te_requant_fast's range of right = -shift - 1 (TE_REQUANT_FOLD_MAX_RIGHT in te_fixedpoint.h).
+# TE_DW_SIGNED, TE_DW_CLAMP, TE_DW_EXACT, TE_DW_SHIFT_1 in tinyengine.h
+FLAG_SIGNED, FLAG_CLAMP, FLAG_EXACT, FLAG_SHIFT_1 = 1, 2, 4, 8
+# te_requant_fast's range of right = -shift - 1 (TE_REQUANT_FOLD_MAX_RIGHT in te_fixedpoint.h);
+# the kernel's assembly takes it from RIGHT_MIN (right 0 needs another start value).
 RIGHT_MIN, RIGHT_MAX = 1, 22
 
 
@@ -35,10 +37,13 @@ def channel_rights(mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
 def layer_flags(rights: np.ndarray, output_offset: int, act_min: int, act_max: int) -> int:
     """TE_DW_SIGNED where rounding needs the accumulator's sign (an output offset above act_min:
     otherwise a negative accumulator clamps to act_min either way), TE_DW_CLAMP for activations
-    narrower than int8, TE_DW_EXACT where a shift is outside te_requant_fast's range."""
+    narrower than int8, TE_DW_EXACT where a shift is outside te_requant_fast's range,
+    TE_DW_SHIFT_1 where a channel has right 0 (shift -1), which only the C path takes."""
     flags = FLAG_SIGNED if output_offset > act_min else 0
     flags |= FLAG_CLAMP if (act_min, act_max) != (-128, 127) else 0
-    return flags | (FLAG_EXACT if ((rights < RIGHT_MIN) | (rights > RIGHT_MAX)).any() else 0)
+    if ((rights < 0) | (rights > RIGHT_MAX)).any():
+        return flags | FLAG_EXACT
+    return flags | (FLAG_SHIFT_1 if (rights == 0).any() else 0)
 
 
 def pack_rows(weights: np.ndarray, k_h: int, k_w: int) -> np.ndarray:

@@ -22,7 +22,8 @@
  *   of bytes c0a c1a c0b c1b and c2a c3a c2b c3b (little-endian), then for an odd k_w the last
  *   column's weights c0 c1 c2 c3 as one word;
  * - the 4 multipliers, then the 4 shifts as bytes, each stored as right = -shift - 1. Unless
- *   the layer has TE_DW_EXACT, every right is in [1, TE_REQUANT_FOLD_MAX_RIGHT]. */
+ *   the layer has TE_DW_EXACT, every right is in [0, TE_REQUANT_FOLD_MAX_RIGHT], and unless
+ *   it has TE_DW_SHIFT_1 in [1, TE_REQUANT_FOLD_MAX_RIGHT] (what the assembly takes). */
 #include <stdint.h>
 #include <string.h>
 
@@ -73,8 +74,9 @@ static inline int32_t dw_requantize(const dw_layer *l, int32_t acc, const int32_
     if (l->flags & TE_DW_EXACT) {
         return te_wrapping_add(te_requantize(acc, m, ~right), l->output_offset);
     }
+    /* te_requant_prepare's start value (the assembly takes right >= 1 only: 2^30 low). */
     const int32_t start_hi = (int32_t)((2u * (uint32_t)l->output_offset + 1u) << right) >> 1;
-    return te_requant_fast(acc, m, 0x40000000u, start_hi, right);
+    return te_requant_fast(acc, m, right ? 0x40000000u : 0xC0000000u, start_hi, right);
 }
 
 static inline int32_t dw_clamp(int32_t y, int32_t lo, int32_t hi)
