@@ -25,30 +25,40 @@ CASES = {**{f"pointwise_{k}": v for k, v in POINTWISE_CASES.items()},
          "rgb_zp_minus_128": dict(shape=(1, 7, 6, 3), cout=16, k=3, stride=2, zp_in=-128)}
 
 
+def add_conv_branch(b: ModelBuilder, rng: np.random.Generator, name: str, case: dict) -> np.ndarray:
+    """An input -> CONV_2D -> output branch of `case` (shape, zp_in and add_conv's options); its
+    input: random, or constant at the other end of int8 for the extreme zero points."""
+    case = dict(case)
+    shape, zp = case.pop("shape"), case.pop("zp_in", None)
+    x = b.input(f"{name}_x", shape, "int8", scale(rng, 0.01, 0.1), int(rng.integers(-128, 128)) if zp is None else zp)
+    y, _ = add_conv(b, rng, name, x, shape, **case)
+    b.output(y)
+    fill = {None: None, 127: -128, -128: 127}[zp]
+    return rng.integers(-128, 128, size=shape, dtype=np.int8) if fill is None else np.full(shape, fill, np.int8)
+
+
+def add_binary_branch(b: ModelBuilder, rng: np.random.Generator, name: str, case: dict) -> None:
+    """Inputs a and b -> ADD or SUB (case: op, shape1, shape2, and optional scales, zps,
+    activation) -> an output."""
+    s1, s2, so = case.get("scales") or (scale(rng), scale(rng), scale(rng, 0.05, 0.3))
+    z1, z2, zo = case.get("zps") or (int(rng.integers(-128, 128)) for _ in range(3))
+    x1 = b.input(f"{name}_a", case["shape1"], "int8", s1, z1)
+    x2 = b.input(f"{name}_b", case["shape2"], "int8", s2, z2)
+    y = b.tensor(f"{name}_y", tuple(np.broadcast_shapes(case["shape1"], case["shape2"])), "int8", so, zo)
+    b.op(case["op"], [x1, x2], [y], version=2, fused_activation_function=case.get("activation", 0))
+    b.output(y)
+
+
 def edge_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[str]]:
     """One model holding every case as its own input -> operator -> output branch; its inputs
     (random, and constant -128 or 127 for the extreme zero points) and output names."""
     b = ModelBuilder()
     inputs, names = [], []
     for name, case in CASES.items():
-        case = dict(case)
-        shape, zp = case.pop("shape"), case.pop("zp_in", None)
-        x = b.input(f"{name}_x", shape, "int8", scale(rng, 0.01, 0.1),
-                    int(rng.integers(-128, 128)) if zp is None else zp)
-        y, _ = add_conv(b, rng, name, x, shape, **case)
-        b.output(y)
-        fill = {None: None, 127: -128, -128: 127}[zp]
-        inputs.append(rng.integers(-128, 128, size=shape, dtype=np.int8) if fill is None
-                      else np.full(shape, fill, np.int8))
+        inputs.append(add_conv_branch(b, rng, name, case))
         names.append(name)
     for name, case in ADD_CASES.items():
-        s1, s2, so = case.get("scales") or (scale(rng), scale(rng), scale(rng, 0.05, 0.3))
-        z1, z2, zo = case.get("zps") or (int(rng.integers(-128, 128)) for _ in range(3))
-        x1 = b.input(f"{name}_a", case["shape1"], "int8", s1, z1)
-        x2 = b.input(f"{name}_b", case["shape2"], "int8", s2, z2)
-        y = b.tensor(f"{name}_y", tuple(np.broadcast_shapes(case["shape1"], case["shape2"])), "int8", so, zo)
-        b.op(case["op"], [x1, x2], [y], version=2, fused_activation_function=case.get("activation", 0))
-        b.output(y)
+        add_binary_branch(b, rng, name, case)
         inputs += [rng.integers(-128, 128, size=case[k], dtype=np.int8) for k in ("shape1", "shape2")]
         names.append(name)
     return b.finish(), inputs, names

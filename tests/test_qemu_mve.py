@@ -16,14 +16,13 @@ from platformio_tinyengine import firmware, qemu
 from platformio_tinyengine.boards import resolve_board
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.resources import C_INCLUDE_DIR
-from tests.kernel_check import scale
 from tests.model_builder import ModelBuilder
-from tests.test_kernel_conv_fast import REQUANT_CHECK, add_conv
+from tests.test_kernel_conv_fast import REQUANT_CHECK
 from tests.test_kernel_depthwise import CASES as DW_CASES
 from tests.test_kernel_depthwise import FAST as DW_FAST
 from tests.test_kernel_depthwise import VALID, add_depthwise
 from tests.test_qemu import assert_matches_reference, requires_qemu, run_bare_main, run_firmware
-from tests.test_qemu_conv import REQUANT_MAIN
+from tests.test_qemu_conv import REQUANT_MAIN, add_binary_branch, add_conv_branch
 
 M55 = "qemu_cortex_m55"
 OBJDUMP = ["arm-none-eabi-objdump", "-d", "-m", "armv8.1-m.main"]
@@ -151,16 +150,7 @@ def gemm_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray]]:
     """Every case as its own input -> CONV_2D -> output branch; random inputs, constant at the
     other end of int8 for the extreme zero points."""
     b = ModelBuilder()
-    inputs = []
-    for name, case in GEMM_CASES.items():
-        case = dict(case)
-        shape, zp = case.pop("shape"), case.pop("zp_in", None)
-        x = b.input(f"{name}_x", shape, "int8", scale(rng, 0.01, 0.1),
-                    int(rng.integers(-128, 128)) if zp is None else zp)
-        y, _ = add_conv(b, rng, name, x, shape, **case)
-        b.output(y)
-        inputs.append(rng.integers(-128, 128, size=shape, dtype=np.int8) if zp is None
-                      else np.full(shape, {127: -128, -128: 127}[zp], np.int8))
+    inputs = [add_conv_branch(b, rng, name, case) for name, case in GEMM_CASES.items()]
     return b.finish(), inputs
 
 
@@ -189,13 +179,7 @@ def add_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray]]:
     b = ModelBuilder()
     inputs = []
     for i, (name, case) in enumerate(ADD_MVE_CASES.items()):
-        s1, s2, so = case.get("scales") or (scale(rng), scale(rng), scale(rng, 0.05, 0.3))
-        z1, z2, zo = case.get("zps") or (int(rng.integers(-128, 128)) for _ in range(3))
-        x1 = b.input(f"{name}_a", case["shape1"], "int8", s1, z1)
-        x2 = b.input(f"{name}_b", case["shape2"], "int8", s2, z2)
-        y = b.tensor(f"{name}_y", tuple(np.broadcast_shapes(case["shape1"], case["shape2"])), "int8", so, zo)
-        b.op(case["op"], [x1, x2], [y], version=2, fused_activation_function=case.get("activation", 0))
-        b.output(y)
+        add_binary_branch(b, rng, name, case)
         for shape in (case["shape1"], case["shape2"]):
             inputs.append(np.full(shape, (-128, 127)[i % 2], np.int8) if i % 5 == 4
                           else rng.integers(-128, 128, size=shape, dtype=np.int8))
