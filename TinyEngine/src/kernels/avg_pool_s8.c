@@ -1,6 +1,7 @@
 /* AVERAGE_POOL_2D, int8: tflite::reference_integer_ops::AveragePool (rounded division by the
  * number of cells inside the input). */
 #include "te_fixedpoint.h"
+#include "te_window.h"
 #include "tinyengine.h"
 
 te_status te_avg_pool_s8(const te_pool_params *p, const int8_t *input, int8_t *output)
@@ -12,12 +13,12 @@ te_status te_avg_pool_s8(const te_pool_params *p, const int8_t *input, int8_t *o
         const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->channels;
         for (int32_t oy = 0; oy < p->out_h; oy++) {
             const int32_t y0 = oy * p->stride_h - p->pad_top;
-            const int32_t ky0 = y0 < 0 ? -y0 : 0;
-            const int32_t ky1 = p->in_h - y0 < p->k_h ? p->in_h - y0 : p->k_h;
+            int32_t ky0;
+            const int32_t rows = te_window_clip(y0, p->k_h, p->in_h, &ky0), ky1 = ky0 + rows;
             for (int32_t ox = 0; ox < p->out_w; ox++) {
                 const int32_t x0 = ox * p->stride_w - p->pad_left;
-                const int32_t kx0 = x0 < 0 ? -x0 : 0;
-                const int32_t kx1 = p->in_w - x0 < p->k_w ? p->in_w - x0 : p->k_w;
+                int32_t kx0;
+                const int32_t cols = te_window_clip(x0, p->k_w, p->in_w, &kx0), kx1 = kx0 + cols;
                 const int32_t count = (ky1 - ky0) * (kx1 - kx0);
                 for (int32_t c = 0; c < p->channels; c++) {
                     int32_t sum = 0;

@@ -29,6 +29,7 @@
 
 #include "te_depthwise_mve.h"
 #include "te_fixedpoint.h"
+#include "te_window.h"
 #include "tinyengine.h"
 
 /* The DSP path's inline assembly is Thumb-2 (TBH) and needs 13 free registers: optimised
@@ -461,16 +462,6 @@ static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t 
 }
 #endif
 
-/* The taps of a window starting at input coordinate `start` that fall inside [0, size):
- * from *first on, as many as returned (0 if none). */
-static inline int32_t clip(int32_t start, int32_t k, int32_t size, int32_t *first)
-{
-    const int32_t lo = start < 0 ? -start : 0;
-    const int32_t hi = size - start < k ? size - start : k;
-    *first = lo;
-    return hi > lo ? hi - lo : 0;
-}
-
 te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, int8_t *output)
 {
     if (p == NULL || input == NULL || output == NULL || p->blocks == NULL || p->k_w > 7) {
@@ -503,14 +494,14 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
         const int8_t *in_b = input + (size_t)b * in_h * in_w * channels;
         for (int32_t oy = 0; oy < p->out_h; oy++) {
             int32_t ky0;
-            const int32_t kh = clip(oy * p->stride_h - p->pad_top, k_h, in_h, &ky0);
+            const int32_t kh = te_window_clip(oy * p->stride_h - p->pad_top, k_h, in_h, &ky0);
             /* The window's first row (kept inside the input: none for a window in the padding). */
             const int32_t iy = kh > 0 ? oy * p->stride_h - p->pad_top + ky0 : 0;
             const int8_t *in_row = in_b + (size_t)iy * in_w * channels;
             for (int32_t ox = 0; ox < p->out_w;) {
                 int32_t kx0;
                 const int32_t x0 = ox * stride_w - p->pad_left;
-                const int32_t kw = clip(x0, k_w, in_w, &kx0);
+                const int32_t kw = te_window_clip(x0, k_w, in_w, &kx0);
                 /* A window entirely in the padding (patch-based tiles) reads nothing. */
                 const int8_t *q = kh > 0 && kw > 0 ? in_row + (size_t)(x0 + kx0) * channels : in_b;
 #if DW_DSP

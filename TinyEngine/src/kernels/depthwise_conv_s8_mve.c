@@ -27,6 +27,7 @@
 #include "te_depthwise_mve.h"
 
 #include "te_fixedpoint.h"
+#include "te_window.h"
 
 #if TE_DW_MVE
 #include <arm_mve.h>
@@ -359,16 +360,6 @@ static void __attribute__((noinline)) dw_tail(const dw_layer *l, const dw_plan *
     }
 }
 
-/* The taps of a window starting at input coordinate `start` that fall inside [0, size):
- * from *first on, as many as returned (0 if none). */
-static inline int32_t clip(int32_t start, int32_t k, int32_t size, int32_t *first)
-{
-    const int32_t lo = start < 0 ? -start : 0;
-    const int32_t hi = size - start < k ? size - start : k;
-    *first = lo;
-    return hi > lo ? hi - lo : 0;
-}
-
 typedef void (*dw_run_fn)(dw_plan *, const int8_t *, int8_t *, int32_t);
 
 /* The assembly for the plan: a layer without flags and windows of one group takes the forms
@@ -411,14 +402,14 @@ te_status te_depthwise_conv_s8_mve(const te_dw_params *p, const int8_t *input, i
         const int8_t *in_b = input + (size_t)b * in_h * in_w * channels;
         for (int32_t oy = 0; oy < p->out_h; oy++) {
             int32_t ky0;
-            const int32_t kh = clip(oy * p->stride_h - p->pad_top, k_h, in_h, &ky0);
+            const int32_t kh = te_window_clip(oy * p->stride_h - p->pad_top, k_h, in_h, &ky0);
             /* The window's first row (kept inside the input: none for a window in the padding). */
             const int32_t iy = kh > 0 ? oy * p->stride_h - p->pad_top + ky0 : 0;
             const int8_t *in_row = in_b + (size_t)iy * in_w * channels;
             for (int32_t ox = 0; ox < p->out_w;) {
                 int32_t kx0;
                 const int32_t x0 = ox * stride_w - p->pad_left;
-                const int32_t kw = clip(x0, k_w, in_w, &kx0);
+                const int32_t kw = te_window_clip(x0, k_w, in_w, &kx0);
                 /* Clipped shapes, and one for every window without taps. */
                 const int32_t shape = kh > 0 && kw > 0 ? ((ky0 * 8 + kh) * 8 + kx0) * 8 + kw : 0;
                 if (shape != t.shape) {
