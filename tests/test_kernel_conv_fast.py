@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from platformio_tinyengine.lowering.conv import (CONV_COLUMN_MAX, GEMM_SCRATCH_HALVES, POINTWISE_MAX_IN_C,
-                                                 gemm_blocks, gemm_filter_layout, gemm_scratch_bytes)
+                                                 conv_s8_scratch_bytes, gemm_blocks, gemm_filter_layout,
+                                                 gemm_scratch_bytes)
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
 from tests.harness import HERE, WARNINGS, HostModel
@@ -333,15 +334,13 @@ def test_scratch_sizes_equal_the_kernels(tmp_path):
     cases += [(k, c, "c") for k, c in ((3, 3), (3, 16), (1, 144), (3, 17), (5, 8), (3, 64), (1, 1024), (5, 41))]
     args = [str(v) for case in cases for v in case]
     got = [int(v) for v in subprocess.run([str(exe), *args], capture_output=True, text=True, check=True).stdout.split()]
-    want = [gemm_scratch_bytes(c) if kind == "p" else
-            gemm_scratch_bytes(k * k * c) + -(-k * k * c // 8) * 8 if k * k * c <= CONV_COLUMN_MAX else 0
-            for k, c, kind in cases]
+    want = [gemm_scratch_bytes(c) if kind == "p" else conv_s8_scratch_bytes(k * k * c) for k, c, kind in cases]
     assert got == want
     rng = np.random.default_rng(3)
     for k, cin, kernel in ((1, 300, "te_conv_1x1_s8"), (3, 5, "te_conv_s8")):
         call = compile_model(conv_case_model(rng, (1, 4, 4, cin), 6, k=k)).kernel_calls[0]
-        column = -(-k * k * cin // 8) * 8 if kernel == "te_conv_s8" else 0
-        assert (call.kernel, call.scratch_bytes) == (kernel, gemm_scratch_bytes(k * k * cin) + column)
+        want = conv_s8_scratch_bytes(k * k * cin) if kernel == "te_conv_s8" else gemm_scratch_bytes(cin)
+        assert (call.kernel, call.scratch_bytes) == (kernel, want)
 
 
 def test_requantisation_identical_to_gemmlowp(tmp_path):

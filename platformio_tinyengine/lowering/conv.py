@@ -41,6 +41,12 @@ def gemm_scratch_bytes(column_bytes: int) -> int:
     return 8 * gemm_max_block(column_bytes) * -(-column_bytes // 4)
 
 
+def conv_s8_scratch_bytes(window: int) -> int:
+    """te_conv_s8_get_buffer_size: its GEMM's widened block, then the im2col column (8-byte
+    aligned); none for the direct loop of wider windows."""
+    return gemm_scratch_bytes(window) + -(-window // 8) * 8 if window <= CONV_COLUMN_MAX else 0
+
+
 def gemm_blocks(pixels: int, column_bytes: int) -> list[int]:
     """The blocks of pixels the GEMM computes, in order (te_gemm_max_block, then halving blocks
     for the pixels left): each block's columns are read before any of its outputs is written."""
@@ -100,9 +106,12 @@ def bias_const(ctx: LoweringContext, name: str, bias: Tensor | None, channels: i
     return None if bias is None else ctx.const(bias.data, "int32_t", f"{name}_bias")
 
 
-def folded_bias(ctx: LoweringContext, name: str, weights: Tensor, bias: Tensor | None, input_zp: int):
-    """bias[oc] - input_zp * sum(w[oc]), wrapped to int32 as the kernel's arithmetic wraps."""
-    sums = weights.data.reshape(weights.shape[0], -1).astype(np.int64).sum(axis=1)
+def folded_bias(ctx: LoweringContext, name: str, weights: Tensor, bias: Tensor | None, input_zp: int,
+                weight_zp: int = 0):
+    """bias[oc] - input_zp * sum(w[oc] - weight_zp), wrapped to int32 as the kernel's arithmetic
+    wraps."""
+    rows = weights.data.reshape(weights.shape[0], -1).astype(np.int64)
+    sums = rows.sum(axis=1) - weight_zp * rows.shape[1]
     base = bias.data.astype(np.int64) if bias is not None else np.zeros(weights.shape[0], np.int64)
     folded = (base - input_zp * sums + (1 << 31)) % (1 << 32) - (1 << 31)
     return ctx.const(folded, "int32_t", f"{name}_bias_folded")
@@ -162,8 +171,8 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     pad_left = extra_left + padding_before(padding, virt_w, out_w, stride_w, dil_w, k_w)
     act_min, act_max = activation_range(o.get("fused_activation_function", 0), y.quant.s, y.quant.zp)
     w_scales = per_channel_scales(w, out_c, "filter")
+    check_bias(bias, out_c)
     if depthwise:
-        check_bias(bias, out_c)
         fast = lower_depthwise_fast(ctx, name, x, y, w, bias, w_scales, dict(
             batches=n, in_h=in_h, in_w=in_w, channels=out_c, out_h=out_h, out_w=out_w, k_h=k_h, k_w=k_w,
             stride_h=stride_h, stride_w=stride_w, dil_h=dil_h, dil_w=dil_w, pad_top=pad_top, pad_left=pad_left,
@@ -190,7 +199,6 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
         bias="NULL", multiplier=mult, shift=shift,
     )
     macs = n * out_h * out_w * out_c * k_h * k_w * (1 if depthwise else in_c)
-    check_bias(bias, out_c)
     if pointwise:
         params["bias"] = folded_bias(ctx, name, w, bias, x.quant.zp)
         return KernelCall(kernel="te_conv_1x1_s8", params_type="te_conv_params", params=params, args=[x, y],
@@ -206,8 +214,7 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
                           inputs=[x], outputs=[y], macs=macs, overlaps=[(x, overlap)])
     # te_conv_s8's GEMM takes a scratch for its widened block and its column (the planner
     # places it; the emitter passes it last), its direct loop none.
-    window = k_h * k_w * in_c
-    scratch = gemm_scratch_bytes(window) + -(-window // 8) * 8 if gemm else 0
+    scratch = conv_s8_scratch_bytes(k_h * k_w * in_c)
     return KernelCall(kernel="te_conv_s8", params_type="te_conv_params", params=params,
                       args=[x, y] if scratch else [x, y, "NULL"], inputs=[x], outputs=[y], macs=macs,
                       scratch_bytes=scratch, overlaps=[(x, overlap)])

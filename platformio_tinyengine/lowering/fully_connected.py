@@ -8,7 +8,7 @@ from ..ir import Operator
 from ..memory.overlap import rows_kernel_gap
 from ..quantization import activation_range, quantize_multipliers
 from .base import KernelCall, LoweringContext, int8_activation, lowers, require
-from .conv import check_bias
+from .conv import check_bias, folded_bias
 
 
 @lowers("FULLY_CONNECTED")
@@ -42,17 +42,13 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext, name: str) -> Kern
     act_min, act_max = activation_range(op.options.get("fused_activation_function", 0), y.quant.s, y.quant.zp)
     bias = op.inputs[2] if len(op.inputs) > 2 else None
     check_bias(bias, out_features)
-    # TFLite's bias plus input_offset * sum_i (w[o][i] + filter_offset), wrapped to int32 as the
-    # kernel's arithmetic wraps.
-    base = bias.data.astype(np.int64) if bias is not None else np.zeros(out_features, np.int64)
-    sums = w.data.astype(np.int64).sum(axis=1) - zp * in_features
-    folded = (base - x.quant.zp * sums + (1 << 31)) % (1 << 32) - (1 << 31)
     params = dict(
         batches=batches, in_features=in_features, out_features=out_features,
         filter_offset=-zp, output_offset=y.quant.zp,
         act_min=act_min, act_max=act_max, per_channel=int(per_channel),
         filter=ctx.tensor_const(w, f"{name}_weights"),
-        bias=ctx.const(folded, "int32_t", f"{name}_bias_folded"),
+        # TFLite's bias plus input_offset * sum_i (w[o][i] + filter_offset).
+        bias=folded_bias(ctx, name, w, bias, x.quant.zp, weight_zp=zp),
         multiplier=ctx.const(mult, "int32_t", f"{name}_mult"),
         shift=ctx.const(shift, "int8_t", f"{name}_shift"),
     )

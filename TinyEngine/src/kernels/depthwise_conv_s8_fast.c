@@ -293,6 +293,14 @@ typedef struct {
     "bne .Ldw%=sums\n\t" DW_REQUANTIZE4 \
     ".Ldw%=sums:"
 
+/* Before a clipped window's rows: the block's biases start the sums, w moves to the first
+ * row's first step's weights. */
+#define DW_CLIPPED_START                \
+    "ldrd %[s0], %[s1], [%[w]]\n\t"      \
+    "ldrd %[s2], %[s3], [%[w], #8]\n\t"  \
+    "ldr %[t], %[first]\n\t"             \
+    "add %[w], %[w], %[t]\n\t"
+
 /* One block over a clipped window (see DW_CLIPPED_END); w from the block's start, q from the
  * window's first input pixel. */
 DW_ALWAYS_INLINE dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp, int32_t step, uint32_t off2,
@@ -302,10 +310,7 @@ DW_ALWAYS_INLINE dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp, i
     const int32_t *w = *wp;
     dw_acc s;
     uint32_t a, b, t, u, v;
-    __asm__("ldrd %[s0], %[s1], [%[w]]\n\t"
-            "ldrd %[s2], %[s3], [%[w], #8]\n\t"
-            "ldr %[t], %[first]\n\t"
-            "add %[w], %[w], %[t]\n\t"
+    __asm__(DW_CLIPPED_START
             "ldr %[t], %[span]\n\t"
             "add %[t], %[q], %[t]\n\t"
             "str %[t], %[q_end]\n"
@@ -352,10 +357,7 @@ DW_ALWAYS_INLINE dw_acc dw_clipped3_sums(const int8_t **qp, const int32_t **wp, 
     const int32_t *w = *wp;
     dw_acc s;
     uint32_t a, b, t, u, v;
-    __asm__("ldrd %[s0], %[s1], [%[w]]\n\t"
-            "ldrd %[s2], %[s3], [%[w], #8]\n\t"
-            "ldr %[t], %[first]\n\t"
-            "add %[w], %[w], %[t]\n\t"
+    __asm__(DW_CLIPPED_START
             "ldr %[t], %[shape]\n\t"
             "tbh [pc, %[t], lsl #1]\n"
             ".Ldw%=tbl:\n\t" DW_ENTRIES3("0") DW_ENTRIES3("1") DW_ENTRIES3("2") DW_ENTRIES3("3") DW_ENTRIES3("4")
