@@ -14,7 +14,7 @@ from .errors import TinyEngineError, UnsupportedModelError, UnsupportedOperator
 from .frontend.tflite_reader import parse_model, read_model
 from .ir import Graph, Tensor
 from .lowering import LOWERINGS, Alias, KernelCall, LoweringContext
-from .memory.planner import MemoryPlan, plan_memory
+from .memory.planner import MemoryPlan, plan_memory_fitting
 from .patch.rewrite import PatchedSteps, PatchPlan
 from .patch.search import DEFAULT_MAX_MAC_OVERHEAD, apply_patch_plan, parse_patch_option, search_patch_plan
 from .passes.float_boundary import strip_float_boundary
@@ -120,7 +120,7 @@ def compile_graph(graph: Graph, patch: str | PatchPlan = "off",
     _check_sizes(graph)
     fuse_pad(graph)
     steps, ctx = lower_graph(graph)
-    plan = plan_memory(steps, graph.inputs, graph.outputs)
+    plan = plan_memory_fitting(steps, graph.inputs, graph.outputs)
     model = CompiledModel(graph=graph, steps=steps, plan=plan, context=ctx, unpatched_arena=plan.arena_bytes)
     model.unpatched_macs = model.total_macs
     if patch == "auto":
@@ -131,7 +131,7 @@ def compile_graph(graph: Graph, patch: str | PatchPlan = "off",
         patched = None
     if patched is not None:
         model.steps, model.patch = patched.steps, patched
-        model.plan = plan_memory(patched.steps, graph.inputs, graph.outputs, patched.stage_overlaps)
+        model.plan = plan_memory_fitting(patched.steps, graph.inputs, graph.outputs, patched.stage_overlaps)
     return model
 
 

@@ -15,7 +15,8 @@ from platformio_tinyengine.boards import resolve_board
 from platformio_tinyengine.pipeline import compile_model
 from tests.kernel_check import scale
 from tests.model_builder import ModelBuilder
-from tests.test_kernel_conv_fast import ADD_CASES, CONV_CASES, POINTWISE_CASES, REQUANT_CHECK, add_conv
+from tests.test_kernel_conv_fast import (ADD_CASES, CONV_CASES, POINTWISE_CASES, REQUANT_CHECK, add_binary_branch,
+                                         add_conv)
 from tests.test_qemu import BOARDS, assert_matches_reference, requires_qemu, run_bare_main, run_firmware
 
 # Every pointwise and te_conv_s8 case of the host tests, and the extreme zero points.
@@ -37,18 +38,6 @@ def add_conv_branch(b: ModelBuilder, rng: np.random.Generator, name: str, case: 
     return rng.integers(-128, 128, size=shape, dtype=np.int8) if fill is None else np.full(shape, fill, np.int8)
 
 
-def add_binary_branch(b: ModelBuilder, rng: np.random.Generator, name: str, case: dict) -> None:
-    """Inputs a and b -> ADD or SUB (case: op, shape1, shape2, and optional scales, zps,
-    activation) -> an output."""
-    s1, s2, so = case.get("scales") or (scale(rng), scale(rng), scale(rng, 0.05, 0.3))
-    z1, z2, zo = case.get("zps") or (int(rng.integers(-128, 128)) for _ in range(3))
-    x1 = b.input(f"{name}_a", case["shape1"], "int8", s1, z1)
-    x2 = b.input(f"{name}_b", case["shape2"], "int8", s2, z2)
-    y = b.tensor(f"{name}_y", tuple(np.broadcast_shapes(case["shape1"], case["shape2"])), "int8", so, zo)
-    b.op(case["op"], [x1, x2], [y], version=2, fused_activation_function=case.get("activation", 0))
-    b.output(y)
-
-
 def edge_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[str]]:
     """One model holding every case as its own input -> operator -> output branch; its inputs
     (random, and constant -128 or 127 for the extreme zero points) and output names."""
@@ -60,7 +49,7 @@ def edge_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[
     for name, case in ADD_CASES.items():
         add_binary_branch(b, rng, name, case)
         inputs += [rng.integers(-128, 128, size=case[k], dtype=np.int8) for k in ("shape1", "shape2")]
-        names.append(name)
+        names += [name, f"{name}_widened"] if case.get("widen") else [name]
     return b.finish(), inputs, names
 
 

@@ -131,6 +131,8 @@ def build_buffers(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs
     end = max(len(steps) - 1, 0)
     for t in outputs:
         buffer_of[id(t)].last = end
+    # A model output read by the last step does not die there: te_output() returns it after.
+    kept = {id(buffer_of[id(t)]) for t in outputs}
     overlaps = []
     for i, step in enumerate(steps):
         if isinstance(step, Alias) or not step.outputs:
@@ -138,7 +140,7 @@ def build_buffers(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs
         out = buffer_of[id(step.outputs[0])]
         for t, gap in step.overlaps:
             inp = buffer_of[id(t)]
-            if inp is not out and inp.last == i and out.first == i:
+            if inp is not out and inp.last == i and out.first == i and id(inp) not in kept:
                 overlaps.append(Overlap(output=out, input=inp, gap=gap))
     for out_t, in_t, gap, output_above in stage_overlaps:
         out, inp = buffer_of[id(out_t)], buffer_of[id(in_t)]
@@ -291,3 +293,40 @@ def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: 
         b.offset = off
     return MemoryPlan(buffers=buffers, arena_bytes=_align(best_size or 0), tensor_buffer=buffer_of,
                       scratch=scratch, overlaps=overlaps, live_bytes=live)
+
+
+def drop_scratch(step: KernelCall) -> None:
+    """Run `step` without its optional scratch: NULL in its place."""
+    step.scratch_bytes, step.scratch_optional = 0, False
+    step.args.append("NULL")
+
+
+def plan_memory_fitting(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: list[Tensor],
+                        stage_overlaps: list[tuple[Tensor, Tensor, int, bool]] = ()) -> MemoryPlan:
+    """plan_memory, after dropping the optional scratch buffers (they only save time) that
+    would raise the arena above its size without any: all kept if they fit, else the largest
+    layers' first, one at a time while the arena holds."""
+    plan = plan_memory(steps, inputs, outputs, stage_overlaps)
+    optional = [s for s in steps if isinstance(s, KernelCall) and s.scratch_optional]
+    if not optional:
+        return plan
+    sizes = {id(s): s.scratch_bytes for s in optional}
+    for s in optional:
+        s.scratch_bytes = 0
+    bound = plan_memory(steps, inputs, outputs, stage_overlaps)
+    if plan.arena_bytes > bound.arena_bytes:
+        plan = bound
+        for s in sorted(optional, key=lambda s: -s.outputs[0].size):
+            s.scratch_bytes = sizes[id(s)]
+            trial = plan_memory(steps, inputs, outputs, stage_overlaps)
+            if trial.arena_bytes <= bound.arena_bytes:
+                plan = trial
+            else:
+                s.scratch_bytes = 0
+    else:
+        for s in optional:
+            s.scratch_bytes = sizes[id(s)]
+    for s in optional:
+        if not s.scratch_bytes:
+            drop_scratch(s)
+    return plan
