@@ -15,8 +15,9 @@ from platformio_tinyengine.boards import resolve_board
 from platformio_tinyengine.pipeline import compile_model
 from tests.kernel_check import scale
 from tests.model_builder import ModelBuilder
-from tests.test_kernel_conv_fast import (ADD_CASES, CONV_CASES, POINTWISE_CASES, REQUANT_CHECK, add_binary_branch,
-                                         add_conv)
+from platformio_tinyengine.lowering.elementwise import ADD_TABLE_BYTES
+from tests.test_kernel_conv_fast import (ADD_CASES, ADD_PAIRS_CASES, CONV_CASES, POINTWISE_CASES, REQUANT_CHECK,
+                                         add_binary_branch, add_conv, every_pair)
 from tests.test_qemu import BOARDS, assert_matches_reference, requires_qemu, run_bare_main, run_firmware
 
 # Every pointwise and te_conv_s8 case of the host tests, and the extreme zero points.
@@ -69,6 +70,25 @@ def test_edge_cases_bit_exact_portable_build(tmp_path):
     model, inputs, names = edge_model(np.random.default_rng(17))
     result = run_firmware(model, "qemu_cortex_m7", inputs, tmp_path, portable=True)
     assert_matches_reference(model, inputs, result, names=names)
+
+
+@requires_qemu
+@pytest.mark.parametrize("board_id", ["qemu_cortex_m7", "qemu_cortex_m4"])
+def test_add_every_input_pair_on_the_core(board_id, tmp_path):
+    """te_add_s8's table path with SMMLAR on every pair of int8 inputs, for each parameter set
+    of the host test (one branch each)."""
+    rng = np.random.default_rng(8)
+    b = ModelBuilder()
+    for name, case in ADD_PAIRS_CASES.items():
+        add_binary_branch(b, rng, name, dict(op="ADD", shape1=(1, 256, 256, 1), shape2=(1, 256, 256, 1), **case))
+    model = b.finish()
+    # The first branch's ADD is the busiest step: the planner drops its table, so its every pair
+    # runs through the loop without one.
+    tables = [c.scratch_bytes for c in compile_model(model).kernel_calls]
+    assert tables == [0] + [0 if name == "equal_scales" else ADD_TABLE_BYTES for name in list(ADD_PAIRS_CASES)[1:]]
+    inputs = every_pair() * len(ADD_PAIRS_CASES)
+    result = run_firmware(model, board_id, inputs, tmp_path)
+    assert_matches_reference(model, inputs, result, names=list(ADD_PAIRS_CASES))
 
 
 @requires_qemu
