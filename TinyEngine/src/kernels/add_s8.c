@@ -78,6 +78,43 @@ ADD_ALWAYS_INLINE int32_t add_term_b(const add_fast *f, int32_t b)
     return (int32_t)((uint32_t)add_rescale(x2, f->mult_b, f->start_b, f->right_b) << 1);
 }
 
+#if TE_USE_DSP
+/* add_fast_loop's table mode without clamp, 4 elements a step (n a multiple of 4), in two
+ * pairs: each pair's inputs are read before its outputs are written. */
+static void add_table_quads(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, const int32_t *table,
+                            int32_t multiplier, int32_t start, int32_t right)
+{
+    int32_t a0, a1, b0, b1;
+#define ADD_PAIR                                                                                    \
+    "ldrsb %[b0], [%[b]], #2\n\t"                                                                    \
+    "ldrsb %[b1], [%[b], #-1]\n\t"                                                                   \
+    "ldrsb %[a0], [%[a]], #2\n\t"                                                                    \
+    "ldrsb %[a1], [%[a], #-1]\n\t"                                                                   \
+    "ldr %[b0], [%[t], %[b0], lsl #2]\n\t"                                                           \
+    "ldr %[b1], [%[t], %[b1], lsl #2]\n\t"                                                           \
+    "add %[b0], %[b0], %[a0], lsl #20\n\t"                                                           \
+    "add %[b1], %[b1], %[a1], lsl #20\n\t"                                                           \
+    "smmlar %[a0], %[b0], %[m], %[s]\n\t"                                                            \
+    "smmlar %[a1], %[b1], %[m], %[s]\n\t"                                                            \
+    "add %[a0], %[a0], %[b0], asr #31\n\t"                                                           \
+    "add %[a1], %[a1], %[b1], asr #31\n\t"                                                           \
+    "asr %[a0], %[a0], %[r]\n\t"                                                                     \
+    "asr %[a1], %[a1], %[r]\n\t"                                                                     \
+    "ssat %[a0], #8, %[a0]\n\t"                                                                      \
+    "ssat %[a1], #8, %[a1]\n\t"                                                                      \
+    "strb %[a0], [%[o]], #2\n\t"                                                                     \
+    "strb %[a1], [%[o], #-1]\n\t"
+    __asm__ volatile("1:\n\t" ADD_PAIR ADD_PAIR
+                     "subs %[n], %[n], #4\n\t"
+                     "bne 1b"
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [b0] "=&r"(b0), [b1] "=&r"(b1), [a] "+r"(a), [b] "+r"(b),
+                       [o] "+r"(out), [n] "+r"(n)
+                     : [t] "r"(table), [m] "r"(multiplier), [s] "r"(start), [r] "r"(right)
+                     : "cc", "memory");
+#undef ADD_PAIR
+}
+#endif
+
 /* n outputs; `clamp`: [act_min, act_max] narrower than int8. Element i is read before it is
  * written, so an output over its input (memory/overlap.py elementwise_gap) stays safe. */
 ADD_ALWAYS_INLINE void add_fast_loop(const add_fast *f, const int8_t *a, const int8_t *b, int8_t *out, int32_t n,
@@ -88,7 +125,7 @@ ADD_ALWAYS_INLINE void add_fast_loop(const add_fast *f, const int8_t *a, const i
         /* Twice the sum of the rescaled inputs: the output's add_rescale takes x2. */
         int32_t sum2;
         if (mode == ADD_TABLE) {
-            sum2 = table[(uint8_t)b[i]] + (int32_t)((uint32_t)a[i] << ADD_LEFT_SHIFT);
+            sum2 = table[b[i]] + (int32_t)((uint32_t)a[i] << ADD_LEFT_SHIFT);
         } else if (mode == ADD_HALVES) {
             sum2 = (int32_t)((uint32_t)(a[i] + b[i] + off_ab) << ADD_LEFT_SHIFT);
         } else {
@@ -167,16 +204,25 @@ static void add_fast_run(const te_binary_params *p, int first, const int8_t *inp
         }
         return;
     }
-    int32_t *table = scratch;
+    /* Indexed by b from its middle: entry b for b in [-128, 127]. */
+    int32_t *table = (int32_t *)scratch + ADD_TABLE_ENTRIES / 2;
     const int32_t term_a = (int32_t)((uint32_t)f.off_a << ADD_LEFT_SHIFT);
-    for (int32_t u = 0; u < ADD_TABLE_ENTRIES; u++) {
-        table[u] = add_term_b(&f, (int8_t)u) + term_a;
+    for (int32_t v = -ADD_TABLE_ENTRIES / 2; v < ADD_TABLE_ENTRIES / 2; v++) {
+        table[v] = add_term_b(&f, v) + term_a;
     }
     if (clamp) {
         add_fast_loop(&f, a, b, output, n, table, ADD_TABLE, 1);
-    } else {
-        add_fast_loop(&f, a, b, output, n, table, ADD_TABLE, 0);
+        return;
     }
+#if TE_USE_DSP
+    const int32_t quads = n & ~3;
+    if (quads > 0) {
+        add_table_quads(a, b, output, quads, table, f.mult_o, f.start_o, f.right_o);
+    }
+    add_fast_loop(&f, a + quads, b + quads, output + quads, n - quads, table, ADD_TABLE, 0);
+#else
+    add_fast_loop(&f, a, b, output, n, table, ADD_TABLE, 0);
+#endif
 }
 
 te_status te_add_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output,
