@@ -96,9 +96,10 @@ def _align(n: int) -> int:
 
 
 def build_buffers(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: list[Tensor],
-                  stage_overlaps: list[tuple[Tensor, Tensor, int, bool]] = ()):
+                  stage_overlaps: list[tuple[Tensor, Tensor, int, bool]] = (), optional=None):
     """Group aliased tensors into buffers and compute their lifetimes. `stage_overlaps` are
-    (output, input, gap, output_above) overlaps proved over several steps."""
+    (output, input, gap, output_above) overlaps proved over several steps; `optional`: the
+    steps whose optional scratch (KernelCall.scratch_optional) is planned, None for all."""
     buffer_of: dict[int, Buffer] = {}
     buffers: list[Buffer] = []
 
@@ -124,7 +125,7 @@ def build_buffers(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs
         for t in step.outputs:
             if id(t) not in buffer_of:
                 new_buffer(t, i)
-        if step.scratch_bytes:
+        if step.scratch_bytes and (optional is None or not step.scratch_optional or i in optional):
             s = Buffer(name=f"scratch_{i}", size=step.scratch_bytes, first=i, last=i, index=len(buffers))
             buffers.append(s)
             scratch[i] = s
@@ -267,8 +268,8 @@ def live_bytes(buffers: list[Buffer], overlaps: list[Overlap]) -> list[int]:
 
 
 def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: list[Tensor],
-                stage_overlaps: list[tuple[Tensor, Tensor, int, bool]] = ()) -> MemoryPlan:
-    buffers, buffer_of, scratch, overlaps = build_buffers(steps, inputs, outputs, stage_overlaps)
+                stage_overlaps: list[tuple[Tensor, Tensor, int, bool]] = (), optional=None) -> MemoryPlan:
+    buffers, buffer_of, scratch, overlaps = build_buffers(steps, inputs, outputs, stage_overlaps, optional)
     orders = [
         sorted(buffers, key=lambda b: (-b.size, b.first)),
         sorted(buffers, key=lambda b: (b.first, -b.size)),
@@ -295,6 +296,7 @@ def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: 
                       scratch=scratch, overlaps=overlaps, live_bytes=live)
 
 
+
 def drop_scratch(step: KernelCall) -> None:
     """Run `step` without its optional scratch: NULL in its place."""
     step.scratch_bytes, step.scratch_optional = 0, False
@@ -307,26 +309,21 @@ def plan_memory_fitting(steps: list[KernelCall | Alias], inputs: list[Tensor], o
     would raise the arena above its size without any: all kept if they fit, else the largest
     layers' first, one at a time while the arena holds."""
     plan = plan_memory(steps, inputs, outputs, stage_overlaps)
-    optional = [s for s in steps if isinstance(s, KernelCall) and s.scratch_optional]
+    optional = [i for i, s in enumerate(steps) if isinstance(s, KernelCall) and s.scratch_optional]
     if not optional:
         return plan
-    sizes = {id(s): s.scratch_bytes for s in optional}
-    for s in optional:
-        s.scratch_bytes = 0
-    bound = plan_memory(steps, inputs, outputs, stage_overlaps)
-    if plan.arena_bytes > bound.arena_bytes:
-        plan = bound
-        for s in sorted(optional, key=lambda s: -s.outputs[0].size):
-            s.scratch_bytes = sizes[id(s)]
-            trial = plan_memory(steps, inputs, outputs, stage_overlaps)
-            if trial.arena_bytes <= bound.arena_bytes:
-                plan = trial
-            else:
-                s.scratch_bytes = 0
-    else:
-        for s in optional:
-            s.scratch_bytes = sizes[id(s)]
-    for s in optional:
-        if not s.scratch_bytes:
-            drop_scratch(s)
+    bound = plan_memory(steps, inputs, outputs, stage_overlaps, optional=())
+    if plan.arena_bytes <= bound.arena_bytes:
+        return plan
+    plan, kept = bound, set()
+    for i in sorted(optional, key=lambda i: -steps[i].outputs[0].size):
+        # The step's live bytes bound any placement from below: skip what cannot fit.
+        if bound.live_bytes[i] + steps[i].scratch_bytes > bound.arena_bytes:
+            continue
+        trial = plan_memory(steps, inputs, outputs, stage_overlaps, optional=kept | {i})
+        if trial.arena_bytes <= bound.arena_bytes:
+            plan, kept = trial, kept | {i}
+    for i in optional:
+        if i not in kept:
+            drop_scratch(steps[i])
     return plan
