@@ -122,7 +122,8 @@ ADD_ALWAYS_INLINE void add_fast_loop(const add_fast *f, const int8_t *a, const i
 {
     const int32_t off_ab = f->off_a + f->off_b;
     for (int32_t i = 0; i < n; i++) {
-        /* Twice the sum of the rescaled inputs: the output's add_rescale takes x2. */
+        /* Twice the sum of the rescaled inputs, the x2 of the output's add_rescale: each term
+         * is below 2^28 (inputs rescaled by 1/2 at most), the sum below 2^29. */
         int32_t sum2;
         if (mode == ADD_TABLE) {
             sum2 = table[b[i]] + (int32_t)((uint32_t)a[i] << ADD_LEFT_SHIFT);
