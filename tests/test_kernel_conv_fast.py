@@ -14,7 +14,7 @@ import pytest
 from platformio_tinyengine.lowering.conv import (CONV_COLUMN_MAX, GEMM_SCRATCH_HALVES, POINTWISE_MAX_IN_C,
                                                  conv_s8_scratch_bytes, gemm_blocks, gemm_filter_layout,
                                                  gemm_scratch_bytes)
-from platformio_tinyengine.lowering.elementwise import ADD_TABLE_BYTES, add_table_bytes
+from platformio_tinyengine.lowering.elementwise import ADD_TABLE_BYTES, ADD_TABLE_MIN_ELEMENTS, add_table_bytes
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
 from tests.harness import HERE, WARNINGS, HostModel
@@ -381,8 +381,10 @@ def test_add_table_bytes_equal_the_kernel(tmp_path):
     subprocess.run(["gcc", *WARNINGS, "-O2", "-I", str(C_INCLUDE_DIR), str(main),
                     str(C_SOURCE_DIR / "kernels" / "add_s8.c"), "-o", str(exe)], check=True)
     half, m = (1 << 30, 0), 1518500250
-    base = dict(ndim=1, shape=512, stride1=1, stride2=1, left_shift=20, in1=half, in2=(m, -2), out=(m, -18))
-    variants = [{}, dict(in1=(m, -2), in2=half), dict(in2=half), dict(shape=511), dict(shape=100000),
+    base = dict(ndim=1, shape=ADD_TABLE_MIN_ELEMENTS, stride1=1, stride2=1, left_shift=20, in1=half, in2=(m, -2),
+                out=(m, -18))
+    variants = [{}, dict(in1=(m, -2), in2=half), dict(in2=half), dict(shape=ADD_TABLE_MIN_ELEMENTS - 1),
+                dict(shape=100000),
                 dict(ndim=2), dict(stride1=0), dict(stride2=0), dict(left_shift=19), dict(in2=(-m, -2)),
                 dict(in2=(m, 0)), dict(in2=(m, -23)), dict(in2=(m, -24)), dict(in2=((1 << 30) - 1, -2)),
                 dict(out=(m, -23)), dict(out=(m, -24)), dict(out=(m, 0)), dict(out=(1 << 30, -1)),

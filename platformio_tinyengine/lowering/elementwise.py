@@ -13,7 +13,7 @@ MAX_DIMS = 6
 # te_add_s8's table of one input's rescaled terms (add_s8.c): 256 int32 in an arena scratch,
 # for layers of at least this many elements (fewer do not repay building it).
 ADD_TABLE_BYTES = 256 * 4
-ADD_TABLE_MIN_ELEMENTS = 512
+ADD_TABLE_MIN_ELEMENTS = 320
 
 
 def broadcast_strides(out_shape, *in_shapes):
