@@ -96,13 +96,14 @@ def test_dsp_instructions_are_compiled():
     """The cases above test the DSP paths only if the library really compiles them: the GEMM core
     (conv_1x1_s8.c, which te_conv_s8 calls) with SMLAD on scratch words, LDM of 4 of them, SXTB16
     with the rotation folded in, SMLAL for the requantisation and SSAT for the clamp; te_conv_s8
-    widening its columns with SXTB16."""
+    widening its columns with SXTB16; te_add_s8 rescaling with SMMLAR."""
     flags = firmware.compiler_flags(resolve_board("qemu_cortex_m4"))
     objects = {o.stem: o for o in firmware.library_objects(flags)}
     texts = {stem: subprocess.run(["arm-none-eabi-objdump", "-d", str(objects[stem])], capture_output=True,
-                                  text=True, check=True).stdout for stem in ("conv_1x1_s8", "conv_s8")}
-    for stem, text in texts.items():
-        assert re.search(r"sxtb16\s+\w+, \w+, ror #8", text), stem
+                                  text=True, check=True).stdout for stem in ("conv_1x1_s8", "conv_s8", "add_s8")}
+    for stem in ("conv_1x1_s8", "conv_s8"):
+        assert re.search(r"sxtb16\s+\w+, \w+, ror #8", texts[stem]), stem
+    assert "smmlar" in texts["add_s8"] and "ssat" in texts["add_s8"]
     assert re.search(r"ldmia(\.w)?\s+\w+!, \{r8, r9, sl, fp\}", texts["conv_1x1_s8"])
     for instruction in ("smlad", "smlal", "ssat"):
         assert instruction in texts["conv_1x1_s8"], instruction
@@ -111,6 +112,9 @@ def test_dsp_instructions_are_compiled():
     text = subprocess.run(["arm-none-eabi-objdump", "-d", str(portable["conv_1x1_s8"])], capture_output=True,
                           text=True, check=True).stdout
     assert "smlad" not in text and "sxtb16" not in text and "ssat" not in text
+    text = subprocess.run(["arm-none-eabi-objdump", "-d", str(portable["add_s8"])], capture_output=True,
+                          text=True, check=True).stdout
+    assert "smmlar" not in text and "ssat" not in text
 
 
 REQUANT_MAIN = r"""
