@@ -52,8 +52,8 @@ class KernelCall:
     inputs: list[Tensor]  # activation tensors read (for lifetimes)
     outputs: list[Tensor]  # activation tensors written
     scratch_bytes: int = 0
-    # The kernel also runs, slower, with NULL for its scratch: the planner may drop it (planner.
-    # drop_scratch) where it would raise the arena.
+    # The kernel also runs, slower, with NULL for its scratch: the planner drops the scratch
+    # where it would raise the arena (memory/planner.py plan_memory_fitting).
     scratch_optional: bool = False
     macs: int = 0
     op: Operator | None = None

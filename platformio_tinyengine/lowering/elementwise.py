@@ -125,5 +125,5 @@ def lower_binary(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
         kernel = "te_add_s8"
     return binary_call(kernel, params, [_operand(ctx, a, f"{name}_in1"), _operand(ctx, b, f"{name}_in2"), y],
                        inputs=[t for t in (a, b) if not t.is_constant], outputs=[y], macs=y.size,
-                      overlaps=[(t, elementwise_gap()) for t in (a, b)
-                                if not t.is_constant and t.size == y.size and t.shape[-len(y.shape):] == y.shape])
+                       overlaps=[(t, elementwise_gap()) for t in (a, b)
+                                 if not t.is_constant and t.size == y.size and t.shape[-len(y.shape):] == y.shape])

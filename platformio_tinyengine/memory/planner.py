@@ -296,7 +296,6 @@ def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: 
                       scratch=scratch, overlaps=overlaps, live_bytes=live)
 
 
-
 def drop_scratch(step: KernelCall) -> None:
     """Run `step` without its optional scratch: NULL in its place."""
     step.scratch_bytes, step.scratch_optional = 0, False
