@@ -14,7 +14,7 @@ from .errors import TinyEngineError, UnsupportedModelError, UnsupportedOperator
 from .frontend.tflite_reader import parse_model, read_model
 from .ir import Graph, Tensor
 from .lowering import LOWERINGS, Alias, KernelCall, LoweringContext
-from .memory.planner import MemoryPlan, plan_memory
+from .memory.planner import MemoryPlan, plan_memory, plan_memory_fitting
 from .patch.rewrite import PatchedSteps, PatchPlan
 from .patch.search import DEFAULT_MAX_MAC_OVERHEAD, apply_patch_plan, parse_patch_option, search_patch_plan
 from .passes.float_boundary import strip_float_boundary
@@ -120,18 +120,19 @@ def compile_graph(graph: Graph, patch: str | PatchPlan = "off",
     _check_sizes(graph)
     fuse_pad(graph)
     steps, ctx = lower_graph(graph)
-    plan = plan_memory(steps, graph.inputs, graph.outputs)
+    plan = plan_memory_fitting(steps, graph.inputs, graph.outputs)
     model = CompiledModel(graph=graph, steps=steps, plan=plan, context=ctx, unpatched_arena=plan.arena_bytes)
     model.unpatched_macs = model.total_macs
     if patch == "auto":
-        patched = search_patch_plan(steps, graph.inputs, graph.outputs, plan, max_mac_overhead)
+        patched = search_patch_plan(steps, graph.inputs, graph.outputs,
+                                    plan_memory(steps, graph.inputs, graph.outputs, optional=()), max_mac_overhead)
     elif isinstance(patch, PatchPlan):
         patched = apply_patch_plan(steps, patch, graph.inputs, graph.outputs)
     else:
         patched = None
     if patched is not None:
         model.steps, model.patch = patched.steps, patched
-        model.plan = plan_memory(patched.steps, graph.inputs, graph.outputs, patched.stage_overlaps)
+        model.plan = plan_memory_fitting(patched.steps, graph.inputs, graph.outputs, patched.stage_overlaps)
     return model
 
 

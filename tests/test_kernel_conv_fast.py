@@ -14,6 +14,7 @@ import pytest
 from platformio_tinyengine.lowering.conv import (CONV_COLUMN_MAX, GEMM_SCRATCH_HALVES, POINTWISE_MAX_IN_C,
                                                  conv_s8_scratch_bytes, gemm_blocks, gemm_filter_layout,
                                                  gemm_scratch_bytes)
+from platformio_tinyengine.lowering.elementwise import ADD_TABLE_BYTES, ADD_TABLE_MIN_ELEMENTS, add_table_bytes
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
 from tests.harness import HERE, WARNINGS, HostModel
@@ -247,15 +248,26 @@ def test_patched_chain(patch):
     assert_bit_exact(model, rng, patch=patch)
 
 
-def add_model(rng: np.random.Generator, op: str, shape1, shape2, scales=None, zps=None, activation=0) -> bytes:
-    b = ModelBuilder()
-    s1, s2, so = scales or (scale(rng), scale(rng), scale(rng, 0.05, 0.3))
-    z1, z2, zo = zps or (int(rng.integers(-128, 128)) for _ in range(3))
-    x1 = b.input("a", shape1, "int8", s1, z1)
-    x2 = b.input("b", shape2, "int8", s2, z2)
-    y = b.tensor("y", tuple(np.broadcast_shapes(shape1, shape2)), "int8", so, zo)
-    b.op(op, [x1, x2], [y], version=2, fused_activation_function=activation)
+def add_binary_branch(b: ModelBuilder, rng: np.random.Generator, name: str, case: dict) -> None:
+    """Inputs a and b -> ADD or SUB (case: op, shape1, shape2, and optional scales, zps,
+    activation) -> an output; with `widen`, the sum also feeds a 1x1 CONV_2D to 4 times its
+    channels, a second output, so that the ADD is not the busiest step and te_add_s8's table
+    does not raise the arena (else the planner drops it)."""
+    s1, s2, so = case.get("scales") or (scale(rng), scale(rng), scale(rng, 0.05, 0.3))
+    z1, z2, zo = case.get("zps") or (int(rng.integers(-128, 128)) for _ in range(3))
+    x1 = b.input(f"{name}_a", case["shape1"], "int8", s1, z1)
+    x2 = b.input(f"{name}_b", case["shape2"], "int8", s2, z2)
+    shape = tuple(np.broadcast_shapes(case["shape1"], case["shape2"]))
+    y = b.tensor(f"{name}_y", shape, "int8", so, zo)
+    b.op(case["op"], [x1, x2], [y], version=2, fused_activation_function=case.get("activation", 0))
     b.output(y)
+    if case.get("widen"):
+        b.output(add_conv(b, rng, f"{name}_widen", y, shape, 4 * shape[-1])[0])
+
+
+def add_model(rng: np.random.Generator, **case) -> bytes:
+    b = ModelBuilder()
+    add_binary_branch(b, rng, "add", case)
     return b.finish()
 
 
@@ -274,6 +286,32 @@ ADD_CASES = {
     "second_input_larger_scale": dict(op="ADD", shape1=(1, 4, 3, 7), shape2=(1, 4, 3, 7), scales=(0.01, 0.08, 0.1)),
     "large_output_scale": dict(op="ADD", shape1=(1, 3, 3, 4), shape2=(1, 3, 3, 4), scales=(0.01, 0.02, 1.0)),
     "input_scales_far_apart": dict(op="ADD", shape1=(1, 2, 5, 3), shape2=(1, 2, 5, 3), scales=(0.3, 2e-9, 0.5)),
+    # The common case's loops on every length up to 9 (either input the larger by chance).
+    **{f"length_{n}": dict(op="ADD", shape1=(n,), shape2=(n,)) for n in range(1, 10)},
+    # Its table (ADD_TABLE_MIN_ELEMENTS or more elements, `widen`): either input halved, extreme
+    # zero points, clamps, lengths leaving every remainder of 4, power-of-two multipliers (2^30:
+    # rescaling x = -1 gives 0 where gemmlowp's h < 0 and x < 0 disagree).
+    "table_first_input_larger": dict(op="ADD", shape1=(1, 8, 8, 9), shape2=(1, 8, 8, 9), scales=(0.08, 0.01, 0.1),
+                                     widen=True),
+    "table_second_input_larger": dict(op="ADD", shape1=(1, 9, 8, 8), shape2=(1, 9, 8, 8),
+                                      scales=(0.011, 0.07, 0.12), widen=True),
+    "table_zero_points_min_max": dict(op="ADD", shape1=(1, 2, 13, 20), shape2=(1, 2, 13, 20), zps=(-128, 127, 127),
+                                      scales=(0.05, 0.02, 0.07), widen=True),
+    "table_zero_points_max_min_relu": dict(op="ADD", shape1=(1, 1, 19, 27), shape2=(1, 1, 19, 27),
+                                           zps=(127, -128, -128), scales=(0.02, 0.05, 0.07), activation=1,
+                                           widen=True),
+    "table_relu6": dict(op="ADD", shape1=(1, 1, 2, 257), shape2=(1, 1, 2, 257), scales=(0.04, 0.03, 0.05),
+                        activation=3, widen=True),
+    "table_output_multiplier_2_30": dict(op="ADD", shape1=(1, 1, 5, 103), shape2=(1, 1, 5, 103),
+                                         scales=(0.125, 0.03, 0.0625), widen=True),
+    "table_input_multiplier_2_30": dict(op="ADD", shape1=(1, 1, 3, 173), shape2=(1, 1, 3, 173),
+                                        scales=(0.03125, 0.125, 0.1), widen=True),
+    # What the table does not take: equal scales (both halved: no table needed), SUB and
+    # broadcasting (the general loop, NULL for the scratch).
+    "equal_scales_large_relu": dict(op="ADD", shape1=(1, 8, 8, 10), shape2=(1, 8, 8, 10),
+                                    scales=(0.05, 0.05, 0.08), activation=1, widen=True),
+    "sub_large": dict(op="SUB", shape1=(1, 8, 8, 10), shape2=(1, 8, 8, 10), widen=True),
+    "broadcast_large": dict(op="ADD", shape1=(1, 8, 8, 16), shape2=(16,), widen=True),
 }
 
 
@@ -281,8 +319,101 @@ ADD_CASES = {
 def test_add(case):
     rng = np.random.default_rng(len(case) + 500)
     model = add_model(rng, **ADD_CASES[case])
+    table = [c.scratch_bytes for c in compile_model(model).kernel_calls if c.kernel == "te_add_s8"]
+    assert table == [ADD_TABLE_BYTES if case.startswith("table_") else 0]
+    check_plan(compile_model(model))
     assert_bit_exact(model, rng)
     assert_bit_exact(model, rng, inputs=extreme_inputs(model, -128) + extreme_inputs(model, 127))
+
+
+# Every pair of int8 inputs (65,536 elements: the table's path) through te_add_s8, for inputs
+# of either scale the larger, zero points at the ends of int8, clamps and power-of-two ratios.
+ADD_PAIRS_CASES = {
+    "first_larger": dict(scales=(0.09, 0.013, 0.11), zps=(3, -7, 5)),
+    "second_larger_zp_ends": dict(scales=(0.02, 0.05, 0.07), zps=(127, -128, -128)),
+    "zp_ends_relu6": dict(scales=(0.05, 0.02, 0.04), zps=(-128, 127, 127), activation=3),
+    "output_multiplier_2_30": dict(scales=(0.125, 0.03, 0.0625), zps=(0, 1, -1)),
+    "input_multiplier_2_30_relu": dict(scales=(0.03125, 0.125, 0.1), zps=(-5, 9, -100), activation=1),
+    "equal_scales": dict(scales=(0.06, 0.06, 0.05), zps=(-128, 127, 0)),
+}
+
+
+def every_pair() -> list[np.ndarray]:
+    a, b = np.meshgrid(np.arange(-128, 128, dtype=np.int8), np.arange(-128, 128, dtype=np.int8), indexing="ij")
+    return [a.reshape(1, 256, 256, 1), b.reshape(1, 256, 256, 1)]
+
+
+@pytest.mark.parametrize("case", list(ADD_PAIRS_CASES), ids=list(ADD_PAIRS_CASES))
+def test_add_every_input_pair(case):
+    rng = np.random.default_rng(8)
+    model = add_model(rng, op="ADD", shape1=(1, 256, 256, 1), shape2=(1, 256, 256, 1), widen=True,
+                      **ADD_PAIRS_CASES[case])
+    table = [c.scratch_bytes for c in compile_model(model).kernel_calls if c.kernel == "te_add_s8"]
+    assert table == [0 if case == "equal_scales" else ADD_TABLE_BYTES]
+    assert_bit_exact(model, rng, inputs=[every_pair()])
+
+
+BINARY_SIZE_MAIN = r"""
+#include <stdio.h>
+#include "tinyengine.h"
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        te_binary_params p = {0};
+        sscanf(argv[i], "%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d", &p.ndim, &p.shape[0], &p.stride1[0], &p.stride2[0],
+               &p.left_shift, &p.input1_multiplier, &p.input1_shift, &p.input2_multiplier, &p.input2_shift,
+               &p.output_multiplier, &p.output_shift);
+        printf("%d ", (int)te_add_s8_get_buffer_size(&p));
+    }
+    return 0;
+}
+"""
+
+
+def test_add_table_bytes_equal_the_kernel(tmp_path):
+    """lowering/elementwise.py add_table_bytes mirrors te_add_s8_get_buffer_size: the table only
+    for one merged contiguous dimension of ADD_TABLE_MIN_ELEMENTS or more, left shift 20, one
+    input halved, the other and the output rescaled by a multiplier of [2^30, 2^31) and a shift
+    of [-23, -1]."""
+    main = tmp_path / "main.c"
+    main.write_text(BINARY_SIZE_MAIN)
+    exe = tmp_path / "sizes"
+    subprocess.run(["gcc", *WARNINGS, "-O2", "-I", str(C_INCLUDE_DIR), str(main),
+                    str(C_SOURCE_DIR / "kernels" / "add_s8.c"), "-o", str(exe)], check=True)
+    half, m = (1 << 30, 0), 1518500250
+    base = dict(ndim=1, shape=ADD_TABLE_MIN_ELEMENTS, stride1=1, stride2=1, left_shift=20, in1=half, in2=(m, -2),
+                out=(m, -18))
+    variants = [{}, dict(in1=(m, -2), in2=half), dict(in2=half), dict(shape=ADD_TABLE_MIN_ELEMENTS - 1),
+                dict(shape=100000),
+                dict(ndim=2), dict(stride1=0), dict(stride2=0), dict(left_shift=19), dict(in2=(-m, -2)),
+                dict(in2=(m, 0)), dict(in2=(m, -23)), dict(in2=(m, -24)), dict(in2=((1 << 30) - 1, -2)),
+                dict(out=(m, -23)), dict(out=(m, -24)), dict(out=(m, 0)), dict(out=(1 << 30, -1)),
+                dict(in1=(m, -2), in2=(m, -3)), dict(in1=(m, -1), in2=(1 << 30, -1))]
+    cases = [{**base, **v} for v in variants]
+    params = [dict(ndim=c["ndim"], shape=[c["shape"]], stride1=[c["stride1"]], stride2=[c["stride2"]],
+                   left_shift=c["left_shift"], input1_multiplier=c["in1"][0], input1_shift=c["in1"][1],
+                   input2_multiplier=c["in2"][0], input2_shift=c["in2"][1], output_multiplier=c["out"][0],
+                   output_shift=c["out"][1]) for c in cases]
+    args = [",".join(str(v) for v in (p["ndim"], p["shape"][0], p["stride1"][0], p["stride2"][0], p["left_shift"],
+                                      p["input1_multiplier"], p["input1_shift"], p["input2_multiplier"],
+                                      p["input2_shift"], p["output_multiplier"], p["output_shift"])) for p in params]
+    got = [int(v) for v in subprocess.run([str(exe), *args], capture_output=True, text=True, check=True).stdout.split()]
+    want = [add_table_bytes(p) for p in params]
+    assert got == want
+    assert want[:3] == [ADD_TABLE_BYTES, ADD_TABLE_BYTES, 0] and want[4] == ADD_TABLE_BYTES and sum(want) == 6 * 1024
+
+
+def test_add_table_only_where_it_fits():
+    """The planner drops te_add_s8's table (NULL for the scratch) where it would raise the arena:
+    an ADD alone is its model's busiest step; followed by a wider layer, it is not."""
+    for widen in (False, True):
+        model = add_model(np.random.default_rng(4), op="ADD", shape1=(1, 8, 8, 16), shape2=(1, 8, 8, 16),
+                          scales=(0.08, 0.01, 0.1), widen=widen)
+        compiled = compile_model(model)
+        call = compiled.kernel_calls[0]
+        assert (call.scratch_bytes, call.args[-1] == "NULL") == ((ADD_TABLE_BYTES, False) if widen else (0, True))
+        assert (0 in compiled.plan.scratch) == widen
+        check_plan(compiled)
 
 
 REQUANT_MAIN = r"""

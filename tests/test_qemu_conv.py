@@ -15,7 +15,9 @@ from platformio_tinyengine.boards import resolve_board
 from platformio_tinyengine.pipeline import compile_model
 from tests.kernel_check import scale
 from tests.model_builder import ModelBuilder
-from tests.test_kernel_conv_fast import ADD_CASES, CONV_CASES, POINTWISE_CASES, REQUANT_CHECK, add_conv
+from platformio_tinyengine.lowering.elementwise import ADD_TABLE_BYTES
+from tests.test_kernel_conv_fast import (ADD_CASES, ADD_PAIRS_CASES, CONV_CASES, POINTWISE_CASES, REQUANT_CHECK,
+                                         add_binary_branch, add_conv, every_pair)
 from tests.test_qemu import BOARDS, assert_matches_reference, requires_qemu, run_bare_main, run_firmware
 
 # Every pointwise and te_conv_s8 case of the host tests, and the extreme zero points.
@@ -37,18 +39,6 @@ def add_conv_branch(b: ModelBuilder, rng: np.random.Generator, name: str, case: 
     return rng.integers(-128, 128, size=shape, dtype=np.int8) if fill is None else np.full(shape, fill, np.int8)
 
 
-def add_binary_branch(b: ModelBuilder, rng: np.random.Generator, name: str, case: dict) -> None:
-    """Inputs a and b -> ADD or SUB (case: op, shape1, shape2, and optional scales, zps,
-    activation) -> an output."""
-    s1, s2, so = case.get("scales") or (scale(rng), scale(rng), scale(rng, 0.05, 0.3))
-    z1, z2, zo = case.get("zps") or (int(rng.integers(-128, 128)) for _ in range(3))
-    x1 = b.input(f"{name}_a", case["shape1"], "int8", s1, z1)
-    x2 = b.input(f"{name}_b", case["shape2"], "int8", s2, z2)
-    y = b.tensor(f"{name}_y", tuple(np.broadcast_shapes(case["shape1"], case["shape2"])), "int8", so, zo)
-    b.op(case["op"], [x1, x2], [y], version=2, fused_activation_function=case.get("activation", 0))
-    b.output(y)
-
-
 def edge_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[str]]:
     """One model holding every case as its own input -> operator -> output branch; its inputs
     (random, and constant -128 or 127 for the extreme zero points) and output names."""
@@ -60,7 +50,7 @@ def edge_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[
     for name, case in ADD_CASES.items():
         add_binary_branch(b, rng, name, case)
         inputs += [rng.integers(-128, 128, size=case[k], dtype=np.int8) for k in ("shape1", "shape2")]
-        names.append(name)
+        names += [name, f"{name}_widened"] if case.get("widen") else [name]
     return b.finish(), inputs, names
 
 
@@ -83,17 +73,37 @@ def test_edge_cases_bit_exact_portable_build(tmp_path):
 
 
 @requires_qemu
+@pytest.mark.parametrize("board_id", ["qemu_cortex_m7", "qemu_cortex_m4"])
+def test_add_every_input_pair_on_the_core(board_id, tmp_path):
+    """te_add_s8's table path with SMMLAR on every pair of int8 inputs, for each parameter set
+    of the host test (one branch each)."""
+    rng = np.random.default_rng(8)
+    b = ModelBuilder()
+    for name, case in ADD_PAIRS_CASES.items():
+        add_binary_branch(b, rng, name, dict(op="ADD", shape1=(1, 256, 256, 1), shape2=(1, 256, 256, 1), **case))
+    model = b.finish()
+    # The first branch's ADD is the busiest step: the planner drops its table, so its every pair
+    # runs through the loop without one.
+    tables = [c.scratch_bytes for c in compile_model(model).kernel_calls]
+    assert tables == [0] + [0 if name == "equal_scales" else ADD_TABLE_BYTES for name in list(ADD_PAIRS_CASES)[1:]]
+    inputs = every_pair() * len(ADD_PAIRS_CASES)
+    result = run_firmware(model, board_id, inputs, tmp_path)
+    assert_matches_reference(model, inputs, result, names=list(ADD_PAIRS_CASES))
+
+
+@requires_qemu
 def test_dsp_instructions_are_compiled():
     """The cases above test the DSP paths only if the library really compiles them: the GEMM core
     (conv_1x1_s8.c, which te_conv_s8 calls) with SMLAD on scratch words, LDM of 4 of them, SXTB16
     with the rotation folded in, SMLAL for the requantisation and SSAT for the clamp; te_conv_s8
-    widening its columns with SXTB16."""
+    widening its columns with SXTB16; te_add_s8 rescaling with SMMLAR."""
     flags = firmware.compiler_flags(resolve_board("qemu_cortex_m4"))
     objects = {o.stem: o for o in firmware.library_objects(flags)}
     texts = {stem: subprocess.run(["arm-none-eabi-objdump", "-d", str(objects[stem])], capture_output=True,
-                                  text=True, check=True).stdout for stem in ("conv_1x1_s8", "conv_s8")}
-    for stem, text in texts.items():
-        assert re.search(r"sxtb16\s+\w+, \w+, ror #8", text), stem
+                                  text=True, check=True).stdout for stem in ("conv_1x1_s8", "conv_s8", "add_s8")}
+    for stem in ("conv_1x1_s8", "conv_s8"):
+        assert re.search(r"sxtb16\s+\w+, \w+, ror #8", texts[stem]), stem
+    assert "smmlar" in texts["add_s8"] and "ssat" in texts["add_s8"]
     assert re.search(r"ldmia(\.w)?\s+\w+!, \{r8, r9, sl, fp\}", texts["conv_1x1_s8"])
     for instruction in ("smlad", "smlal", "ssat"):
         assert instruction in texts["conv_1x1_s8"], instruction
@@ -102,6 +112,9 @@ def test_dsp_instructions_are_compiled():
     text = subprocess.run(["arm-none-eabi-objdump", "-d", str(portable["conv_1x1_s8"])], capture_output=True,
                           text=True, check=True).stdout
     assert "smlad" not in text and "sxtb16" not in text and "ssat" not in text
+    text = subprocess.run(["arm-none-eabi-objdump", "-d", str(portable["add_s8"])], capture_output=True,
+                          text=True, check=True).stdout
+    assert "smmlar" not in text and "ssat" not in text
 
 
 REQUANT_MAIN = r"""

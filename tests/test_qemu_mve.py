@@ -17,12 +17,12 @@ from platformio_tinyengine.boards import resolve_board
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.resources import C_INCLUDE_DIR
 from tests.model_builder import ModelBuilder
-from tests.test_kernel_conv_fast import REQUANT_CHECK
+from tests.test_kernel_conv_fast import REQUANT_CHECK, add_binary_branch
 from tests.test_kernel_depthwise import CASES as DW_CASES
 from tests.test_kernel_depthwise import FAST as DW_FAST
 from tests.test_kernel_depthwise import VALID, add_depthwise
 from tests.test_qemu import assert_matches_reference, requires_qemu, run_bare_main, run_firmware
-from tests.test_qemu_conv import REQUANT_MAIN, add_binary_branch, add_conv_branch
+from tests.test_qemu_conv import REQUANT_MAIN, add_conv_branch
 
 M55 = "qemu_cortex_m55"
 OBJDUMP = ["arm-none-eabi-objdump", "-d", "-m", "armv8.1-m.main"]

@@ -130,7 +130,11 @@ typedef struct {
     int32_t act_min, act_max;
 } te_binary_params;
 
-te_status te_add_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
+/* `scratch`: te_add_s8_get_buffer_size(p) bytes, 4-byte aligned, for a table that speeds up
+ * the common case (NULL runs it without). See add_s8.c. */
+te_status te_add_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output,
+                    void *scratch);
+int32_t te_add_s8_get_buffer_size(const te_binary_params *p);
 te_status te_mul_s8(const te_binary_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 
 /* PAD: the output filled with pad_value, the input copied at offset `before`. */

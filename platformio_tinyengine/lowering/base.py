@@ -52,6 +52,9 @@ class KernelCall:
     inputs: list[Tensor]  # activation tensors read (for lifetimes)
     outputs: list[Tensor]  # activation tensors written
     scratch_bytes: int = 0
+    # The kernel also runs, slower, with NULL for its scratch: the planner drops the scratch
+    # where it would raise the arena (memory/planner.py plan_memory_fitting).
+    scratch_optional: bool = False
     macs: int = 0
     op: Operator | None = None
     # Inputs the output may overlap where they die here, with the gap (input offset minus

@@ -10,6 +10,10 @@ from ..quantization import activation_range, quantize_multiplier
 from .base import KernelCall, LoweringContext, lowers, require
 
 MAX_DIMS = 6
+# te_add_s8's table of one input's rescaled terms (add_s8.c): 256 int32 in an arena scratch,
+# for layers of at least this many elements (fewer do not repay building it).
+ADD_TABLE_BYTES = 256 * 4
+ADD_TABLE_MIN_ELEMENTS = 320
 
 
 def broadcast_strides(out_shape, *in_shapes):
@@ -54,6 +58,38 @@ def _binary_operands(op: Operator):
     return a, b, y
 
 
+def _is_half(multiplier: int, shift: int) -> bool:
+    return multiplier == 1 << 30 and shift == 0
+
+
+def _rescales(multiplier: int, shift: int) -> bool:
+    return multiplier >= 1 << 30 and -23 <= shift <= -1
+
+
+def add_table_bytes(p: dict) -> int:
+    """te_add_s8_get_buffer_size: the table where te_add_s8's common case (contiguous inputs,
+    one halved, the other and the output rescaled in add_rescale's range) has at least
+    ADD_TABLE_MIN_ELEMENTS elements and an input to tabulate."""
+    if p["ndim"] != 1 or p["stride1"][0] != 1 or p["stride2"][0] != 1 or p["left_shift"] != 20 \
+            or not _rescales(p["output_multiplier"], p["output_shift"]) or p["shape"][0] < ADD_TABLE_MIN_ELEMENTS:
+        return 0
+    first = (p["input1_multiplier"], p["input1_shift"])
+    second = (p["input2_multiplier"], p["input2_shift"])
+    if _is_half(*first):
+        return ADD_TABLE_BYTES if _rescales(*second) and not _is_half(*second) else 0
+    return ADD_TABLE_BYTES if _is_half(*second) and _rescales(*first) else 0
+
+
+def binary_call(kernel: str, params: dict, args: list, **fields) -> KernelCall:
+    """The call of te_add_s8 or te_mul_s8. te_add_s8 takes its table's scratch last (the planner
+    places it, the emitter passes it), NULL where it has none; the table only saves time, so
+    the planner drops it where it would raise the arena (scratch_optional)."""
+    scratch = add_table_bytes(params) if kernel == "te_add_s8" else 0
+    tail = ["NULL"] if kernel == "te_add_s8" and not scratch else []
+    return KernelCall(kernel=kernel, params_type="te_binary_params", params=params, args=[*args, *tail],
+                      scratch_bytes=scratch, scratch_optional=bool(scratch), **fields)
+
+
 def _operand(ctx: LoweringContext, t: Tensor, name: str):
     return ctx.tensor_const(t, name) if t.is_constant else t
 
@@ -87,8 +123,7 @@ def lower_binary(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
         params["output_multiplier"], params["output_shift"] = quantize_multiplier(
             twice_max / (float(1 << 20) * float(so)))
         kernel = "te_add_s8"
-    return KernelCall(kernel=kernel, params_type="te_binary_params", params=params,
-                      args=[_operand(ctx, a, f"{name}_in1"), _operand(ctx, b, f"{name}_in2"), y],
-                      inputs=[t for t in (a, b) if not t.is_constant], outputs=[y], macs=y.size,
-                      overlaps=[(t, elementwise_gap()) for t in (a, b)
-                                if not t.is_constant and t.size == y.size and t.shape[-len(y.shape):] == y.shape])
+    return binary_call(kernel, params, [_operand(ctx, a, f"{name}_in1"), _operand(ctx, b, f"{name}_in2"), y],
+                       inputs=[t for t in (a, b) if not t.is_constant], outputs=[y], macs=y.size,
+                       overlaps=[(t, elementwise_gap()) for t in (a, b)
+                                 if not t.is_constant and t.size == y.size and t.shape[-len(y.shape):] == y.shape])

@@ -96,9 +96,10 @@ def _align(n: int) -> int:
 
 
 def build_buffers(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: list[Tensor],
-                  stage_overlaps: list[tuple[Tensor, Tensor, int, bool]] = ()):
+                  stage_overlaps: list[tuple[Tensor, Tensor, int, bool]] = (), optional=None):
     """Group aliased tensors into buffers and compute their lifetimes. `stage_overlaps` are
-    (output, input, gap, output_above) overlaps proved over several steps."""
+    (output, input, gap, output_above) overlaps proved over several steps; `optional`: the
+    steps whose optional scratch (KernelCall.scratch_optional) is planned, None for all."""
     buffer_of: dict[int, Buffer] = {}
     buffers: list[Buffer] = []
 
@@ -124,13 +125,15 @@ def build_buffers(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs
         for t in step.outputs:
             if id(t) not in buffer_of:
                 new_buffer(t, i)
-        if step.scratch_bytes:
+        if step.scratch_bytes and (optional is None or not step.scratch_optional or i in optional):
             s = Buffer(name=f"scratch_{i}", size=step.scratch_bytes, first=i, last=i, index=len(buffers))
             buffers.append(s)
             scratch[i] = s
     end = max(len(steps) - 1, 0)
     for t in outputs:
         buffer_of[id(t)].last = end
+    # A model output read by the last step does not die there: te_output() returns it after.
+    kept = {id(buffer_of[id(t)]) for t in outputs}
     overlaps = []
     for i, step in enumerate(steps):
         if isinstance(step, Alias) or not step.outputs:
@@ -138,7 +141,7 @@ def build_buffers(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs
         out = buffer_of[id(step.outputs[0])]
         for t, gap in step.overlaps:
             inp = buffer_of[id(t)]
-            if inp is not out and inp.last == i and out.first == i:
+            if inp is not out and inp.last == i and out.first == i and id(inp) not in kept:
                 overlaps.append(Overlap(output=out, input=inp, gap=gap))
     for out_t, in_t, gap, output_above in stage_overlaps:
         out, inp = buffer_of[id(out_t)], buffer_of[id(in_t)]
@@ -265,8 +268,8 @@ def live_bytes(buffers: list[Buffer], overlaps: list[Overlap]) -> list[int]:
 
 
 def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: list[Tensor],
-                stage_overlaps: list[tuple[Tensor, Tensor, int, bool]] = ()) -> MemoryPlan:
-    buffers, buffer_of, scratch, overlaps = build_buffers(steps, inputs, outputs, stage_overlaps)
+                stage_overlaps: list[tuple[Tensor, Tensor, int, bool]] = (), optional=None) -> MemoryPlan:
+    buffers, buffer_of, scratch, overlaps = build_buffers(steps, inputs, outputs, stage_overlaps, optional)
     orders = [
         sorted(buffers, key=lambda b: (-b.size, b.first)),
         sorted(buffers, key=lambda b: (b.first, -b.size)),
@@ -291,3 +294,35 @@ def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: 
         b.offset = off
     return MemoryPlan(buffers=buffers, arena_bytes=_align(best_size or 0), tensor_buffer=buffer_of,
                       scratch=scratch, overlaps=overlaps, live_bytes=live)
+
+
+def drop_scratch(step: KernelCall) -> None:
+    """Run `step` without its optional scratch: NULL in its place."""
+    step.scratch_bytes, step.scratch_optional = 0, False
+    step.args.append("NULL")
+
+
+def plan_memory_fitting(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: list[Tensor],
+                        stage_overlaps: list[tuple[Tensor, Tensor, int, bool]] = ()) -> MemoryPlan:
+    """plan_memory, after dropping the optional scratch buffers (they only save time) that
+    would raise the arena above its size without any: all kept if they fit, else the largest
+    layers' first, one at a time while the arena holds."""
+    plan = plan_memory(steps, inputs, outputs, stage_overlaps)
+    optional = [i for i, s in enumerate(steps) if isinstance(s, KernelCall) and s.scratch_optional]
+    if not optional:
+        return plan
+    bound = plan_memory(steps, inputs, outputs, stage_overlaps, optional=())
+    if plan.arena_bytes <= bound.arena_bytes:
+        return plan
+    plan, kept = bound, set()
+    for i in sorted(optional, key=lambda i: -steps[i].outputs[0].size):
+        # The step's live bytes bound any placement from below: skip what cannot fit.
+        if bound.live_bytes[i] + steps[i].scratch_bytes > bound.arena_bytes:
+            continue
+        trial = plan_memory(steps, inputs, outputs, stage_overlaps, optional=kept | {i})
+        if trial.arena_bytes <= bound.arena_bytes:
+            plan, kept = trial, kept | {i}
+    for i in optional:
+        if i not in kept:
+            drop_scratch(steps[i])
+    return plan

@@ -18,11 +18,10 @@ import numpy as np
 
 from ..ir import Tensor
 from ..lowering.base import Alias, KernelCall, View
+from ..lowering.elementwise import MAX_DIMS, binary_call
 from ..memory.overlap import elementwise_gap, gap, pixel_block_gap, window_kernel_gap
 from .regions import (ELEMENTWISE_KERNELS, PATCHABLE_KERNELS, POINTWISE_KERNELS, WINDOW_KERNELS, Region, full,
                       split_evenly, stage_intervals)
-
-MAX_DIMS = 6
 
 
 class NotPatchable(Exception):
@@ -180,9 +179,8 @@ def _elementwise_call(call: KernelCall, patch: _Patch, out_t: Tensor, out: Regio
         if exact and store is not x and isinstance(out_arg, Tensor):
             overlaps.append((store, elementwise_gap()))
     p.update(ndim=3, shape=[out.h, out.w, c] + [1] * (MAX_DIMS - 3), stride1=strides[0], stride2=strides[1])
-    return KernelCall(kernel=call.kernel, params_type=call.params_type, params=p, args=[*args, out_arg],
-                      inputs=stores, outputs=[out_t], macs=_scaled_macs(call, out), op=call.op,
-                      overlaps=overlaps)
+    return binary_call(call.kernel, p, [*args, out_arg], inputs=stores, outputs=[out_t], macs=_scaled_macs(call, out),
+                       op=call.op, overlaps=overlaps)
 
 
 def _copy_into(tile: Tensor, target: Tensor, region: Region) -> KernelCall:

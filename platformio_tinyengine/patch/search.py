@@ -36,7 +36,7 @@ def _macs(steps) -> int:
 
 
 def _lower_bound(patched: PatchedSteps, inputs, outputs) -> int:
-    buffers, _, _, overlaps = build_buffers(patched.steps, inputs, outputs, patched.stage_overlaps)
+    buffers, _, _, overlaps = build_buffers(patched.steps, inputs, outputs, patched.stage_overlaps, optional=())
     return max(live_bytes(buffers, overlaps), default=0)
 
 
@@ -50,14 +50,16 @@ def apply_patch_plan(steps: list[KernelCall | Alias], plan: PatchPlan, inputs: l
         raise TinyEngineError(f"--patch {plan}: {exc}") from None
     if len(candidates) == 1:
         return candidates[0]
-    return min(candidates, key=lambda c: plan_memory(c.steps, inputs, outputs, c.stage_overlaps).arena_bytes)
+    return min(candidates,
+               key=lambda c: plan_memory(c.steps, inputs, outputs, c.stage_overlaps, optional=()).arena_bytes)
 
 
 def search_patch_plan(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: list[Tensor],
                       unpatched: MemoryPlan, max_mac_overhead: float = DEFAULT_MAX_MAC_OVERHEAD
                       ) -> PatchedSteps | None:
     """The patch plan with the smallest arena whose extra MACs stay within the budget, or None
-    when no plan beats the layer-by-layer arena."""
+    when no plan beats the layer-by-layer arena. Arenas here leave out optional scratch
+    (planned afterwards where it fits: planner.plan_memory_fitting); so must `unpatched`."""
     budget = _macs(steps) * (1 + max_mac_overhead)
     # Steps after the stage are unchanged, so their busiest step bounds any plan splitting
     # before them: splits whose remainder is already too big are skipped.
@@ -89,7 +91,7 @@ def search_patch_plan(steps: list[KernelCall | Alias], inputs: list[Tensor], out
         if bound >= best_arena:
             break
         patched = patch_steps(steps, plan, outputs)
-        arena = plan_memory(patched.steps, inputs, outputs, patched.stage_overlaps).arena_bytes
+        arena = plan_memory(patched.steps, inputs, outputs, patched.stage_overlaps, optional=()).arena_bytes
         if arena < best_arena:
             best, best_arena = patched, arena
     return best
