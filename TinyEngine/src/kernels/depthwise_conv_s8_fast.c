@@ -181,18 +181,20 @@ DW_NOINLINE void dw_channels(const dw_layer *l, const int8_t *in, int32_t ky0, i
 #define DW_ROW7 DW_LAST7 "add %[q], %[q], %[r]\n\t"
 
 /* dw_requantize of sum S (no flags) saturated to int8 into S: w at its multiplier, u the output
- * offset times 2 plus 1, v's low byte its right. */
+ * offset times 2 plus 1, v's low byte its right less 1 (the start value's shift; SSAT's shift
+ * makes up the last bit of the final one). */
 #define DW_REQUANTIZE(S)                   \
     "ldr %[t], [%[w]], #4\n\t"             \
     "mov %[a], #0x40000000\n\t"            \
     "lsl %[b], %[u], %[v]\n\t"             \
-    "asr %[b], %[b], #1\n\t"               \
     "smlal %[a], %[b], %[" S "], %[t]\n\t" \
     "asr %[b], %[b], %[v]\n\t"             \
-    "ssat %[" S "], #8, %[b]\n\t"
-/* The four sums from the records at w (left at the next block), packed into s0. */
+    "ssat %[" S "], #8, %[b], asr #1\n\t"
+/* The four sums from the records at w (left at the next block), packed into s0. Every right is
+ * at least 1: one SUB takes 1 from the four bytes without a borrow between them. */
 #define DW_REQUANTIZE4                                                                             \
     "ldr %[v], [%[w], #16]\n\t"                                                                    \
+    "sub %[v], %[v], #0x01010101\n\t"                                                              \
     "ldr %[u], %[odd]\n\t" DW_REQUANTIZE("s0") "lsr %[v], %[v], #8\n\t" DW_REQUANTIZE("s1")        \
     "lsr %[v], %[v], #8\n\t" DW_REQUANTIZE("s2") "lsr %[v], %[v], #8\n\t" DW_REQUANTIZE("s3")      \
     "add %[w], %[w], #4\n\t"                                                                       \
@@ -209,8 +211,8 @@ typedef struct {
 } dw_acc;
 
 /* Whole k x k windows (k = 3, 5 or 7) of n consecutive output pixels, layers without flags:
- * per block the biases, the rows, the requantisation; q moves on to the next block's input.
- * q: the first pixel's window. */
+ * per pixel one loop in assembly over its blocks (the biases, the rows, the requantisation, the
+ * store), q moving on to the next block's input. q: the first pixel's window. */
 DW_ALWAYS_INLINE void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out, int32_t n, int32_t k)
 {
     const int32_t step = l->channels, blocks = step >> 2;
@@ -218,17 +220,29 @@ DW_ALWAYS_INLINE void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out, 
     /* From the last row's moved q back to the next block's input. */
     const int32_t skip = l->row_stride - 2 * ((k >> 1) - 1) * step, back = k * l->row_stride - skip - 4;
     const int32_t odd = 2 * l->output_offset + 1;
+    const int32_t *const w_end = l->blocks + blocks * l->block_words;
     for (; n > 0; n--) {
-        const int32_t *w = l->blocks;
-        for (int32_t i = blocks; i > 0; i--, out += 4) {
+        if (blocks > 0) {
+            const int32_t *w = l->blocks;
+            /* Block i's output from the next block's input q + 4 * (i + 1): both move on by 4 a
+             * block (addresses as integers: they point into different arrays). */
+            const uint32_t to_out = (uint32_t)(uintptr_t)out - (uint32_t)(uintptr_t)q - 4u;
+            const int8_t *x = q;
             uint32_t s0, s1, s2, s3, a, b, t, u, v;
-#define DW_WHOLE(ROWS)                                                                              \
-    __asm__("ldrd %[s0], %[s1], [%[w]], #8\n\t"                                                     \
-            "ldrd %[s2], %[s3], [%[w]], #8\n\t" ROWS DW_REQUANTIZE4 "ldr %[t], %[back]\n\t"         \
-            "sub %[q], %[q], %[t]"                                                                  \
-            : [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3), [q] "+r"(q), [w] "+r"(w), \
-              DW_TEMPS                                                                              \
-            : [c] "r"(step), [r] "r"(skip), [o] "r"(off2), [back] "m"(back), [odd] "m"(odd))
+#define DW_WHOLE(ROWS)                                                                                      \
+    __asm__ volatile(".Ldw%=block:\n\t"                                                                              \
+            "ldrd %[s0], %[s1], [%[w]], #8\n\t"                                                             \
+            "ldrd %[s2], %[s3], [%[w]], #8\n\t" ROWS DW_REQUANTIZE4 "ldr %[t], %[back]\n\t"                 \
+            "sub %[q], %[q], %[t]\n\t"                                                                      \
+            "ldr %[t], %[to_out]\n\t"                                                                       \
+            "str %[s0], [%[q], %[t]]\n\t"                                                                   \
+            "ldr %[t], %[w_end]\n\t"                                                                        \
+            "cmp %[w], %[t]\n\t"                                                                            \
+            "bne .Ldw%=block"                                                                               \
+            : [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3), [q] "+r"(x), [w] "+r"(w), DW_TEMPS \
+            : [c] "r"(step), [r] "r"(skip), [o] "r"(off2), [back] "m"(back), [odd] "m"(odd),                    \
+              [to_out] "m"(to_out), [w_end] "m"(w_end)                                                       \
+            : "cc", "memory")
             if (k == 3) {
                 DW_WHOLE(DW_ROW3 DW_ROW3 DW_LAST3);
             } else if (k == 5) {
@@ -237,14 +251,13 @@ DW_ALWAYS_INLINE void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out, 
                 DW_WHOLE(DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_LAST7);
             }
 #undef DW_WHOLE
-            memcpy(out, &s0, 4);
         }
-        const int8_t *base = q - 4 * blocks;
+        out += 4 * blocks;
         if (step & 3) {
-            dw_channels(l, base, 0, k, 0, k, 4 * blocks, out - 4 * blocks);
+            dw_channels(l, q, 0, k, 0, k, 4 * blocks, out - 4 * blocks);
             out += step & 3;
         }
-        q = base + l->pixel_stride;
+        q += l->pixel_stride;
     }
 }
 
