@@ -14,7 +14,7 @@ from .errors import TinyEngineError, UnsupportedModelError, UnsupportedOperator
 from .frontend.tflite_reader import parse_model, read_model
 from .ir import Graph, Tensor
 from .lowering import LOWERINGS, Alias, KernelCall, LoweringContext
-from .memory.planner import MemoryPlan, plan_memory
+from .memory.planner import MemoryPlan, plan_memory, plan_memory_granting
 from .patch.rewrite import PatchedSteps, PatchPlan
 from .patch.search import DEFAULT_MAX_MAC_OVERHEAD, apply_patch_plan, parse_patch_option, search_patch_plan
 from .passes.float_boundary import strip_float_boundary
@@ -131,7 +131,9 @@ def compile_graph(graph: Graph, patch: str | PatchPlan = "off",
         patched = None
     if patched is not None:
         model.steps, model.patch = patched.steps, patched
-        model.plan = plan_memory(patched.steps, graph.inputs, graph.outputs, patched.stage_overlaps)
+        model.plan = plan_memory_granting(patched.steps, graph.inputs, graph.outputs, patched.stage_overlaps)
+    else:
+        model.plan = plan_memory_granting(steps, graph.inputs, graph.outputs)
     return model
 
 

@@ -52,6 +52,9 @@ class KernelCall:
     inputs: list[Tensor]  # activation tensors read (for lifetimes)
     outputs: list[Tensor]  # activation tensors written
     scratch_bytes: int = 0
+    # A scratch that only saves instructions: the planner grants it (scratch_bytes, the scratch
+    # pointer for the last argument, "NULL") where the arena does not grow.
+    optional_scratch: int = 0
     macs: int = 0
     op: Operator | None = None
     # Inputs the output may overlap where they die here, with the gap (input offset minus

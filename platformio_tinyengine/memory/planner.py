@@ -291,3 +291,20 @@ def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: 
         b.offset = off
     return MemoryPlan(buffers=buffers, arena_bytes=_align(best_size or 0), tensor_buffer=buffer_of,
                       scratch=scratch, overlaps=overlaps, live_bytes=live)
+
+
+def plan_memory_granting(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: list[Tensor],
+                         stage_overlaps: list[tuple[Tensor, Tensor, int, bool]] = ()) -> MemoryPlan:
+    """plan_memory, then each call's optional scratch granted in turn where the arena stays as
+    small: the call's scratch pointer replaces its last argument ("NULL")."""
+    plan = plan_memory(steps, inputs, outputs, stage_overlaps)
+    for step in steps:
+        if isinstance(step, KernelCall) and step.optional_scratch and not step.scratch_bytes:
+            step.scratch_bytes = step.optional_scratch
+            trial = plan_memory(steps, inputs, outputs, stage_overlaps)
+            if trial.arena_bytes > plan.arena_bytes:
+                step.scratch_bytes = 0
+            else:
+                plan = trial
+                step.args = step.args[:-1]
+    return plan

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir import Tensor
+from ..lowering import depthwise
 from ..lowering.base import Alias, KernelCall, View
 from ..memory.overlap import elementwise_gap, gap, pixel_block_gap, window_kernel_gap
 from .regions import (ELEMENTWISE_KERNELS, PATCHABLE_KERNELS, POINTWISE_KERNELS, WINDOW_KERNELS, Region, full,
@@ -146,7 +147,9 @@ def _window_call(call: KernelCall, patch: _Patch, out_t: Tensor, out: Region, ou
                                               p.get("dil_h", 1), p.get("dil_w", 1)))]
     return KernelCall(kernel=call.kernel, params_type=call.params_type, params=p,
                       args=[store, out_arg, *call.args[2:]], inputs=[store], outputs=[out_t],
-                      scratch_bytes=call.scratch_bytes, macs=_scaled_macs(call, out), op=call.op, overlaps=overlaps)
+                      scratch_bytes=call.scratch_bytes,
+                      optional_scratch=depthwise.optional_scratch(p) if call.optional_scratch else 0,
+                      macs=_scaled_macs(call, out), op=call.op, overlaps=overlaps)
 
 
 def _pointwise_call(call: KernelCall, patch: _Patch, out_t: Tensor, out: Region, out_arg) -> KernelCall:

@@ -53,6 +53,21 @@
 
 enum { DW_BIAS_WORDS = 4, DW_REC_WORDS = 5 }; /* 4 multipliers and a word of 4 shifts */
 
+/* A wide block (the DSP path's whole k x k windows, k odd, from the scratch): the 4 biases
+ * doubled, per kernel row per pair of columns the int16 words [c0a c0b] [c1a c1b] [c2a c2b]
+ * [c3a c3b] and for the last column [c0 c2] [c1 c3], every weight doubled, then the records. */
+static inline int32_t dw_wide_words(int32_t k)
+{
+    return DW_BIAS_WORDS + k * (4 * (k >> 1) + 2) + DW_REC_WORDS;
+}
+
+int32_t te_depthwise_conv_s8_fast_get_buffer_size(const te_dw_params *p)
+{
+    const int32_t k = p->k_h;
+    const int32_t takes = p->k_w == k && (k == 3 || k == 5 || k == 7) && p->flags == 0 && p->channels >= 4;
+    return takes ? 4 * (p->channels >> 2) * dw_wide_words(k) : 0;
+}
+
 /* The layer's constants, copied once per call into locals: the compiler need not reload them
  * after every int8 store. */
 typedef struct {
@@ -205,6 +220,59 @@ DW_NOINLINE void dw_channels(const dw_layer *l, const int8_t *in, int32_t ky0, i
 #define DW_SUMS [s0] "=&r"(s.a0), [s1] "=&r"(s.a1), [s2] "=&r"(s.a2), [s3] "=&r"(s.a3)
 #define DW_TEMPS [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [u] "=&r"(u), [v] "=&r"(v)
 
+/* The wide blocks of the scratch (dw_widen): the same steps with every weight already an int16,
+ * doubled, so one LDRD gives two channels' weights; the sums are doubled too. */
+#define DW16_PAIR                                                                                  \
+    "pkhbt %[t], %[a], %[b], lsl #16\n\t"                                                          \
+    "pkhtb %[b], %[b], %[a], asr #16\n\t" DW_EXT("%[a]", "%[t]", "") DW_EXT("%[t]", "%[t]", ", ror #8") \
+    "ldrd %[u], %[v], [%[w]], #8\n\t"                                                              \
+    "smlad %[s0], %[a], %[u], %[s0]\n\t"                                                           \
+    "smlad %[s1], %[t], %[v], %[s1]\n\t" DW_EXT("%[a]", "%[b]", "") DW_EXT("%[b]", "%[b]", ", ror #8") \
+    "ldrd %[u], %[v], [%[w]], #8\n\t"                                                              \
+    "smlad %[s2], %[a], %[u], %[s2]\n\t"                                                           \
+    "smlad %[s3], %[b], %[v], %[s3]\n\t"
+/* The last column: channels 0 and 2 (t), 1 and 3 (a) against their weights' words. */
+#define DW16_LAST                                                                                  \
+    DW_EXT("%[t]", "%[a]", "") DW_EXT("%[a]", "%[a]", ", ror #8")                                  \
+    "ldrd %[u], %[v], [%[w]], #8\n\t"                                                              \
+    "smlabb %[s0], %[t], %[u], %[s0]\n\t"                                                          \
+    "smlatt %[s2], %[t], %[u], %[s2]\n\t"                                                          \
+    "smlabb %[s1], %[a], %[v], %[s1]\n\t"                                                          \
+    "smlatt %[s3], %[a], %[v], %[s3]\n\t"
+#define DW16_LAST3 DW_LOAD_PAIR DW16_PAIR DW_LOAD_THIRD DW16_LAST
+#define DW16_LAST5 DW_LOAD_PAIR_ON DW16_PAIR DW16_LAST3
+#define DW16_ROW3 DW16_LAST3 "add %[q], %[q], %[r]\n\t"
+#define DW16_ROW5 DW16_LAST5 "add %[q], %[q], %[r]\n\t"
+/* 7 rows in a loop (unrolled they would take 1.2 KB more flash), ending where w passes the
+ * block's last weights; q ends a row further on than unrolled rows leave it. */
+#define DW16_ROWS7                                                                   \
+    "add %[t], %[w], #392\n\t"                                                       \
+    "str %[t], %[rows_end]\n"                                                         \
+    ".Ldw%=row:\n\t" DW_LOAD_PAIR_ON DW16_PAIR DW_LOAD_PAIR_ON DW16_PAIR DW16_ROW3   \
+    "ldr %[t], %[rows_end]\n\t"                                                      \
+    "cmp %[w], %[t]\n\t"                                                             \
+    "bne .Ldw%=row\n\t"
+
+/* dw_requantize of the doubled sum S: with P = S * m / 2, the SMLAL form's
+ * (P + 2^30 + 2^32 * start_hi) >> (32 + right) is (2P + 2^31 + 2^32 * 2 start_hi) >> (33 + right),
+ * SMMLAR's rounded high word with 2 start_hi = (2 * output offset + 1) << right added, shifted
+ * by right + 1 (exact while the doubled sum fits: the generator checks the biases and weights).
+ * w at the multiplier, u the output offset times 2 plus 1, v's low byte the right. */
+#define DW16_REQUANTIZE(S)                    \
+    "ldr %[t], [%[w]], #4\n\t"                \
+    "lsl %[b], %[u], %[v]\n\t"                \
+    "smmlar %[b], %[" S "], %[t], %[b]\n\t"   \
+    "asr %[b], %[b], %[v]\n\t"                \
+    "ssat %[" S "], #8, %[b], asr #1\n\t"
+#define DW16_REQUANTIZE4                                                                           \
+    "ldr %[v], [%[w], #16]\n\t"                                                                    \
+    "ldr %[u], %[odd]\n\t" DW16_REQUANTIZE("s0") "lsr %[v], %[v], #8\n\t" DW16_REQUANTIZE("s1")    \
+    "lsr %[v], %[v], #8\n\t" DW16_REQUANTIZE("s2") "lsr %[v], %[v], #8\n\t" DW16_REQUANTIZE("s3")  \
+    "add %[w], %[w], #4\n\t"                                                                       \
+    "bfi %[s0], %[s1], #8, #8\n\t"                                                                 \
+    "bfi %[s0], %[s2], #16, #8\n\t"                                                                \
+    "bfi %[s0], %[s3], #24, #8\n\t"
+
 /* A block's four sums (s0: the packed output once requantised). */
 typedef struct {
     uint32_t a0, a1, a2, a3;
@@ -212,43 +280,57 @@ typedef struct {
 
 /* Whole k x k windows (k = 3, 5 or 7) of n consecutive output pixels, layers without flags:
  * per pixel one loop in assembly over its blocks (the biases, the rows, the requantisation, the
- * store), q moving on to the next block's input. q: the first pixel's window. */
-DW_ALWAYS_INLINE void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out, int32_t n, int32_t k)
+ * store), q moving on to the next block's input. q: the first pixel's window; wide: the
+ * scratch's wide blocks (dw_widen) or NULL for the layer's own. */
+DW_ALWAYS_INLINE void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out, int32_t n, int32_t k,
+                               const int32_t *wide)
 {
     const int32_t step = l->channels, blocks = step >> 2;
     const uint32_t off2 = l->off2;
     /* From the last row's moved q back to the next block's input. */
-    const int32_t skip = l->row_stride - 2 * ((k >> 1) - 1) * step, back = k * l->row_stride - skip - 4;
+    const int32_t skip = l->row_stride - 2 * ((k >> 1) - 1) * step;
+    const int32_t back = k * l->row_stride - 4 - (wide && k == 7 ? 0 : skip);
+    const int32_t *rows_end; /* DW16_ROWS7's */
     const int32_t odd = 2 * l->output_offset + 1;
-    const int32_t *const w_end = l->blocks + blocks * l->block_words;
+    const int32_t *const first = wide ? wide : l->blocks;
+    const int32_t *const w_end = first + blocks * (wide ? dw_wide_words(k) : l->block_words);
     for (; n > 0; n--) {
         if (blocks > 0) {
-            const int32_t *w = l->blocks;
+            const int32_t *w = first;
             /* Block i's output from the next block's input q + 4 * (i + 1): both move on by 4 a
              * block (addresses as integers: they point into different arrays). */
             const uint32_t to_out = (uint32_t)(uintptr_t)out - (uint32_t)(uintptr_t)q - 4u;
             const int8_t *x = q;
             uint32_t s0, s1, s2, s3, a, b, t, u, v;
-#define DW_WHOLE(ROWS)                                                                                      \
-    __asm__ volatile(".Ldw%=block:\n\t"                                                                              \
+#define DW_WHOLE(ROWS, REQUANTIZE4)                                                                         \
+    __asm__ volatile(".Ldw%=block:\n\t"                                                                     \
             "ldrd %[s0], %[s1], [%[w]], #8\n\t"                                                             \
-            "ldrd %[s2], %[s3], [%[w]], #8\n\t" ROWS DW_REQUANTIZE4 "ldr %[t], %[back]\n\t"                 \
+            "ldrd %[s2], %[s3], [%[w]], #8\n\t" ROWS REQUANTIZE4 "ldr %[t], %[back]\n\t"                    \
             "sub %[q], %[q], %[t]\n\t"                                                                      \
             "ldr %[t], %[to_out]\n\t"                                                                       \
             "str %[s0], [%[q], %[t]]\n\t"                                                                   \
             "ldr %[t], %[w_end]\n\t"                                                                        \
             "cmp %[w], %[t]\n\t"                                                                            \
             "bne .Ldw%=block"                                                                               \
-            : [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3), [q] "+r"(x), [w] "+r"(w), DW_TEMPS \
+            : [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3), [q] "+r"(x), [w] "+r"(w), DW_TEMPS, \
+              [rows_end] "=m"(rows_end)                                                                        \
             : [c] "r"(step), [r] "r"(skip), [o] "r"(off2), [back] "m"(back), [odd] "m"(odd),                    \
               [to_out] "m"(to_out), [w_end] "m"(w_end)                                                       \
             : "cc", "memory")
-            if (k == 3) {
-                DW_WHOLE(DW_ROW3 DW_ROW3 DW_LAST3);
+            if (wide) {
+                if (k == 3) {
+                    DW_WHOLE(DW16_ROW3 DW16_ROW3 DW16_LAST3, DW16_REQUANTIZE4);
+                } else if (k == 5) {
+                    DW_WHOLE(DW16_ROW5 DW16_ROW5 DW16_ROW5 DW16_ROW5 DW16_LAST5, DW16_REQUANTIZE4);
+                } else {
+                    DW_WHOLE(DW16_ROWS7, DW16_REQUANTIZE4);
+                }
+            } else if (k == 3) {
+                DW_WHOLE(DW_ROW3 DW_ROW3 DW_LAST3, DW_REQUANTIZE4);
             } else if (k == 5) {
-                DW_WHOLE(DW_ROW5 DW_ROW5 DW_ROW5 DW_ROW5 DW_LAST5);
+                DW_WHOLE(DW_ROW5 DW_ROW5 DW_ROW5 DW_ROW5 DW_LAST5, DW_REQUANTIZE4);
             } else {
-                DW_WHOLE(DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_LAST7);
+                DW_WHOLE(DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_LAST7, DW_REQUANTIZE4);
             }
 #undef DW_WHOLE
         }
@@ -258,6 +340,35 @@ DW_ALWAYS_INLINE void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out, 
             out += step & 3;
         }
         q += l->pixel_stride;
+    }
+}
+
+/* The layer's blocks widened into `wide` (dw_wide_words(k) words a block) for dw_whole. */
+static void dw_widen(const dw_layer *l, int32_t k, int32_t *wide)
+{
+    const int32_t pairs = k >> 1;
+    for (int32_t i = 0; i < l->channels >> 2; i++) {
+        const int32_t *block = l->blocks + (size_t)i * l->block_words;
+        for (int32_t j = 0; j < DW_BIAS_WORDS; j++) {
+            *wide++ = (int32_t)(2u * (uint32_t)block[j]);
+        }
+        const int8_t *x = (const int8_t *)(block + DW_BIAS_WORDS);
+#define DW_HALVES(LO, HI) ((uint32_t)(uint16_t)(2 * (LO)) | (uint32_t)(uint16_t)(2 * (HI)) << 16)
+        for (int32_t row = 0; row < k; row++, x += 4 * l->row_words) {
+            for (int32_t j = 0; j < pairs; j++) {
+                const int8_t *pair = x + 8 * j; /* c0a c1a c0b c1b c2a c3a c2b c3b */
+                *wide++ = (int32_t)DW_HALVES(pair[0], pair[2]);
+                *wide++ = (int32_t)DW_HALVES(pair[1], pair[3]);
+                *wide++ = (int32_t)DW_HALVES(pair[4], pair[6]);
+                *wide++ = (int32_t)DW_HALVES(pair[5], pair[7]);
+            }
+            const int8_t *last = x + 8 * pairs; /* c0 c1 c2 c3 */
+            *wide++ = (int32_t)DW_HALVES(last[0], last[2]);
+            *wide++ = (int32_t)DW_HALVES(last[1], last[3]);
+        }
+#undef DW_HALVES
+        memcpy(wide, block + l->block_words - DW_REC_WORDS, 4 * DW_REC_WORDS);
+        wide += DW_REC_WORDS;
     }
 }
 
@@ -477,7 +588,7 @@ static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t 
 }
 #endif
 
-te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, int8_t *output)
+te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, int8_t *output, void *scratch)
 {
     if (p == NULL || input == NULL || output == NULL || p->blocks == NULL || p->k_w > 7) {
         return TE_ERROR_ARGUMENT;
@@ -503,6 +614,13 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
 #if DW_DSP
     /* Whole windows of these sizes run unrolled (layers without flags: requantised in assembly). */
     const int32_t unrolled = k_h == k_w && (k_h == 3 || k_h == 5 || k_h == 7) && p->flags == 0;
+    /* With a scratch their weights are widened once per call (fewer instructions a window). */
+    int32_t *const wide = unrolled && p->channels >= 4 ? (int32_t *)scratch : NULL;
+    if (wide != NULL) {
+        dw_widen(&l, k_h, wide);
+    }
+#else
+    (void)scratch;
 #endif
     int8_t *out = output;
     for (int32_t b = 0; b < p->batches; b++) {
@@ -525,11 +643,11 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
                     int32_t n = (in_w - k_w - x0) / stride_w + 1;
                     n = n < p->out_w - ox ? n : p->out_w - ox;
                     if (k_h == 3) {
-                        dw_whole(&l, q, out, n, 3);
+                        dw_whole(&l, q, out, n, 3, wide);
                     } else if (k_h == 5) {
-                        dw_whole(&l, q, out, n, 5);
+                        dw_whole(&l, q, out, n, 5, wide);
                     } else {
-                        dw_whole(&l, q, out, n, 7);
+                        dw_whole(&l, q, out, n, 7, wide);
                     }
                     ox += n;
                     out += n * channels;
