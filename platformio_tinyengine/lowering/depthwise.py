@@ -93,10 +93,10 @@ def scratch_bytes(channels: int, k_h: int, k_w: int, flags: int) -> int:
     return 4 * (channels // 4) * wide_words(k_h) if takes else 0
 
 
-# Per block of 4 channels, measured on the M7: instructions dw_widen takes, and instructions a
-# whole window saves with the wide block.
-WIDEN_COST = {3: 200, 5: 450, 7: 850}
-WIDE_SAVING = {3: 22, 5: 55, 7: 100}
+# Per block of 4 channels, measured on the M7 (vww): instructions dw_widen takes, and
+# instructions a whole window saves with the wide block.
+WIDEN_COST = {3: 165, 5: 350, 7: 615}
+WIDE_SAVING = {3: 22, 5: 55, 7: 78}
 
 
 def _whole(out: int, stride: int, pad: int, k: int, size: int) -> int:

@@ -343,32 +343,44 @@ DW_ALWAYS_INLINE void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out, 
     }
 }
 
-/* The layer's blocks widened into `wide` (dw_wide_words(k) words a block) for dw_whole. */
-static void dw_widen(const dw_layer *l, int32_t k, int32_t *wide)
+/* Bytes 0 and 2 of w as doubled int16 lanes. */
+static inline int32_t dw_wide_pair(uint32_t w)
 {
-    const int32_t pairs = k >> 1;
+    const int16x2_t x = __sxtb16((int8x4_t)w);
+    return __sadd16(x, x);
+}
+
+typedef struct {
+    int32_t words[DW_REC_WORDS];
+} dw_records;
+
+/* The layer's blocks widened into `wide` (dw_wide_words(k) words a block) for dw_whole. */
+static void dw_widen(const dw_layer *l, int32_t k, int32_t *restrict wide)
+{
+    const int32_t *restrict x = l->blocks;
     for (int32_t i = 0; i < l->channels >> 2; i++) {
-        const int32_t *block = l->blocks + (size_t)i * l->block_words;
         for (int32_t j = 0; j < DW_BIAS_WORDS; j++) {
-            *wide++ = (int32_t)(2u * (uint32_t)block[j]);
+            *wide++ = (int32_t)(2u * (uint32_t)*x++);
         }
-        const int8_t *x = (const int8_t *)(block + DW_BIAS_WORDS);
-#define DW_HALVES(LO, HI) ((uint32_t)(uint16_t)(2 * (LO)) | (uint32_t)(uint16_t)(2 * (HI)) << 16)
-        for (int32_t row = 0; row < k; row++, x += 4 * l->row_words) {
-            for (int32_t j = 0; j < pairs; j++) {
-                const int8_t *pair = x + 8 * j; /* c0a c1a c0b c1b c2a c3a c2b c3b */
-                *wide++ = (int32_t)DW_HALVES(pair[0], pair[2]);
-                *wide++ = (int32_t)DW_HALVES(pair[1], pair[3]);
-                *wide++ = (int32_t)DW_HALVES(pair[4], pair[6]);
-                *wide++ = (int32_t)DW_HALVES(pair[5], pair[7]);
+        for (int32_t row = 0; row < k; row++) {
+            /* Per pair of columns c0a c1a c0b c1b, c2a c3a c2b c3b; the last column c0 c1 c2 c3. */
+            for (int32_t j = 0; j < k >> 1; j++) {
+                const uint32_t w0 = (uint32_t)*x++, w1 = (uint32_t)*x++;
+                const int32_t c0 = dw_wide_pair(w0), c1 = dw_wide_pair(w0 >> 8);
+                const int32_t c2 = dw_wide_pair(w1), c3 = dw_wide_pair(w1 >> 8);
+                *wide++ = c0;
+                *wide++ = c1;
+                *wide++ = c2;
+                *wide++ = c3;
             }
-            const int8_t *last = x + 8 * pairs; /* c0 c1 c2 c3 */
-            *wide++ = (int32_t)DW_HALVES(last[0], last[2]);
-            *wide++ = (int32_t)DW_HALVES(last[1], last[3]);
+            const uint32_t last = (uint32_t)*x++;
+            *wide++ = dw_wide_pair(last);
+            *wide++ = dw_wide_pair(last >> 8);
         }
-#undef DW_HALVES
-        memcpy(wide, block + l->block_words - DW_REC_WORDS, 4 * DW_REC_WORDS);
+        /* One copy of the 5 words (GCC turns a loop of them into a call to memmove). */
+        *(dw_records *)(void *)wide = *(const dw_records *)(const void *)x;
         wide += DW_REC_WORDS;
+        x += DW_REC_WORDS;
     }
 }
 
