@@ -3,13 +3,17 @@ parameter layout and size, and which layers it takes."""
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 
 from platformio_tinyengine.lowering.depthwise import (FLAG_CLAMP, FLAG_EXACT, FLAG_SHIFT_1, FLAG_SIGNED, RIGHT_MAX,
-                                                     RIGHT_MIN, pack_rows, wide_words)
+                                                     RIGHT_MIN, pack_rows, scratch_bytes, wide_words)
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.quantization import quantize_multipliers
+from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
+from tests.harness import WARNINGS
 from tests.kernel_check import assert_bit_exact, bias_for, scale, weights
 from tests.model_builder import ModelBuilder
 
@@ -254,6 +258,40 @@ def test_wide_blocks_where_they_pay_and_the_doubled_sums_fit():
     assert asked["3x3_unrolled_c20"] and asked["5x5_unrolled_c12_zp_minus128"] and asked["7x7_unrolled_c8"]
     # No whole window (the kernel is larger than the map): widening would not pay.
     assert not asked["7x7_on_3x3_map_c8"]
+
+
+DW_BUFFER_SIZE_MAIN = r"""
+#include <stdio.h>
+#include "tinyengine.h"
+int main(int argc, char **argv)
+{
+    for (int i = 1; i + 3 < argc; i += 4) {
+        te_dw_params p = {0};
+        sscanf(argv[i], "%d", &p.k_h);
+        sscanf(argv[i + 1], "%d", &p.k_w);
+        sscanf(argv[i + 2], "%d", &p.channels);
+        sscanf(argv[i + 3], "%d", &p.flags);
+        printf("%d ", (int)te_depthwise_conv_s8_fast_get_buffer_size(&p));
+    }
+    return 0;
+}
+"""
+
+
+def test_scratch_size_equals_the_kernels(tmp_path):
+    """scratch_bytes (the optional scratch's size) is te_depthwise_conv_s8_fast_get_buffer_size."""
+    main = tmp_path / "main.c"
+    main.write_text(DW_BUFFER_SIZE_MAIN)
+    exe = tmp_path / "sizes"
+    sources = [C_SOURCE_DIR / "kernels" / f for f in ("depthwise_conv_s8_fast.c", "depthwise_conv_s8_mve.c")]
+    subprocess.run(["gcc", *WARNINGS, "-O2", "-I", str(C_INCLUDE_DIR), str(main), *map(str, sources), "-o", str(exe)],
+                   check=True)
+    cases = [(k, k, c, 0) for k in (3, 5, 7) for c in (3, 4, 7, 8, 144, 481)]
+    cases += [(3, 3, 16, FLAG_SIGNED), (5, 5, 8, FLAG_EXACT), (3, 5, 8, 0), (4, 4, 8, 0), (1, 1, 8, 0), (3, 1, 8, 0)]
+    args = [str(v) for case in cases for v in case]
+    got = [int(v) for v in subprocess.run([str(exe), *args], capture_output=True, text=True, check=True).stdout.split()]
+    assert got == [scratch_bytes(c, k_h, k_w, f) for k_h, k_w, c, f in cases]
+    assert sum(map(bool, got)) == 15
 
 
 def block_fields(p: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

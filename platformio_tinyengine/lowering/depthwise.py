@@ -9,6 +9,11 @@ multiply-accumulate (te_requant_fast in TinyEngine/include/te_fixedpoint.h, exac
 accumulator) where every channel's shift allows it; a layer with a channel outside that range
 keeps gemmlowp's arithmetic in C (TE_DW_EXACT). Depth multipliers other than 1, dilation and
 kernels wider than 7 columns stay on te_depthwise_conv_s8.
+
+The kernel also takes an optional arena scratch (KernelCall.optional_scratch, granted by the
+planner where the arena does not grow): the DSP path widens the weights of square 3x3, 5x5 and
+7x7 windows into it once per call, which costs less than it saves where there are enough
+whole windows (optional_scratch).
 """
 
 from __future__ import annotations

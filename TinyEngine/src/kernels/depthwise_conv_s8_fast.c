@@ -12,7 +12,11 @@
  * the weights the same way and one SMLAD multiplies-accumulates both taps of a channel; a
  * column alone takes SMLA<x><y>. Square 3x3, 5x5 and 7x7 windows clear of the padding run
  * fully unrolled; clipped windows run row by row, each row a jump into the steps its columns
- * need. Requantisation is te_requant_fast's one SMLAL (exact for every accumulator).
+ * need. Requantisation is te_requant_fast's one SMLAL (exact for every accumulator). With a
+ * scratch (te_depthwise_conv_s8_fast_get_buffer_size bytes; the generator asks for it where
+ * the layer's whole windows save more than it costs, and where the sums doubled fit int32),
+ * whole windows read wide blocks made once per call: int16 weights, doubled, one LDRD for two
+ * channels' taps instead of LDR and two SXTB16, and the doubled sums requantised by SMMLAR.
  *
  * Generator contract (platformio_tinyengine/lowering/depthwise.py): `blocks` holds, per block
  * of 4 channels (zero for channels past the last), in the order the DSP path reads it, no more
