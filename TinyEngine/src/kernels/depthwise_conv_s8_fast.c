@@ -400,7 +400,6 @@ typedef struct {
     int32_t to_records; /* bytes from the weights after the last row to the records */
     int32_t back;   /* bytes from the input after the last row back to the next block's */
     int32_t span;   /* bytes from the window's first row to after its last (kh rows) */
-    const int8_t *q_end; /* where q stops (the assembly sets it per block) */
     int32_t general; /* the layer's flags: requantised in C */
     int32_t odd;     /* the output offset times 2 plus 1 (DW_REQUANTIZE4) */
 } dw_clip;
@@ -450,10 +449,10 @@ DW_ALWAYS_INLINE dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp, i
     const int32_t *w = *wp;
     dw_acc s;
     uint32_t a, b, t, u, v;
+    const int8_t *q_end; /* where q stops: the window's first row plus span */
     __asm__(DW_CLIPPED_START
-            "ldr %[t], %[span]\n\t"
-            "add %[t], %[q], %[t]\n\t"
-            "str %[t], %[q_end]\n"
+            "ldr %[e], %[span]\n\t"
+            "add %[e], %[q], %[e]\n"
             ".Ldw%=row:\n\t"
             "ldr %[t], %[shape]\n\t"
             "tbh [pc, %[t], lsl #1]\n"
@@ -465,10 +464,9 @@ DW_ALWAYS_INLINE dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp, i
             "ldrd %[t], %[u], %[skip]\n\t"
             "add %[q], %[q], %[t]\n\t"
             "add %[w], %[w], %[u]\n\t"
-            "ldr %[t], %[q_end]\n\t"
-            "cmp %[q], %[t]\n\t"
+            "cmp %[q], %[e]\n\t"
             "bne .Ldw%=row\n\t" DW_CLIPPED_END
-            : DW_SUMS, [q] "+r"(q), [w] "+r"(w), [q_end] "=m"(d->q_end), DW_TEMPS
+            : DW_SUMS, [q] "+r"(q), [w] "+r"(w), [e] "=&r"(q_end), DW_TEMPS
             : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [skip] "m"(d->skip),
               [rec] "m"(d->to_records), [back] "m"(d->back), [span] "m"(d->span), [general] "m"(d->general),
               [odd] "m"(d->odd)
@@ -482,7 +480,7 @@ DW_ALWAYS_INLINE dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp, i
  * ranges ([0, 3), [1, 3), [0, 2), [0, 1), [1, 2), [2, 3)) has its rows unrolled, entered at the
  * row that leaves kh of them, and its weights' skip to the next row folded into its last load.
  * d->shape: the range's index * 3 + 3 - kh; d->skip.q: the input's row stride. */
-#define DW_ROW3_END "ldr %[t], %[qs]\n\t" "add %[q], %[q], %[t]\n\t"
+#define DW_ROW3_END "add %[q], %[q], %[qs]\n\t"
 #define DW_RANGE3(N, ROW) \
     ".Ldw%=r" N "a:\n\t" ROW DW_ROW3_END ".Ldw%=r" N "b:\n\t" ROW DW_ROW3_END ".Ldw%=r" N "c:\n\t" ROW DW_ROW3_END \
     "b .Ldw%=end\n\t"
@@ -510,7 +508,7 @@ DW_ALWAYS_INLINE dw_acc dw_clipped3_sums(const int8_t **qp, const int32_t **wp, 
             DW_RANGE3("5", DW_LOAD_ONE DW_LAST_INC("12"))
             ".Ldw%=end:\n\t" DW_CLIPPED_END
             : DW_SUMS, [q] "+r"(q), [w] "+r"(w), DW_TEMPS
-            : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [qs] "m"(d->skip.q),
+            : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [qs] "r"(d->skip.q),
               [rec] "m"(d->to_records), [back] "m"(d->back), [general] "m"(d->general), [odd] "m"(d->odd)
             : "cc");
     *qp = q;
