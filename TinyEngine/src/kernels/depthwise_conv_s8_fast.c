@@ -402,6 +402,8 @@ typedef struct {
     int32_t span;   /* bytes from the window's first row to after its last (kh rows) */
     int32_t general; /* the layer's flags: requantised in C */
     int32_t odd;     /* the output offset times 2 plus 1 (DW_REQUANTIZE4) */
+    uint32_t to_out; /* a block's output from the next block's input (as in dw_whole) */
+    const int32_t *w_end; /* the end of the blocks (a layer without flags loops over all) */
 } dw_clip;
 
 /* Row bodies of one tail: entries for 3..0 pairs after an optional lead. */
@@ -420,8 +422,8 @@ typedef struct {
     ".hword (.Ldw%=h2" N " - .Ldw%=tbl) / 2, (.Ldw%=h3" N " - .Ldw%=tbl) / 2\n\t"
 
 /* After a clipped window's rows: w to the records, q to the next block's input; for a layer
- * without flags (d->general 0) the requantisation too, the bytes packed in s0 and w left at the
- * next block. */
+ * without flags (d->general 0) the requantisation and the store too, then the next block until
+ * the last (a layer with flags leaves with the sums, w at the records). */
 #define DW_CLIPPED_END                 \
     "ldr %[t], %[rec]\n\t"             \
     "add %[w], %[w], %[t]\n\t"         \
@@ -430,11 +432,17 @@ typedef struct {
     "ldr %[t], %[general]\n\t"         \
     "cmp %[t], #0\n\t"                 \
     "bne .Ldw%=sums\n\t" DW_REQUANTIZE4 \
+    "ldr %[t], %[to_out]\n\t"          \
+    "str %[s0], [%[q], %[t]]\n\t"      \
+    "ldr %[t], %[w_end]\n\t"           \
+    "cmp %[w], %[t]\n\t"               \
+    "bne .Ldw%=block\n"                 \
     ".Ldw%=sums:"
 
 /* Before a clipped window's rows: the block's biases start the sums, w moves to the first
  * row's first step's weights. */
 #define DW_CLIPPED_START                \
+    ".Ldw%=block:\n\t"                 \
     "ldrd %[s0], %[s1], [%[w]]\n\t"      \
     "ldrd %[s2], %[s3], [%[w], #8]\n\t"  \
     "ldr %[t], %[first]\n\t"             \
@@ -450,7 +458,7 @@ DW_ALWAYS_INLINE dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp, i
     dw_acc s;
     uint32_t a, b, t, u, v;
     const int8_t *q_end; /* where q stops: the window's first row plus span */
-    __asm__(DW_CLIPPED_START
+    __asm__ volatile(DW_CLIPPED_START
             "ldr %[e], %[span]\n\t"
             "add %[e], %[q], %[e]\n"
             ".Ldw%=row:\n\t"
@@ -469,8 +477,8 @@ DW_ALWAYS_INLINE dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp, i
             : DW_SUMS, [q] "+r"(q), [w] "+r"(w), [e] "=&r"(q_end), DW_TEMPS
             : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [skip] "m"(d->skip),
               [rec] "m"(d->to_records), [back] "m"(d->back), [span] "m"(d->span), [general] "m"(d->general),
-              [odd] "m"(d->odd)
-            : "cc");
+              [odd] "m"(d->odd), [to_out] "m"(d->to_out), [w_end] "m"(d->w_end)
+            : "cc", "memory");
     *qp = q;
     *wp = w;
     return s;
@@ -495,7 +503,7 @@ DW_ALWAYS_INLINE dw_acc dw_clipped3_sums(const int8_t **qp, const int32_t **wp, 
     const int32_t *w = *wp;
     dw_acc s;
     uint32_t a, b, t, u, v;
-    __asm__(DW_CLIPPED_START
+    __asm__ volatile(DW_CLIPPED_START
             "ldr %[t], %[shape]\n\t"
             "tbh [pc, %[t], lsl #1]\n"
             ".Ldw%=tbl:\n\t" DW_ENTRIES3("0") DW_ENTRIES3("1") DW_ENTRIES3("2") DW_ENTRIES3("3") DW_ENTRIES3("4")
@@ -509,8 +517,9 @@ DW_ALWAYS_INLINE dw_acc dw_clipped3_sums(const int8_t **qp, const int32_t **wp, 
             ".Ldw%=end:\n\t" DW_CLIPPED_END
             : DW_SUMS, [q] "+r"(q), [w] "+r"(w), DW_TEMPS
             : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [qs] "r"(d->skip.q),
-              [rec] "m"(d->to_records), [back] "m"(d->back), [general] "m"(d->general), [odd] "m"(d->odd)
-            : "cc");
+              [rec] "m"(d->to_records), [back] "m"(d->back), [general] "m"(d->general), [odd] "m"(d->odd),
+              [to_out] "m"(d->to_out), [w_end] "m"(d->w_end)
+            : "cc", "memory");
     *qp = q;
     *wp = w;
     return s;
@@ -535,15 +544,13 @@ DW_NOINLINE uint32_t dw_requantize4_general(int32_t a0, int32_t a1, int32_t a2, 
     return __sel(packed, hi);
 }
 
-/* A clipped block's four output bytes: packed in s.a0 already (w at the next block) unless the
- * layer has flags (w at the records). */
+/* A clipped block's four output bytes for a layer with flags, from its sums (w at the records,
+ * left at the next block). */
 DW_ALWAYS_INLINE void dw_store(const dw_layer *l, dw_acc s, const int32_t **w, int8_t *out)
 {
-    uint32_t packed = s.a0;
-    if (l->flags) {
-        packed = dw_requantize4_general((int32_t)s.a0, (int32_t)s.a1, (int32_t)s.a2, (int32_t)s.a3, l, *w);
-        *w += DW_REC_WORDS;
-    }
+    const uint32_t packed =
+        dw_requantize4_general((int32_t)s.a0, (int32_t)s.a1, (int32_t)s.a2, (int32_t)s.a3, l, *w);
+    *w += DW_REC_WORDS;
     memcpy(out, &packed, 4);
 }
 
@@ -583,17 +590,30 @@ static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t 
         .span = kh * l->row_stride,
         .general = l->flags,
         .odd = 2 * l->output_offset + 1,
+        .to_out = (uint32_t)(uintptr_t)out - (uint32_t)(uintptr_t)q - 4u,
+        .w_end = l->blocks + (step >> 2) * l->block_words,
     };
     const int32_t *w = l->blocks;
     const int8_t *x = q;
     /* SMLAD wraps like TFLite's int32 arithmetic: the bias may start the sums. */
+    /* A layer without flags: one call for every block, which stores them. */
     if (three) {
         for (; c + 4 <= step; c += 4) {
-            dw_store(l, dw_clipped3_sums(&x, &w, step, l->off2, &d), &w, out + c);
+            const dw_acc s = dw_clipped3_sums(&x, &w, step, l->off2, &d);
+            if (!l->flags) {
+                c = step & ~3;
+                break;
+            }
+            dw_store(l, s, &w, out + c);
         }
     } else {
         for (; c + 4 <= step; c += 4) {
-            dw_store(l, dw_clipped_sums(&x, &w, step, l->off2, &d), &w, out + c);
+            const dw_acc s = dw_clipped_sums(&x, &w, step, l->off2, &d);
+            if (!l->flags) {
+                c = step & ~3;
+                break;
+            }
+            dw_store(l, s, &w, out + c);
         }
     }
     if (c < step) {
