@@ -10,6 +10,7 @@ import pytest
 
 from platformio_tinyengine.lowering.depthwise import (FLAG_CLAMP, FLAG_EXACT, FLAG_SHIFT_1, FLAG_SIGNED, RIGHT_MAX,
                                                      RIGHT_MIN, pack_rows, scratch_bytes, wide_words)
+from platformio_tinyengine.memory.planner import plan_memory
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.quantization import quantize_multipliers
 from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
@@ -258,6 +259,23 @@ def test_wide_blocks_where_they_pay_and_the_doubled_sums_fit():
     assert asked["3x3_unrolled_c20"] and asked["5x5_unrolled_c12_zp_minus128"] and asked["7x7_unrolled_c8"]
     # No whole window (the kernel is larger than the map): widening would not pay.
     assert not asked["7x7_on_3x3_map_c8"]
+
+
+def test_optional_scratch_granted_where_the_arena_does_not_grow():
+    """On a model of many branches the planner grants some layers their optional scratch (the
+    call then passes its scratch for NULL), and the arena is the one without any."""
+    b = ModelBuilder()
+    for name, case in CASES.items():
+        add_depthwise(b, np.random.default_rng(1), name, **case)
+    model = compile_model(b.finish())
+    asking = [call for call in model.kernel_calls if call.optional_scratch]
+    granted = [call for call in asking if call.scratch_bytes]
+    assert granted and all(call.scratch_bytes == call.optional_scratch and "NULL" not in call.args for call in granted)
+    assert all(call.args[-1] == "NULL" for call in asking if not call.scratch_bytes)
+    arena = model.plan.arena_bytes
+    for call in granted:
+        call.scratch_bytes = 0
+    assert plan_memory(model.steps, model.graph.inputs, model.graph.outputs).arena_bytes == arena
 
 
 DW_BUFFER_SIZE_MAIN = r"""
