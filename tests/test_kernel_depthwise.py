@@ -3,13 +3,18 @@ parameter layout and size, and which layers it takes."""
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 
 from platformio_tinyengine.lowering.depthwise import (FLAG_CLAMP, FLAG_EXACT, FLAG_SHIFT_1, FLAG_SIGNED, RIGHT_MAX,
-                                                     RIGHT_MIN, pack_rows)
+                                                     RIGHT_MIN, pack_rows, scratch_bytes, wide_words)
+from platformio_tinyengine.memory.planner import plan_memory
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.quantization import quantize_multipliers
+from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
+from tests.harness import WARNINGS
 from tests.kernel_check import assert_bit_exact, bias_for, scale, weights
 from tests.model_builder import ModelBuilder
 
@@ -72,6 +77,8 @@ CASES = {
     "3x3_windows_in_the_padding_c5": dict(h=2, w=3, c=5, k=(3, 3), padding=VALID, pad_op=((4, 3), (0, 5))),
     "3x3_windows_in_the_padding_c8": dict(h=2, w=2, c=8, k=(3, 3), padding=VALID, pad_op=((3, 4), (5, 0)),
                                           out_zp=-128),
+    "3x3_sums_at_the_wide_bound_c8": dict(h=6, w=7, c=8, k=(3, 3), zp=-128, out_zp=-128, sums_bound=-1),
+    "3x3_sums_over_the_wide_bound_c8": dict(h=6, w=7, c=8, k=(3, 3), zp=-128, out_zp=-128, sums_bound=0),
 }
 
 
@@ -102,8 +109,10 @@ def weight_scales(rng: np.random.Generator, c: int, shifts: str, s_in: float, s_
 
 def add_depthwise(b: ModelBuilder, rng: np.random.Generator, name: str, h: int, w: int, c: int, k=(3, 3),
                   stride=1, padding=SAME, zp=None, activation=0, pad_op=None, batch=1, shifts="",
-                  dead_bias=False, with_bias=True, out_zp=None) -> tuple[int, tuple]:
-    """An input -> [PAD ->] DEPTHWISE_CONV_2D -> output branch; returns its input and shape."""
+                  dead_bias=False, with_bias=True, out_zp=None, sums_bound=None) -> tuple[int, tuple]:
+    """An input -> [PAD ->] DEPTHWISE_CONV_2D -> output branch; returns its input and shape.
+    sums_bound: biases of alternating signs making |bias| + 255 * sum |weights| = 2^30 + sums_bound
+    (the largest sum the kernel's wide blocks take is 2^30 - 1)."""
     sh, sw = (stride, stride) if isinstance(stride, int) else stride
     s_in = scale(rng, 0.01, 0.1)
     z_in = int(rng.integers(-128, 128)) if zp is None else zp
@@ -125,6 +134,9 @@ def add_depthwise(b: ModelBuilder, rng: np.random.Generator, name: str, h: int, 
         if dead_bias:
             bias[0] = -(1 << 31) + 5
             bias[-1] = (1 << 31) - 7
+        if sums_bound is not None:
+            sums = 255 * np.abs(w_data.astype(np.int64)).reshape(-1, c).sum(0)
+            bias = (((1 << 30) + sums_bound - sums) * (-1) ** np.arange(c)).astype(np.int32)
         inputs.append(b.const(f"{name}_b", bias, bias_scales, 0))
     y = b.tensor(f"{name}_y", (batch, out_size(ch, k[0], sh, padding), out_size(cw, k[1], sw, padding), c),
                  "int8", s_out, int(rng.integers(-128, 128)) if out_zp is None else out_zp)
@@ -224,6 +236,80 @@ def test_cases_cover_every_variant():
     assert {f & FLAG_SHIFT_1 for f in flags} == {0, FLAG_SHIFT_1}
     assert unrolled == {3, 5, 7}
     assert {RIGHT_MIN, RIGHT_MAX} <= rights and min(rights) >= RIGHT_MIN and max(rights) <= RIGHT_MAX
+
+
+def test_wide_blocks_where_they_pay_and_the_doubled_sums_fit():
+    """The optional scratch (the DSP path's wide blocks, te_depthwise_conv_s8_fast_get_buffer_size
+    bytes): asked for by layers without flags whose whole windows save more than widening
+    costs, and whose doubled sums fit int32 (|bias| + 255 * sum |weights| < 2^30); granted only
+    where the arena does not grow (a layer alone: never)."""
+    asked = {}
+    for name, case in CASES.items():
+        b = ModelBuilder()
+        add_depthwise(b, np.random.default_rng(0), "dw", **case)
+        model = compile_model(b.finish())
+        call = model.kernel_calls[0]
+        asked[name] = call.scratch_declined
+        assert call.scratch_bytes == 0 and call.args[-1] == "NULL"
+        if call.scratch_declined:
+            p = call.params
+            assert p["flags"] == 0 and p["k_h"] == p["k_w"] in (3, 5, 7)
+            assert call.scratch_declined == 4 * (p["channels"] // 4) * wide_words(p["k_h"])
+    assert asked["3x3_sums_at_the_wide_bound_c8"] and not asked["3x3_sums_over_the_wide_bound_c8"]
+    assert asked["3x3_unrolled_c20"] and asked["5x5_unrolled_c12_zp_minus128"] and asked["7x7_unrolled_c8"]
+    # No whole window (the kernel is larger than the map): widening would not pay.
+    assert not asked["7x7_on_3x3_map_c8"]
+
+
+def test_optional_scratch_granted_where_the_arena_does_not_grow():
+    """On a model of many branches the planner grants some layers their optional scratch (the
+    call then passes its scratch for NULL), and the arena is the one without any."""
+    b = ModelBuilder()
+    for name, case in CASES.items():
+        add_depthwise(b, np.random.default_rng(1), name, **case)
+    model = compile_model(b.finish())
+    asking = [call for call in model.kernel_calls if call.scratch_bytes or call.scratch_declined]
+    granted = [call for call in asking if call.scratch_bytes]
+    assert granted and all(call.scratch_optional and "NULL" not in call.args for call in granted)
+    assert all(call.args[-1] == "NULL" for call in asking if not call.scratch_bytes)
+    arena = model.plan.arena_bytes
+    for call in granted:
+        call.scratch_bytes = 0
+    assert plan_memory(model.steps, model.graph.inputs, model.graph.outputs).arena_bytes == arena
+
+
+DW_BUFFER_SIZE_MAIN = r"""
+#include <stdio.h>
+#include "tinyengine.h"
+int main(int argc, char **argv)
+{
+    for (int i = 1; i + 3 < argc; i += 4) {
+        te_dw_params p = {0};
+        sscanf(argv[i], "%d", &p.k_h);
+        sscanf(argv[i + 1], "%d", &p.k_w);
+        sscanf(argv[i + 2], "%d", &p.channels);
+        sscanf(argv[i + 3], "%d", &p.flags);
+        printf("%d ", (int)te_depthwise_conv_s8_fast_get_buffer_size(&p));
+    }
+    return 0;
+}
+"""
+
+
+def test_scratch_size_equals_the_kernels(tmp_path):
+    """scratch_bytes (the optional scratch's size) is te_depthwise_conv_s8_fast_get_buffer_size."""
+    main = tmp_path / "main.c"
+    main.write_text(DW_BUFFER_SIZE_MAIN)
+    exe = tmp_path / "sizes"
+    sources = [C_SOURCE_DIR / "kernels" / f for f in ("depthwise_conv_s8_fast.c", "depthwise_conv_s8_mve.c")]
+    subprocess.run(["gcc", *WARNINGS, "-O2", "-I", str(C_INCLUDE_DIR), str(main), *map(str, sources), "-o", str(exe)],
+                   check=True)
+    cases = [(k, k, c, 0) for k in (3, 5, 7) for c in (3, 4, 7, 8, 144, 481)]
+    cases += [(3, 3, 16, FLAG_SIGNED), (5, 5, 8, FLAG_EXACT), (3, 5, 8, 0), (4, 4, 8, 0), (1, 1, 8, 0), (3, 1, 8, 0)]
+    args = [str(v) for case in cases for v in case]
+    got = [int(v) for v in subprocess.run([str(exe), *args], capture_output=True, text=True, check=True).stdout.split()]
+    assert got == [scratch_bytes(c, k_h, k_w, f) for k_h, k_w, c, f in cases]
+    assert sum(map(bool, got)) == 15
 
 
 def block_fields(p: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

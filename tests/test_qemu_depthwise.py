@@ -9,8 +9,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from platformio_tinyengine import firmware
+from platformio_tinyengine import firmware, qemu
 from platformio_tinyengine.boards import resolve_board
+from platformio_tinyengine.memory.planner import plan_memory
 from platformio_tinyengine.pipeline import compile_model
 from tests.model_builder import ModelBuilder
 from tests.test_kernel_depthwise import CASES, FAST, add_depthwise
@@ -49,4 +50,22 @@ def test_depthwise_edge_shapes_bit_exact(board_id, portable, tmp_path):
     model, inputs = edge_model(np.random.default_rng(17))
     assert {c.kernel for c in compile_model(model).kernel_calls} == {FAST}
     result = run_firmware(model, board_id, inputs, tmp_path, portable=portable)
+    assert_matches_reference(model, inputs, result, names=list(CASES))
+
+
+@requires_qemu
+@pytest.mark.parametrize("board_id", BOARDS)
+def test_depthwise_wide_blocks_bit_exact(board_id, tmp_path):
+    """Every layer that asks for the optional scratch granted it (the planner grants it only
+    where the arena does not grow): the DSP path's whole windows on wide blocks, against TFLite."""
+    model, inputs = edge_model(np.random.default_rng(19))
+    compiled = compile_model(model)
+    wide = [call for call in compiled.kernel_calls if call.scratch_bytes or call.scratch_declined]
+    for call in wide:
+        if call.scratch_declined:
+            call.scratch_bytes, call.args = call.scratch_declined, call.args[:-1]
+    assert len(wide) >= 8
+    compiled.plan = plan_memory(compiled.steps, compiled.graph.inputs, compiled.graph.outputs)
+    board = resolve_board(board_id)
+    result = qemu.run(firmware.build(compiled, board, tmp_path, inputs=inputs).elf, board)
     assert_matches_reference(model, inputs, result, names=list(CASES))

@@ -81,7 +81,10 @@ typedef struct {
     const int32_t *blocks; /* per 4 channels: biases, int8 weight rows, multipliers, shifts */
 } te_dw_params;
 
-te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, int8_t *output);
+/* `scratch`: te_depthwise_conv_s8_fast_get_buffer_size(p) bytes, 8-byte aligned, or NULL (it
+ * only saves instructions: whole windows of the DSP path read weights widened there). */
+te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, int8_t *output, void *scratch);
+int32_t te_depthwise_conv_s8_fast_get_buffer_size(const te_dw_params *p);
 
 /* 1x1, stride 1, unpadded CONV_2D; `bias` must be folded with the input offset
  * (bias[oc] + input_offset * sum of filter row oc); `scratch`: te_conv_1x1_s8_get_buffer_size(p)

@@ -55,6 +55,7 @@ class KernelCall:
     # The kernel also runs, slower, with NULL for its scratch: the planner drops the scratch
     # where it would raise the arena (memory/planner.py plan_memory_fitting).
     scratch_optional: bool = False
+    scratch_declined: int = 0  # the optional scratch's bytes where the planner left it out
     macs: int = 0
     op: Operator | None = None
     # Inputs the output may overlap where they die here, with the gap (input offset minus

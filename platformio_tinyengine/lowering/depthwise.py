@@ -9,6 +9,11 @@ multiply-accumulate (te_requant_fast in TinyEngine/include/te_fixedpoint.h, exac
 accumulator) where every channel's shift allows it; a layer with a channel outside that range
 keeps gemmlowp's arithmetic in C (TE_DW_EXACT). Depth multipliers other than 1, dilation and
 kernels wider than 7 columns stay on te_depthwise_conv_s8.
+
+The kernel also takes an optional arena scratch (KernelCall.scratch_optional: the planner
+leaves it out where it would raise the arena): the DSP path widens the weights of square 3x3, 5x5 and
+7x7 windows into it once per call, which costs less than it saves where there are enough
+whole windows (optional_scratch).
 """
 
 from __future__ import annotations
@@ -81,6 +86,42 @@ def pack_blocks(weights: np.ndarray, biases: np.ndarray, mult: np.ndarray, right
     return np.concatenate(parts, axis=1).reshape(-1).view("<i4").astype(np.int32)
 
 
+def wide_words(k: int) -> int:
+    """dw_wide_words: a wide block's int32 words (biases, int16 weight pairs, records)."""
+    return 4 + k * (4 * (k // 2) + 2) + 5
+
+
+def scratch_bytes(channels: int, k_h: int, k_w: int, flags: int) -> int:
+    """te_depthwise_conv_s8_fast_get_buffer_size: the wide blocks of square 3x3, 5x5 and 7x7
+    windows of layers without flags."""
+    takes = k_h == k_w and k_h in (3, 5, 7) and flags == 0 and channels >= 4
+    return 4 * (channels // 4) * wide_words(k_h) if takes else 0
+
+
+# Per block of 4 channels, measured on the M7 (vww): instructions dw_widen takes, and
+# instructions a whole window saves with the wide block.
+WIDEN_COST = {3: 165, 5: 350, 7: 615}
+WIDE_SAVING = {3: 22, 5: 55, 7: 78}
+
+
+def _whole(out: int, stride: int, pad: int, k: int, size: int) -> int:
+    """Output positions along one axis whose window lies inside the input."""
+    starts = np.arange(out) * stride - pad
+    return int(np.count_nonzero((starts >= 0) & (starts + k <= size)))
+
+
+def optional_scratch(p: dict) -> int:
+    """The scratch worth asking the planner for (te_dw_params' fields in p): the wide blocks where
+    the call's whole windows save more than widening costs, else 0."""
+    k = p["k_h"]
+    size = scratch_bytes(p["channels"], k, p["k_w"], p["flags"])
+    if not size:
+        return 0
+    whole = p["batches"] * _whole(p["out_h"], p["stride_h"], p["pad_top"], k, p["in_h"]) * \
+        _whole(p["out_w"], p["stride_w"], p["pad_left"], k, p["in_w"])
+    return size if whole * WIDE_SAVING[k] > WIDEN_COST[k] else 0
+
+
 def lower_depthwise_fast(ctx: LoweringContext, name: str, x: Tensor, y: Tensor, w: Tensor, bias: Tensor | None,
                          w_scales: np.ndarray, g: dict) -> KernelCall | None:
     """The fast kernel's call for the layer of geometry `g` (te_conv_params' fields), or None if it
@@ -106,5 +147,10 @@ def lower_depthwise_fast(ctx: LoweringContext, name: str, x: Tensor, y: Tensor, 
     # reads a block's channels no later than that: the same gap holds.
     overlap = window_kernel_gap(g["batches"], g["in_h"], g["in_w"], channels, g["out_h"], g["out_w"], channels,
                                 g["stride_h"], g["stride_w"], g["pad_top"], g["pad_left"])
-    return KernelCall(kernel=KERNEL, params_type="te_dw_params", params=params, args=[x, y], inputs=[x],
-                      outputs=[y], macs=macs, overlaps=[(x, overlap)])
+    # The wide blocks double the sums: only where they fit int32 whatever the input (|x + input
+    # offset| <= 255).
+    doubled = np.abs(biases.astype(np.int64)) + 255 * np.abs(w.data.reshape(taps, channels).astype(np.int64)).sum(0)
+    scratch = optional_scratch(params) if doubled.max() < 1 << 30 else 0
+    return KernelCall(kernel=KERNEL, params_type="te_dw_params", params=params, args=[x, y] if scratch else [x, y, "NULL"],
+                      inputs=[x], outputs=[y], macs=macs, overlaps=[(x, overlap)], scratch_bytes=scratch,
+                      scratch_optional=bool(scratch))

@@ -298,7 +298,7 @@ def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: 
 
 def drop_scratch(step: KernelCall) -> None:
     """Run `step` without its optional scratch: NULL in its place."""
-    step.scratch_bytes, step.scratch_optional = 0, False
+    step.scratch_declined, step.scratch_bytes, step.scratch_optional = step.scratch_bytes, 0, False
     step.args.append("NULL")
 
 

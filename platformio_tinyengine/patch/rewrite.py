@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir import Tensor
+from ..lowering import depthwise
 from ..lowering.base import Alias, KernelCall, View
 from ..lowering.elementwise import MAX_DIMS, binary_call
 from ..memory.overlap import elementwise_gap, gap, pixel_block_gap, window_kernel_gap
@@ -143,9 +144,14 @@ def _window_call(call: KernelCall, patch: _Patch, out_t: Tensor, out: Region, ou
         overlaps = [(store, window_kernel_gap(1, held.h, held.w, channels_in, out.h, out.w, channels_out,
                                               p["stride_h"], p["stride_w"], p["pad_top"], p["pad_left"],
                                               p.get("dil_h", 1), p.get("dil_w", 1)))]
-    return KernelCall(kernel=call.kernel, params_type=call.params_type, params=p,
-                      args=[store, out_arg, *call.args[2:]], inputs=[store], outputs=[out_t],
-                      scratch_bytes=call.scratch_bytes, macs=_scaled_macs(call, out), op=call.op, overlaps=overlaps)
+    scratch, optional, extra = call.scratch_bytes, call.scratch_optional, call.args[2:]
+    if call.kernel == depthwise.KERNEL and (call.scratch_optional or call.scratch_declined):
+        # The tile's own whole windows decide whether widening the weights pays.
+        scratch = depthwise.optional_scratch(p)
+        optional, extra = bool(scratch), [] if scratch else ["NULL"]
+    return KernelCall(kernel=call.kernel, params_type=call.params_type, params=p, args=[store, out_arg, *extra],
+                      inputs=[store], outputs=[out_t], scratch_bytes=scratch, scratch_optional=optional,
+                      macs=_scaled_macs(call, out), op=call.op, overlaps=overlaps)
 
 
 def _pointwise_call(call: KernelCall, patch: _Patch, out_t: Tensor, out: Region, out_arg) -> KernelCall:

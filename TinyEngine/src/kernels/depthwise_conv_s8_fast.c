@@ -12,7 +12,11 @@
  * the weights the same way and one SMLAD multiplies-accumulates both taps of a channel; a
  * column alone takes SMLA<x><y>. Square 3x3, 5x5 and 7x7 windows clear of the padding run
  * fully unrolled; clipped windows run row by row, each row a jump into the steps its columns
- * need. Requantisation is te_requant_fast's one SMLAL (exact for every accumulator).
+ * need. Requantisation is te_requant_fast's one SMLAL (exact for every accumulator). With a
+ * scratch (te_depthwise_conv_s8_fast_get_buffer_size bytes; the generator asks for it where
+ * the layer's whole windows save more than it costs, and where the sums doubled fit int32),
+ * whole windows read wide blocks made once per call: int16 weights, doubled, one LDRD for two
+ * channels' taps instead of LDR and two SXTB16, and the doubled sums requantised by SMMLAR.
  *
  * Generator contract (platformio_tinyengine/lowering/depthwise.py): `blocks` holds, per block
  * of 4 channels (zero for channels past the last), in the order the DSP path reads it, no more
@@ -52,6 +56,21 @@
 #endif
 
 enum { DW_BIAS_WORDS = 4, DW_REC_WORDS = 5 }; /* 4 multipliers and a word of 4 shifts */
+
+/* A wide block (the DSP path's whole k x k windows, k odd, from the scratch): the 4 biases
+ * doubled, per kernel row per pair of columns the int16 words [c0a c0b] [c1a c1b] [c2a c2b]
+ * [c3a c3b] and for the last column [c0 c2] [c1 c3], every weight doubled, then the records. */
+static inline int32_t dw_wide_words(int32_t k)
+{
+    return DW_BIAS_WORDS + k * (4 * (k >> 1) + 2) + DW_REC_WORDS;
+}
+
+int32_t te_depthwise_conv_s8_fast_get_buffer_size(const te_dw_params *p)
+{
+    const int32_t k = p->k_h;
+    const int32_t takes = p->k_w == k && (k == 3 || k == 5 || k == 7) && p->flags == 0 && p->channels >= 4;
+    return takes ? 4 * (p->channels >> 2) * dw_wide_words(k) : 0;
+}
 
 /* The layer's constants, copied once per call into locals: the compiler need not reload them
  * after every int8 store. */
@@ -181,18 +200,20 @@ DW_NOINLINE void dw_channels(const dw_layer *l, const int8_t *in, int32_t ky0, i
 #define DW_ROW7 DW_LAST7 "add %[q], %[q], %[r]\n\t"
 
 /* dw_requantize of sum S (no flags) saturated to int8 into S: w at its multiplier, u the output
- * offset times 2 plus 1, v's low byte its right. */
+ * offset times 2 plus 1, v's low byte its right less 1 (the start value's shift; SSAT's shift
+ * makes up the last bit of the final one). */
 #define DW_REQUANTIZE(S)                   \
     "ldr %[t], [%[w]], #4\n\t"             \
     "mov %[a], #0x40000000\n\t"            \
     "lsl %[b], %[u], %[v]\n\t"             \
-    "asr %[b], %[b], #1\n\t"               \
     "smlal %[a], %[b], %[" S "], %[t]\n\t" \
     "asr %[b], %[b], %[v]\n\t"             \
-    "ssat %[" S "], #8, %[b]\n\t"
-/* The four sums from the records at w (left at the next block), packed into s0. */
+    "ssat %[" S "], #8, %[b], asr #1\n\t"
+/* The four sums from the records at w (left at the next block), packed into s0. Every right is
+ * at least 1: one SUB takes 1 from the four bytes without a borrow between them. */
 #define DW_REQUANTIZE4                                                                             \
     "ldr %[v], [%[w], #16]\n\t"                                                                    \
+    "sub %[v], %[v], #0x01010101\n\t"                                                              \
     "ldr %[u], %[odd]\n\t" DW_REQUANTIZE("s0") "lsr %[v], %[v], #8\n\t" DW_REQUANTIZE("s1")        \
     "lsr %[v], %[v], #8\n\t" DW_REQUANTIZE("s2") "lsr %[v], %[v], #8\n\t" DW_REQUANTIZE("s3")      \
     "add %[w], %[w], #4\n\t"                                                                       \
@@ -203,48 +224,167 @@ DW_NOINLINE void dw_channels(const dw_layer *l, const int8_t *in, int32_t ky0, i
 #define DW_SUMS [s0] "=&r"(s.a0), [s1] "=&r"(s.a1), [s2] "=&r"(s.a2), [s3] "=&r"(s.a3)
 #define DW_TEMPS [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [u] "=&r"(u), [v] "=&r"(v)
 
+/* The wide blocks of the scratch (dw_widen): the same steps with every weight already an int16,
+ * doubled, so one LDRD gives two channels' weights; the sums are doubled too. */
+#define DW16_PAIR                                                                                  \
+    "pkhbt %[t], %[a], %[b], lsl #16\n\t"                                                          \
+    "pkhtb %[b], %[b], %[a], asr #16\n\t" DW_EXT("%[a]", "%[t]", "") DW_EXT("%[t]", "%[t]", ", ror #8") \
+    "ldrd %[u], %[v], [%[w]], #8\n\t"                                                              \
+    "smlad %[s0], %[a], %[u], %[s0]\n\t"                                                           \
+    "smlad %[s1], %[t], %[v], %[s1]\n\t" DW_EXT("%[a]", "%[b]", "") DW_EXT("%[b]", "%[b]", ", ror #8") \
+    "ldrd %[u], %[v], [%[w]], #8\n\t"                                                              \
+    "smlad %[s2], %[a], %[u], %[s2]\n\t"                                                           \
+    "smlad %[s3], %[b], %[v], %[s3]\n\t"
+/* The last column: channels 0 and 2 (t), 1 and 3 (a) against their weights' words. */
+#define DW16_LAST                                                                                  \
+    DW_EXT("%[t]", "%[a]", "") DW_EXT("%[a]", "%[a]", ", ror #8")                                  \
+    "ldrd %[u], %[v], [%[w]], #8\n\t"                                                              \
+    "smlabb %[s0], %[t], %[u], %[s0]\n\t"                                                          \
+    "smlatt %[s2], %[t], %[u], %[s2]\n\t"                                                          \
+    "smlabb %[s1], %[a], %[v], %[s1]\n\t"                                                          \
+    "smlatt %[s3], %[a], %[v], %[s3]\n\t"
+#define DW16_LAST3 DW_LOAD_PAIR DW16_PAIR DW_LOAD_THIRD DW16_LAST
+#define DW16_LAST5 DW_LOAD_PAIR_ON DW16_PAIR DW16_LAST3
+#define DW16_ROW3 DW16_LAST3 "add %[q], %[q], %[r]\n\t"
+#define DW16_ROW5 DW16_LAST5 "add %[q], %[q], %[r]\n\t"
+/* 7 rows in a loop (unrolled they would take 1.2 KB more flash), ending where w passes the
+ * block's last weights; q ends a row further on than unrolled rows leave it. */
+#define DW16_ROWS7                                                                   \
+    "add %[t], %[w], #392\n\t"                                                       \
+    "str %[t], %[rows_end]\n"                                                         \
+    ".Ldw%=row:\n\t" DW_LOAD_PAIR_ON DW16_PAIR DW_LOAD_PAIR_ON DW16_PAIR DW16_ROW3   \
+    "ldr %[t], %[rows_end]\n\t"                                                      \
+    "cmp %[w], %[t]\n\t"                                                             \
+    "bne .Ldw%=row\n\t"
+
+/* dw_requantize of the doubled sum S: with P = S * m / 2, the SMLAL form's
+ * (P + 2^30 + 2^32 * start_hi) >> (32 + right) is (2P + 2^31 + 2^32 * 2 start_hi) >> (33 + right),
+ * SMMLAR's rounded high word with 2 start_hi = (2 * output offset + 1) << right added, shifted
+ * by right + 1 (exact while the doubled sum fits: the generator checks the biases and weights).
+ * w at the multiplier, u the output offset times 2 plus 1, v's low byte the right. */
+#define DW16_REQUANTIZE(S)                    \
+    "ldr %[t], [%[w]], #4\n\t"                \
+    "lsl %[b], %[u], %[v]\n\t"                \
+    "smmlar %[b], %[" S "], %[t], %[b]\n\t"   \
+    "asr %[b], %[b], %[v]\n\t"                \
+    "ssat %[" S "], #8, %[b], asr #1\n\t"
+#define DW16_REQUANTIZE4                                                                           \
+    "ldr %[v], [%[w], #16]\n\t"                                                                    \
+    "ldr %[u], %[odd]\n\t" DW16_REQUANTIZE("s0") "lsr %[v], %[v], #8\n\t" DW16_REQUANTIZE("s1")    \
+    "lsr %[v], %[v], #8\n\t" DW16_REQUANTIZE("s2") "lsr %[v], %[v], #8\n\t" DW16_REQUANTIZE("s3")  \
+    "add %[w], %[w], #4\n\t"                                                                       \
+    "bfi %[s0], %[s1], #8, #8\n\t"                                                                 \
+    "bfi %[s0], %[s2], #16, #8\n\t"                                                                \
+    "bfi %[s0], %[s3], #24, #8\n\t"
+
 /* A block's four sums (s0: the packed output once requantised). */
 typedef struct {
     uint32_t a0, a1, a2, a3;
 } dw_acc;
 
 /* Whole k x k windows (k = 3, 5 or 7) of n consecutive output pixels, layers without flags:
- * per block the biases, the rows, the requantisation; q moves on to the next block's input.
- * q: the first pixel's window. */
-DW_ALWAYS_INLINE void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out, int32_t n, int32_t k)
+ * per pixel one loop in assembly over its blocks (the biases, the rows, the requantisation, the
+ * store), q moving on to the next block's input. q: the first pixel's window; wide: the
+ * scratch's wide blocks (dw_widen) or NULL for the layer's own. */
+DW_ALWAYS_INLINE void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out, int32_t n, int32_t k,
+                               const int32_t *wide)
 {
     const int32_t step = l->channels, blocks = step >> 2;
     const uint32_t off2 = l->off2;
     /* From the last row's moved q back to the next block's input. */
-    const int32_t skip = l->row_stride - 2 * ((k >> 1) - 1) * step, back = k * l->row_stride - skip - 4;
+    const int32_t skip = l->row_stride - 2 * ((k >> 1) - 1) * step;
+    const int32_t back = k * l->row_stride - 4 - (wide && k == 7 ? 0 : skip);
+    const int32_t *rows_end; /* DW16_ROWS7's */
     const int32_t odd = 2 * l->output_offset + 1;
+    const int32_t *const first = wide ? wide : l->blocks;
+    const int32_t *const w_end = first + blocks * (wide ? dw_wide_words(k) : l->block_words);
     for (; n > 0; n--) {
-        const int32_t *w = l->blocks;
-        for (int32_t i = blocks; i > 0; i--, out += 4) {
+        if (blocks > 0) {
+            const int32_t *w = first;
+            /* Block i's output from the next block's input q + 4 * (i + 1): both move on by 4 a
+             * block (addresses as integers: they point into different arrays). */
+            const uint32_t to_out = (uint32_t)(uintptr_t)out - (uint32_t)(uintptr_t)q - 4u;
+            const int8_t *x = q;
             uint32_t s0, s1, s2, s3, a, b, t, u, v;
-#define DW_WHOLE(ROWS)                                                                              \
-    __asm__("ldrd %[s0], %[s1], [%[w]], #8\n\t"                                                     \
-            "ldrd %[s2], %[s3], [%[w]], #8\n\t" ROWS DW_REQUANTIZE4 "ldr %[t], %[back]\n\t"         \
-            "sub %[q], %[q], %[t]"                                                                  \
-            : [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3), [q] "+r"(q), [w] "+r"(w), \
-              DW_TEMPS                                                                              \
-            : [c] "r"(step), [r] "r"(skip), [o] "r"(off2), [back] "m"(back), [odd] "m"(odd))
-            if (k == 3) {
-                DW_WHOLE(DW_ROW3 DW_ROW3 DW_LAST3);
+#define DW_WHOLE(ROWS, REQUANTIZE4)                                                                         \
+    __asm__ volatile(".Ldw%=block:\n\t"                                                                     \
+            "ldrd %[s0], %[s1], [%[w]], #8\n\t"                                                             \
+            "ldrd %[s2], %[s3], [%[w]], #8\n\t" ROWS REQUANTIZE4 "ldr %[t], %[back]\n\t"                    \
+            "sub %[q], %[q], %[t]\n\t"                                                                      \
+            "ldr %[t], %[to_out]\n\t"                                                                       \
+            "str %[s0], [%[q], %[t]]\n\t"                                                                   \
+            "ldr %[t], %[w_end]\n\t"                                                                        \
+            "cmp %[w], %[t]\n\t"                                                                            \
+            "bne .Ldw%=block"                                                                               \
+            : [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3), [q] "+r"(x), [w] "+r"(w), DW_TEMPS, \
+              [rows_end] "=m"(rows_end)                                                                        \
+            : [c] "r"(step), [r] "r"(skip), [o] "r"(off2), [back] "m"(back), [odd] "m"(odd),                    \
+              [to_out] "m"(to_out), [w_end] "m"(w_end)                                                       \
+            : "cc", "memory")
+            if (wide) {
+                if (k == 3) {
+                    DW_WHOLE(DW16_ROW3 DW16_ROW3 DW16_LAST3, DW16_REQUANTIZE4);
+                } else if (k == 5) {
+                    DW_WHOLE(DW16_ROW5 DW16_ROW5 DW16_ROW5 DW16_ROW5 DW16_LAST5, DW16_REQUANTIZE4);
+                } else {
+                    DW_WHOLE(DW16_ROWS7, DW16_REQUANTIZE4);
+                }
+            } else if (k == 3) {
+                DW_WHOLE(DW_ROW3 DW_ROW3 DW_LAST3, DW_REQUANTIZE4);
             } else if (k == 5) {
-                DW_WHOLE(DW_ROW5 DW_ROW5 DW_ROW5 DW_ROW5 DW_LAST5);
+                DW_WHOLE(DW_ROW5 DW_ROW5 DW_ROW5 DW_ROW5 DW_LAST5, DW_REQUANTIZE4);
             } else {
-                DW_WHOLE(DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_LAST7);
+                DW_WHOLE(DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_LAST7, DW_REQUANTIZE4);
             }
 #undef DW_WHOLE
-            memcpy(out, &s0, 4);
         }
-        const int8_t *base = q - 4 * blocks;
+        out += 4 * blocks;
         if (step & 3) {
-            dw_channels(l, base, 0, k, 0, k, 4 * blocks, out - 4 * blocks);
+            dw_channels(l, q, 0, k, 0, k, 4 * blocks, out - 4 * blocks);
             out += step & 3;
         }
-        q = base + l->pixel_stride;
+        q += l->pixel_stride;
+    }
+}
+
+/* Bytes 0 and 2 of w as doubled int16 lanes. */
+static inline int32_t dw_wide_pair(uint32_t w)
+{
+    const int16x2_t x = __sxtb16((int8x4_t)w);
+    return __sadd16(x, x);
+}
+
+typedef struct {
+    int32_t words[DW_REC_WORDS];
+} dw_records;
+
+/* The layer's blocks widened into `wide` (dw_wide_words(k) words a block) for dw_whole. */
+static void dw_widen(const dw_layer *l, int32_t k, int32_t *restrict wide)
+{
+    const int32_t *restrict x = l->blocks;
+    for (int32_t i = 0; i < l->channels >> 2; i++) {
+        for (int32_t j = 0; j < DW_BIAS_WORDS; j++) {
+            *wide++ = (int32_t)(2u * (uint32_t)*x++);
+        }
+        for (int32_t row = 0; row < k; row++) {
+            /* Per pair of columns c0a c1a c0b c1b, c2a c3a c2b c3b; the last column c0 c1 c2 c3. */
+            for (int32_t j = 0; j < k >> 1; j++) {
+                const uint32_t w0 = (uint32_t)*x++, w1 = (uint32_t)*x++;
+                const int32_t c0 = dw_wide_pair(w0), c1 = dw_wide_pair(w0 >> 8);
+                const int32_t c2 = dw_wide_pair(w1), c3 = dw_wide_pair(w1 >> 8);
+                *wide++ = c0;
+                *wide++ = c1;
+                *wide++ = c2;
+                *wide++ = c3;
+            }
+            const uint32_t last = (uint32_t)*x++;
+            *wide++ = dw_wide_pair(last);
+            *wide++ = dw_wide_pair(last >> 8);
+        }
+        /* One copy of the 5 words (GCC turns a loop of them into a call to memmove). */
+        *(dw_records *)(void *)wide = *(const dw_records *)(const void *)x;
+        wide += DW_REC_WORDS;
+        x += DW_REC_WORDS;
     }
 }
 
@@ -260,9 +400,10 @@ typedef struct {
     int32_t to_records; /* bytes from the weights after the last row to the records */
     int32_t back;   /* bytes from the input after the last row back to the next block's */
     int32_t span;   /* bytes from the window's first row to after its last (kh rows) */
-    const int8_t *q_end; /* where q stops (the assembly sets it per block) */
     int32_t general; /* the layer's flags: requantised in C */
     int32_t odd;     /* the output offset times 2 plus 1 (DW_REQUANTIZE4) */
+    uint32_t to_out; /* a block's output from the next block's input (as in dw_whole) */
+    const int32_t *w_end; /* the end of the blocks (a layer without flags loops over all) */
 } dw_clip;
 
 /* Row bodies of one tail: entries for 3..0 pairs after an optional lead. */
@@ -281,8 +422,8 @@ typedef struct {
     ".hword (.Ldw%=h2" N " - .Ldw%=tbl) / 2, (.Ldw%=h3" N " - .Ldw%=tbl) / 2\n\t"
 
 /* After a clipped window's rows: w to the records, q to the next block's input; for a layer
- * without flags (d->general 0) the requantisation too, the bytes packed in s0 and w left at the
- * next block. */
+ * without flags (d->general 0) the requantisation and the store too, then the next block until
+ * the last (a layer with flags leaves with the sums, w at the records). */
 #define DW_CLIPPED_END                 \
     "ldr %[t], %[rec]\n\t"             \
     "add %[w], %[w], %[t]\n\t"         \
@@ -291,11 +432,17 @@ typedef struct {
     "ldr %[t], %[general]\n\t"         \
     "cmp %[t], #0\n\t"                 \
     "bne .Ldw%=sums\n\t" DW_REQUANTIZE4 \
+    "ldr %[t], %[to_out]\n\t"          \
+    "str %[s0], [%[q], %[t]]\n\t"      \
+    "ldr %[t], %[w_end]\n\t"           \
+    "cmp %[w], %[t]\n\t"               \
+    "bne .Ldw%=block\n"                 \
     ".Ldw%=sums:"
 
 /* Before a clipped window's rows: the block's biases start the sums, w moves to the first
  * row's first step's weights. */
 #define DW_CLIPPED_START                \
+    ".Ldw%=block:\n\t"                 \
     "ldrd %[s0], %[s1], [%[w]]\n\t"      \
     "ldrd %[s2], %[s3], [%[w], #8]\n\t"  \
     "ldr %[t], %[first]\n\t"             \
@@ -310,10 +457,10 @@ DW_ALWAYS_INLINE dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp, i
     const int32_t *w = *wp;
     dw_acc s;
     uint32_t a, b, t, u, v;
-    __asm__(DW_CLIPPED_START
-            "ldr %[t], %[span]\n\t"
-            "add %[t], %[q], %[t]\n\t"
-            "str %[t], %[q_end]\n"
+    const int8_t *q_end; /* where q stops: the window's first row plus span */
+    __asm__ volatile(DW_CLIPPED_START
+            "ldr %[e], %[span]\n\t"
+            "add %[e], %[q], %[e]\n"
             ".Ldw%=row:\n\t"
             "ldr %[t], %[shape]\n\t"
             "tbh [pc, %[t], lsl #1]\n"
@@ -325,14 +472,13 @@ DW_ALWAYS_INLINE dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp, i
             "ldrd %[t], %[u], %[skip]\n\t"
             "add %[q], %[q], %[t]\n\t"
             "add %[w], %[w], %[u]\n\t"
-            "ldr %[t], %[q_end]\n\t"
-            "cmp %[q], %[t]\n\t"
+            "cmp %[q], %[e]\n\t"
             "bne .Ldw%=row\n\t" DW_CLIPPED_END
-            : DW_SUMS, [q] "+r"(q), [w] "+r"(w), [q_end] "=m"(d->q_end), DW_TEMPS
+            : DW_SUMS, [q] "+r"(q), [w] "+r"(w), [e] "=&r"(q_end), DW_TEMPS
             : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [skip] "m"(d->skip),
               [rec] "m"(d->to_records), [back] "m"(d->back), [span] "m"(d->span), [general] "m"(d->general),
-              [odd] "m"(d->odd)
-            : "cc");
+              [odd] "m"(d->odd), [to_out] "m"(d->to_out), [w_end] "m"(d->w_end)
+            : "cc", "memory");
     *qp = q;
     *wp = w;
     return s;
@@ -342,7 +488,7 @@ DW_ALWAYS_INLINE dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp, i
  * ranges ([0, 3), [1, 3), [0, 2), [0, 1), [1, 2), [2, 3)) has its rows unrolled, entered at the
  * row that leaves kh of them, and its weights' skip to the next row folded into its last load.
  * d->shape: the range's index * 3 + 3 - kh; d->skip.q: the input's row stride. */
-#define DW_ROW3_END "ldr %[t], %[qs]\n\t" "add %[q], %[q], %[t]\n\t"
+#define DW_ROW3_END "add %[q], %[q], %[qs]\n\t"
 #define DW_RANGE3(N, ROW) \
     ".Ldw%=r" N "a:\n\t" ROW DW_ROW3_END ".Ldw%=r" N "b:\n\t" ROW DW_ROW3_END ".Ldw%=r" N "c:\n\t" ROW DW_ROW3_END \
     "b .Ldw%=end\n\t"
@@ -357,7 +503,7 @@ DW_ALWAYS_INLINE dw_acc dw_clipped3_sums(const int8_t **qp, const int32_t **wp, 
     const int32_t *w = *wp;
     dw_acc s;
     uint32_t a, b, t, u, v;
-    __asm__(DW_CLIPPED_START
+    __asm__ volatile(DW_CLIPPED_START
             "ldr %[t], %[shape]\n\t"
             "tbh [pc, %[t], lsl #1]\n"
             ".Ldw%=tbl:\n\t" DW_ENTRIES3("0") DW_ENTRIES3("1") DW_ENTRIES3("2") DW_ENTRIES3("3") DW_ENTRIES3("4")
@@ -370,9 +516,10 @@ DW_ALWAYS_INLINE dw_acc dw_clipped3_sums(const int8_t **qp, const int32_t **wp, 
             DW_RANGE3("5", DW_LOAD_ONE DW_LAST_INC("12"))
             ".Ldw%=end:\n\t" DW_CLIPPED_END
             : DW_SUMS, [q] "+r"(q), [w] "+r"(w), DW_TEMPS
-            : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [qs] "m"(d->skip.q),
-              [rec] "m"(d->to_records), [back] "m"(d->back), [general] "m"(d->general), [odd] "m"(d->odd)
-            : "cc");
+            : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [qs] "r"(d->skip.q),
+              [rec] "m"(d->to_records), [back] "m"(d->back), [general] "m"(d->general), [odd] "m"(d->odd),
+              [to_out] "m"(d->to_out), [w_end] "m"(d->w_end)
+            : "cc", "memory");
     *qp = q;
     *wp = w;
     return s;
@@ -397,15 +544,13 @@ DW_NOINLINE uint32_t dw_requantize4_general(int32_t a0, int32_t a1, int32_t a2, 
     return __sel(packed, hi);
 }
 
-/* A clipped block's four output bytes: packed in s.a0 already (w at the next block) unless the
- * layer has flags (w at the records). */
+/* A clipped block's four output bytes for a layer with flags, from its sums (w at the records,
+ * left at the next block). */
 DW_ALWAYS_INLINE void dw_store(const dw_layer *l, dw_acc s, const int32_t **w, int8_t *out)
 {
-    uint32_t packed = s.a0;
-    if (l->flags) {
-        packed = dw_requantize4_general((int32_t)s.a0, (int32_t)s.a1, (int32_t)s.a2, (int32_t)s.a3, l, *w);
-        *w += DW_REC_WORDS;
-    }
+    const uint32_t packed =
+        dw_requantize4_general((int32_t)s.a0, (int32_t)s.a1, (int32_t)s.a2, (int32_t)s.a3, l, *w);
+    *w += DW_REC_WORDS;
     memcpy(out, &packed, 4);
 }
 
@@ -445,17 +590,30 @@ static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t 
         .span = kh * l->row_stride,
         .general = l->flags,
         .odd = 2 * l->output_offset + 1,
+        .to_out = (uint32_t)(uintptr_t)out - (uint32_t)(uintptr_t)q - 4u,
+        .w_end = l->blocks + (step >> 2) * l->block_words,
     };
     const int32_t *w = l->blocks;
     const int8_t *x = q;
     /* SMLAD wraps like TFLite's int32 arithmetic: the bias may start the sums. */
+    /* A layer without flags: one call for every block, which stores them. */
     if (three) {
         for (; c + 4 <= step; c += 4) {
-            dw_store(l, dw_clipped3_sums(&x, &w, step, l->off2, &d), &w, out + c);
+            const dw_acc s = dw_clipped3_sums(&x, &w, step, l->off2, &d);
+            if (!l->flags) {
+                c = step & ~3;
+                break;
+            }
+            dw_store(l, s, &w, out + c);
         }
     } else {
         for (; c + 4 <= step; c += 4) {
-            dw_store(l, dw_clipped_sums(&x, &w, step, l->off2, &d), &w, out + c);
+            const dw_acc s = dw_clipped_sums(&x, &w, step, l->off2, &d);
+            if (!l->flags) {
+                c = step & ~3;
+                break;
+            }
+            dw_store(l, s, &w, out + c);
         }
     }
     if (c < step) {
@@ -464,7 +622,7 @@ static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t 
 }
 #endif
 
-te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, int8_t *output)
+te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, int8_t *output, void *scratch)
 {
     if (p == NULL || input == NULL || output == NULL || p->blocks == NULL || p->k_w > 7) {
         return TE_ERROR_ARGUMENT;
@@ -490,6 +648,13 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
 #if DW_DSP
     /* Whole windows of these sizes run unrolled (layers without flags: requantised in assembly). */
     const int32_t unrolled = k_h == k_w && (k_h == 3 || k_h == 5 || k_h == 7) && p->flags == 0;
+    /* With a scratch their weights are widened once per call (fewer instructions a window). */
+    int32_t *const wide = unrolled && p->channels >= 4 ? (int32_t *)scratch : NULL;
+    if (wide != NULL) {
+        dw_widen(&l, k_h, wide);
+    }
+#else
+    (void)scratch;
 #endif
     int8_t *out = output;
     for (int32_t b = 0; b < p->batches; b++) {
@@ -512,11 +677,11 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
                     int32_t n = (in_w - k_w - x0) / stride_w + 1;
                     n = n < p->out_w - ox ? n : p->out_w - ox;
                     if (k_h == 3) {
-                        dw_whole(&l, q, out, n, 3);
+                        dw_whole(&l, q, out, n, 3, wide);
                     } else if (k_h == 5) {
-                        dw_whole(&l, q, out, n, 5);
+                        dw_whole(&l, q, out, n, 5, wide);
                     } else {
-                        dw_whole(&l, q, out, n, 7);
+                        dw_whole(&l, q, out, n, 7, wide);
                     }
                     ox += n;
                     out += n * channels;
