@@ -34,32 +34,36 @@
     "ldr %[w], [%[wp]], #4\n\t"      \
     "sxtb16 %[we], %[w]\n\t"         \
     "sxtb16 %[w], %[w], ror #8\n\t"
-#define GEMM_PIXEL(A, X, Y)                         \
-    "smlad %[" A "], %[" X "], %[we], %[" A "]\n\t" \
+#define GEMM_PIXEL(A, X, Y) GEMM_PIXEL_FROM(A, X, Y, A)
+/* The same starting from sum S (the row's bias for its first chunk). */
+#define GEMM_PIXEL_FROM(A, X, Y, S)                 \
+    "smlad %[" A "], %[" X "], %[we], %[" S "]\n\t" \
     "smlad %[" A "], %[" Y "], %[w], %[" A "]\n\t"
 #define GEMM_LDM4 "ldm %[xp]!, {%[x0], %[x1], %[x2], %[x3]}\n\t"
-#define GEMM_BODY4                                                                                             \
-    GEMM_LDM4 GEMM_WEIGHTS GEMM_PIXEL("a0", "x0", "x1") GEMM_PIXEL("a1", "x2", "x3") GEMM_LDM4 GEMM_PIXEL("a2", \
-                                                                                                     "x0", "x1") \
-        GEMM_PIXEL("a3", "x2", "x3")
-#define GEMM_BODY2 GEMM_LDM4 GEMM_WEIGHTS GEMM_PIXEL("a0", "x0", "x1") GEMM_PIXEL("a1", "x2", "x3")
-#define GEMM_BODY1 "ldrd %[x0], %[x1], [%[xp]], #8\n\t" GEMM_WEIGHTS GEMM_PIXEL("a0", "x0", "x1")
+#define GEMM_BODY4_FROM(S0, S1, S2, S3)                                                                     \
+    GEMM_LDM4 GEMM_WEIGHTS GEMM_PIXEL_FROM("a0", "x0", "x1", S0) GEMM_PIXEL_FROM("a1", "x2", "x3", S1) GEMM_LDM4 \
+        GEMM_PIXEL_FROM("a2", "x0", "x1", S2) GEMM_PIXEL_FROM("a3", "x2", "x3", S3)
+#define GEMM_BODY2_FROM(S0, S1) \
+    GEMM_LDM4 GEMM_WEIGHTS GEMM_PIXEL_FROM("a0", "x0", "x1", S0) GEMM_PIXEL_FROM("a1", "x2", "x3", S1)
+#define GEMM_BODY1_FROM(S0) "ldrd %[x0], %[x1], [%[xp]], #8\n\t" GEMM_WEIGHTS GEMM_PIXEL_FROM("a0", "x0", "x1", S0)
+#define GEMM_BODY4 GEMM_BODY4_FROM("a0", "a1", "a2", "a3")
+#define GEMM_BODY2 GEMM_BODY2_FROM("a0", "a1")
+#define GEMM_BODY1 GEMM_BODY1_FROM("a0")
 
-/* Rows until the bias pointer reaches `end`: each row's sums from its bias, `chunks` (>= 1)
- * bodies two per iteration (an odd one first: LSRS leaves chunks & 1 in C and whether
- * chunks > 1 in Z; the bodies set no flags), then stored at *accp (STORE). */
-#define GEMM_ROWS(BODY, STORE)                                                                     \
+/* Rows until the bias pointer reaches `end`: each row's first chunk (FIRST) accumulates onto
+ * its bias (in n), the `rest` = chunks - 1 others (BODY) two per iteration after an odd one
+ * (LSRS leaves rest & 1 in C and whether rest > 1 in Z; the bodies set no flags), then the
+ * sums are stored at *accp (STORE). */
+#define GEMM_ROWS(FIRST, BODY, STORE)                                                              \
     "0:\n\t"                                                                                       \
-    "ldr %[a0], [%[bp]], #4\n\t"                                                                   \
-    "mov %[a1], %[a0]\n\t"                                                                         \
-    "mov %[a2], %[a0]\n\t"                                                                         \
-    "mov %[a3], %[a0]\n\t"                                                                         \
-    "ldr %[xp], %[cols]\n\t"                                                                       \
-    "ldr %[n], %[chunks]\n\t"                                                                      \
+    "ldr %[n], [%[bp]], #4\n\t"                                                                    \
+    "ldr %[xp], %[cols]\n\t" FIRST                                                                 \
+    "ldr %[n], %[rest]\n\t"                                                                        \
     "lsrs %[n], %[n], #1\n\t"                                                                      \
-    "bcc 1f\n\t" BODY "beq 2f\n"                                                                   \
-    "1:\n\t" BODY BODY "subs %[n], %[n], #1\n\t"                                                   \
-    "bne 1b\n"                                                                                     \
+    "bcc 1f\n\t" BODY "1:\n\t"                                                                     \
+    "beq 2f\n"                                                                                     \
+    "3:\n\t" BODY BODY "subs %[n], %[n], #1\n\t"                                                   \
+    "bne 3b\n"                                                                                     \
     "2:\n\t"                                                                                       \
     "ldr %[xp], %[accp]\n\t" STORE "str %[xp], %[accp]\n\t"                                        \
     "ldr %[n], %[end]\n\t"                                                                         \
@@ -107,7 +111,7 @@ static inline __attribute__((always_inline)) void gemm_dot_rows(const int16_t *c
 {
 #if GEMM_ASM
     const int8_t *w8 = *wp;
-    const int32_t *bp = bias, *end = bias + count;
+    const int32_t *bp = bias, *end = bias + count, rest = chunks - 1;
     uint32_t *accp = acc;
     const int16_t *xp;
     uint32_t n, w, we;
@@ -125,14 +129,14 @@ static inline __attribute__((always_inline)) void gemm_dot_rows(const int16_t *c
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),           \
       [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we), [n] "=&r"(n), [xp] "=&r"(xp), [wp] "+r"(w8), \
       [bp] "+r"(bp), [accp] "+m"(accp)                                                                            \
-    : [cols] "m"(cols), [chunks] "m"(chunks), [end] "m"(end)                                                      \
+    : [cols] "m"(cols), [rest] "m"(rest), [end] "m"(end)                                                      \
     : "cc", "memory"
     if (block == 4) {
-        __asm__ volatile(GEMM_ROWS(GEMM_BODY4, "stm %[xp]!, {%[a0], %[a1], %[a2], %[a3]}\n\t") GEMM_DOT_OPERANDS);
+        __asm__ volatile(GEMM_ROWS(GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, "stm %[xp]!, {%[a0], %[a1], %[a2], %[a3]}\n\t") GEMM_DOT_OPERANDS);
     } else if (block == 2) {
-        __asm__ volatile(GEMM_ROWS(GEMM_BODY2, "stm %[xp]!, {%[a0], %[a1]}\n\t") GEMM_DOT_OPERANDS);
+        __asm__ volatile(GEMM_ROWS(GEMM_BODY2_FROM("n", "n"), GEMM_BODY2, "stm %[xp]!, {%[a0], %[a1]}\n\t") GEMM_DOT_OPERANDS);
     } else {
-        __asm__ volatile(GEMM_ROWS(GEMM_BODY1, "str %[a0], [%[xp]], #4\n\t") GEMM_DOT_OPERANDS);
+        __asm__ volatile(GEMM_ROWS(GEMM_BODY1_FROM("n"), GEMM_BODY1, "str %[a0], [%[xp]], #4\n\t") GEMM_DOT_OPERANDS);
     }
 #undef GEMM_DOT_OPERANDS
     *wp = w8;
