@@ -108,10 +108,21 @@ static inline void te_gemm_widen_word(uint32_t v, int16_t *dst)
 #endif
 }
 
+/* The last `tail` (1..3) bytes of a column, at x, as the chunk word x0, x1, x2, 0... widened at
+ * dst: a last partial chunk is padded with zeros (it meets the rows' zero padding). */
+static inline void te_gemm_widen_tail(const int8_t *x, int32_t tail, int16_t *dst)
+{
+    uint32_t v = 0;
+    for (int32_t i = tail - 1; i >= 0; i--) {
+        v = v << 8 | (uint8_t)x[i];
+    }
+    te_gemm_widen_word(v, dst);
+}
+
 /* Widens one column of len bytes into slot `slot` of a block of `block` columns at `cols`:
  * chunk k of the column (bytes x0..x3) goes to cols[4 (k block + slot)..+3] as x0, x2, x1, x3,
  * the two words SXTB16 and SXTB16 ROR #8 make of it (so the filter rows keep their natural
- * order); a last partial chunk is padded with zeros (it meets the rows' zero padding). */
+ * order). */
 static inline void te_gemm_widen(const int8_t *x, int32_t len, int16_t *cols, int32_t slot, int32_t block)
 {
     int16_t *dst = cols + 4 * slot;
@@ -127,13 +138,13 @@ static inline void te_gemm_widen(const int8_t *x, int32_t len, int16_t *cols, in
 #endif
     }
     if (len & 3) {
-        uint32_t v = 0;
-        for (int32_t i = (len & 3) - 1; i >= 0; i--) {
-            v = v << 8 | (uint8_t)x[i];
-        }
-        te_gemm_widen_word(v, dst);
+        te_gemm_widen_tail(x, len & 3, dst);
     }
 }
+
+/* te_gemm_widen of the 4 columns of len bytes at x, x + stride, x + 2 stride and x + 3 stride
+ * into a block of 4 (conv_1x1_s8.c). */
+void te_gemm_widen4(const int8_t *x, int32_t stride, int32_t len, int16_t *cols);
 
 /* A layer's GEMM: `filter` holds out_c rows of 4 * chunks bytes ([k_h][k_w][in_c] zero-padded,
  * lowering/conv.py gemm_filter_layout), `bias` is folded with the input offset. */

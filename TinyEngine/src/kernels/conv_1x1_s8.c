@@ -285,6 +285,59 @@ void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
     }
 }
 
+void te_gemm_widen4(const int8_t *x, int32_t stride, int32_t len, int16_t *cols)
+{
+#if GEMM_ASM
+    /* A chunk of the 4 columns is 4 LDR, 8 SXTB16 and one STM of the block's 8 words for it
+     * (instead of 4 times LDR, 2 SXTB16 and 2 STR, and a loop each). */
+    const int32_t full = len >> 2;
+    if (full > 0) {
+        const int8_t *x0 = x, *x2 = x + 2 * stride;
+        int16_t *dst = cols;
+        int32_t n = full;
+        /* STM stores registers in ascending order: pixel 0's even and odd words, then pixel 1's... */
+        register uint32_t e0 __asm__("r0");
+        register uint32_t o0 __asm__("r1");
+        register uint32_t e1 __asm__("r2");
+        register uint32_t o1 __asm__("r3");
+        register uint32_t e2 __asm__("r8");
+        register uint32_t o2 __asm__("r9");
+        register uint32_t e3 __asm__("r10");
+        register uint32_t o3 __asm__("r11");
+        __asm__ volatile("1:\n\t"
+                         "ldr %[o1], [%[x0], %[s]]\n\t"
+                         "ldr %[o0], [%[x0]], #4\n\t"
+                         "ldr %[o3], [%[x2], %[s]]\n\t"
+                         "ldr %[o2], [%[x2]], #4\n\t"
+                         "sxtb16 %[e0], %[o0]\n\t"
+                         "sxtb16 %[o0], %[o0], ror #8\n\t"
+                         "sxtb16 %[e1], %[o1]\n\t"
+                         "sxtb16 %[o1], %[o1], ror #8\n\t"
+                         "sxtb16 %[e2], %[o2]\n\t"
+                         "sxtb16 %[o2], %[o2], ror #8\n\t"
+                         "sxtb16 %[e3], %[o3]\n\t"
+                         "sxtb16 %[o3], %[o3], ror #8\n\t"
+                         "stm %[dst]!, {%[e0], %[o0], %[e1], %[o1], %[e2], %[o2], %[e3], %[o3]}\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b"
+                         : [e0] "=&r"(e0), [o0] "=&r"(o0), [e1] "=&r"(e1), [o1] "=&r"(o1), [e2] "=&r"(e2),
+                           [o2] "=&r"(o2), [e3] "=&r"(e3), [o3] "=&r"(o3), [x0] "+r"(x0), [x2] "+r"(x2),
+                           [dst] "+r"(dst), [n] "+r"(n)
+                         : [s] "r"(stride)
+                         : "cc", "memory");
+    }
+    if (len & 3) {
+        for (int32_t i = 0; i < 4; i++) {
+            te_gemm_widen_tail(x + i * stride + 4 * full, len & 3, cols + 4 * (4 * full + i));
+        }
+    }
+#else
+    for (int32_t i = 0; i < 4; i++) {
+        te_gemm_widen(x + i * stride, len, cols, i, 4);
+    }
+#endif
+}
+
 int32_t te_conv_1x1_s8_get_buffer_size(const te_conv_params *p)
 {
     return te_gemm_scratch_bytes(p->in_c);
@@ -312,8 +365,12 @@ te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *o
         while (block > pixels - px) {
             block >>= 1;
         }
-        for (int32_t i = 0; i < block; i++) {
-            te_gemm_widen(input + (size_t)(px + i) * cin, cin, cols, i, block);
+        if (block == 4) {
+            te_gemm_widen4(input + (size_t)px * cin, cin, cin, cols);
+        } else {
+            for (int32_t i = 0; i < block; i++) {
+                te_gemm_widen(input + (size_t)(px + i) * cin, cin, cols, i, block);
+            }
         }
         te_gemm_block(&g, cols, block, output + (size_t)px * cout);
     }
