@@ -50,34 +50,37 @@
 #define GEMM_BODY2 GEMM_BODY2_FROM("a0", "a1")
 #define GEMM_BODY1 GEMM_BODY1_FROM("a0")
 
-/* Rows until the bias pointer reaches `end`: each row's first chunk (FIRST) accumulates onto
- * its bias (in n), the `rest` = chunks - 1 others (BODY) two per iteration after an odd one
- * (LSRS leaves rest & 1 in C and whether rest > 1 in Z; the bodies set no flags), then the
- * sums are stored at *accp (STORE). */
+/* A row's dot products with the block's pixels, from its bias in n: the first chunk (FIRST)
+ * accumulates onto the bias, the `rest` = chunks - 1 others (BODY) two per iteration after an
+ * odd one (LSRS leaves rest & 1 in C and whether rest > 1 in Z; the bodies set no flags). */
+#define GEMM_CHUNKS(FIRST, BODY)                 \
+    FIRST "ldr %[n], %[rest]\n\t"                \
+    "lsrs %[n], %[n], #1\n\t"                    \
+    "bcc 1f\n\t" BODY "1:\n\t"                   \
+    "beq 2f\n"                                   \
+    "3:\n\t" BODY BODY "subs %[n], %[n], #1\n\t" \
+    "bne 3b\n"                                   \
+    "2:\n\t"
+
+/* Rows until the bias pointer reaches `end`, each row's sums stored at *accp (STORE). */
 #define GEMM_ROWS(FIRST, BODY, STORE)                                                              \
     "0:\n\t"                                                                                       \
     "ldr %[n], [%[bp]], #4\n\t"                                                                    \
-    "ldr %[xp], %[cols]\n\t" FIRST                                                                 \
-    "ldr %[n], %[rest]\n\t"                                                                        \
-    "lsrs %[n], %[n], #1\n\t"                                                                      \
-    "bcc 1f\n\t" BODY "1:\n\t"                                                                     \
-    "beq 2f\n"                                                                                     \
-    "3:\n\t" BODY BODY "subs %[n], %[n], #1\n\t"                                                   \
-    "bne 3b\n"                                                                                     \
-    "2:\n\t"                                                                                       \
+    "ldr %[xp], %[cols]\n\t" GEMM_CHUNKS(FIRST, BODY)                                              \
     "ldr %[xp], %[accp]\n\t" STORE "str %[xp], %[accp]\n\t"                                        \
     "ldr %[n], %[end]\n\t"                                                                         \
     "cmp %[bp], %[n]\n\t"                                                                          \
     "bne 0b"
 
-/* te_gemm_requant of X (multiplier m, start_hi h, right r), saturated into hi. */
-#define GEMM_REQUANT(X)                         \
-    "and %[lo], %[" X "], #0x80000000\n\t"      \
-    "orr %[lo], %[lo], #0x40000000\n\t"         \
-    "sub %[hi], %[h], %[" X "], lsr #31\n\t"    \
-    "smlal %[lo], %[hi], %[" X "], %[m]\n\t"    \
-    "asr %[hi], %[hi], %[r]\n\t"                \
-    "ssat %[hi], #8, %[hi]\n\t"
+/* te_gemm_requant of X (multiplier M, start_hi H, right R), saturated into HI (LO: scratch). */
+#define GEMM_REQUANT_IN(X, LO, HI, H, M, R)            \
+    "and %[" LO "], %[" X "], #0x80000000\n\t"         \
+    "orr %[" LO "], %[" LO "], #0x40000000\n\t"        \
+    "sub %[" HI "], %[" H "], %[" X "], lsr #31\n\t"   \
+    "smlal %[" LO "], %[" HI "], %[" X "], %[" M "]\n\t" \
+    "asr %[" HI "], %[" HI "], %[" R "]\n\t"           \
+    "ssat %[" HI "], #8, %[" HI "]\n\t"
+#define GEMM_REQUANT(X) GEMM_REQUANT_IN(X, "lo", "hi", "h", "m", "r")
 
 /* Per row: its `block` sums (LOAD), the channel's multiplier, right = ~shift and start_hi,
  * then the outputs (REQUANT: pixel i at op + i * cout), until the multiplier pointer reaches
@@ -101,6 +104,40 @@
 #define GEMM_OUT2 \
     GEMM_REQUANT("x0") "strb %[hi], [%[op]]\n\t" GEMM_REQUANT("x1") "strb %[hi], [%[op], %[cout]]\n\t"
 #define GEMM_OUT1 GEMM_REQUANT("x0") "strb %[hi], [%[op]]\n\t"
+
+/* The rows of a layer whose channels all take te_gemm_requant with the range of int8, each
+ * row's sums straight from its dot products (GEMM_CHUNKS) into its output stage, in registers:
+ * 14 of them hold the dot's operands and op, the row's output pointer, which addresses the
+ * row's bias, multiplier and shift too ([k + op] for k = kb, km, ks below). The output stage
+ * takes the dot's registers: m in w, right in we, start_hi in n, lo in xp, hi in x0, cout in
+ * x1, until op reaches `end`. */
+#define GEMM_FUSED(FIRST, BODY, OUT)                 \
+    "0:\n\t"                                         \
+    "ldr %[n], %[kb]\n\t"                            \
+    "ldr %[n], [%[n], %[op], lsl #2]\n\t"            \
+    "ldr %[xp], %[cols]\n\t" GEMM_CHUNKS(FIRST, BODY) \
+    "ldr %[w], %[km]\n\t"                            \
+    "ldr %[w], [%[w], %[op], lsl #2]\n\t"            \
+    "ldr %[we], %[ks]\n\t"                           \
+    "ldrsb %[we], [%[we], %[op]]\n\t"                \
+    "ldr %[n], %[odd]\n\t"                           \
+    "mvn %[we], %[we]\n\t"                           \
+    "lsl %[n], %[n], %[we]\n\t"                      \
+    "asr %[n], %[n], #1\n\t" OUT                     \
+    "add %[op], %[op], #1\n\t"                       \
+    "ldr %[x1], %[end]\n\t"                          \
+    "cmp %[op], %[x1]\n\t"                           \
+    "bne 0b"
+#define GEMM_FUSED_REQUANT(X) GEMM_REQUANT_IN(X, "xp", "x0", "n", "w", "we")
+#define GEMM_FUSED_OUT4                                                           \
+    "ldr %[x1], %[cout]\n\t" GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t"    \
+    GEMM_FUSED_REQUANT("a1") "strb %[x0], [%[op], %[x1]]\n\t"                     \
+    "add %[x2], %[op], %[x1], lsl #1\n\t" GEMM_FUSED_REQUANT("a2")                \
+    "strb %[x0], [%[x2]]\n\t" GEMM_FUSED_REQUANT("a3") "strb %[x0], [%[x2], %[x1]]\n\t"
+#define GEMM_FUSED_OUT2                                                        \
+    "ldr %[x1], %[cout]\n\t" GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t" \
+    GEMM_FUSED_REQUANT("a1") "strb %[x0], [%[op], %[x1]]\n\t"
+#define GEMM_FUSED_OUT1 GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t"
 #endif
 
 /* acc[4 r + i] = row r . column i + bias[r] for the `count` rows from *wp (left at the next
@@ -239,7 +276,8 @@ static inline __attribute__((always_inline)) void gemm_rows(const te_gemm *g, co
     for (int32_t oc = 0; oc < cout; oc += GROUP) {
         const int32_t count = cout - oc < GROUP ? cout - oc : GROUP;
         gemm_dot_rows(cols, &w, g->chunks, block, p->bias + oc, count, acc);
-        if (g->all_fast) {
+        /* The assembly takes such layers in gemm_fused. */
+        if (!GEMM_ASM && g->all_fast) {
             gemm_store_fast(p, oc, count, block, acc, out + oc);
         } else {
             gemm_store_general(g, oc, count, block, acc, out + oc);
@@ -263,8 +301,77 @@ static void __attribute__((noinline)) gemm_rows1(const te_gemm *g, const int16_t
     gemm_rows(g, cols, 1, out);
 }
 
+#if GEMM_ASM
+/* Every row of the block (block: a constant 4, 2 or 1) for a layer with g->all_fast. */
+static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, const int16_t *cols, int32_t block,
+                                                             int8_t *out)
+{
+    const te_conv_params *p = g->p;
+    const int8_t *w8 = p->filter;
+    int8_t *op = out;
+    /* Row op - out's bias at kb + 4 op, multiplier at km + 4 op, shift at ks + op (addresses
+     * wrap like the registers). */
+    const uintptr_t o = (uintptr_t)out;
+    const uintptr_t kb = (uintptr_t)p->bias - 4u * o, km = (uintptr_t)p->multiplier - 4u * o;
+    const uintptr_t ks = (uintptr_t)p->shift - o;
+    const int32_t rest = g->chunks - 1, cout = p->out_c;
+    const int8_t *end = out + cout;
+    /* start_hi = ((2 offset + 1) << right) >> 1 (gemm_store_fast). */
+    const uint32_t odd = 2u * (uint32_t)p->output_offset + 1u;
+    const int16_t *xp;
+    uint32_t a0, a1, a2, a3, n, w, we;
+    register uint32_t x0 __asm__("r8");
+    register uint32_t x1 __asm__("r9");
+    register uint32_t x2 __asm__("r10");
+    register uint32_t x3 __asm__("r11");
+#define GEMM_FUSED_OPERANDS                                                                                       \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),           \
+      [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we), [n] "=&r"(n), [xp] "=&r"(xp), [wp] "+r"(w8), \
+      [op] "+r"(op)                                                                                             \
+    : [cols] "m"(cols), [rest] "m"(rest), [kb] "m"(kb), [km] "m"(km), [ks] "m"(ks), [odd] "m"(odd),             \
+      [cout] "m"(cout), [end] "m"(end)                                                                          \
+    : "cc", "memory"
+    if (block == 4) {
+        __asm__ volatile(GEMM_FUSED(GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, GEMM_FUSED_OUT4)
+                             GEMM_FUSED_OPERANDS);
+    } else if (block == 2) {
+        __asm__ volatile(GEMM_FUSED(GEMM_BODY2_FROM("n", "n"), GEMM_BODY2, GEMM_FUSED_OUT2) GEMM_FUSED_OPERANDS);
+    } else {
+        __asm__ volatile(GEMM_FUSED(GEMM_BODY1_FROM("n"), GEMM_BODY1, GEMM_FUSED_OUT1) GEMM_FUSED_OPERANDS);
+    }
+#undef GEMM_FUSED_OPERANDS
+}
+
+static void __attribute__((noinline)) gemm_fused4(const te_gemm *g, const int16_t *cols, int8_t *out)
+{
+    gemm_fused(g, cols, 4, out);
+}
+
+static void __attribute__((noinline)) gemm_fused2(const te_gemm *g, const int16_t *cols, int8_t *out)
+{
+    gemm_fused(g, cols, 2, out);
+}
+
+static void __attribute__((noinline)) gemm_fused1(const te_gemm *g, const int16_t *cols, int8_t *out)
+{
+    gemm_fused(g, cols, 1, out);
+}
+#endif
+
 void te_gemm_block(const te_gemm *g, const int16_t *cols, int32_t block, int8_t *out)
 {
+#if GEMM_ASM
+    if (g->all_fast) {
+        if (block == 4) {
+            gemm_fused4(g, cols, out);
+        } else if (block == 2) {
+            gemm_fused2(g, cols, out);
+        } else {
+            gemm_fused1(g, cols, out);
+        }
+        return;
+    }
+#endif
     if (block == 4) {
         gemm_rows4(g, cols, out);
     } else if (block == 2) {
