@@ -110,17 +110,15 @@
  * 14 of them hold the dot's operands and op, the row's output pointer, which addresses the
  * row's bias, multiplier and shift too ([k + op] for k = kb, km, ks below). The output stage
  * takes the dot's registers: m in w, right in we, start_hi in n, lo in xp, hi in x0, cout in
- * x1, until op reaches `end`. */
+ * x1, until op reaches `end`. The constants come from the stack in pairs, one LDRD each. */
 #define GEMM_FUSED(FIRST, BODY, OUT)                 \
     "0:\n\t"                                         \
-    "ldr %[n], %[kb]\n\t"                            \
-    "ldr %[n], [%[n], %[op], lsl #2]\n\t"            \
-    "ldr %[xp], %[cols]\n\t" GEMM_CHUNKS(FIRST, BODY) \
-    "ldr %[w], %[km]\n\t"                            \
+    "ldrd %[n], %[xp], %[kb_cols]\n\t"               \
+    "ldr %[n], [%[n], %[op], lsl #2]\n\t" GEMM_CHUNKS(FIRST, BODY) \
+    "ldrd %[w], %[we], %[km_ks]\n\t"                 \
     "ldr %[w], [%[w], %[op], lsl #2]\n\t"            \
-    "ldr %[we], %[ks]\n\t"                           \
     "ldrsb %[we], [%[we], %[op]]\n\t"                \
-    "ldr %[n], %[odd]\n\t"                           \
+    "ldrd %[n], %[x1], %[odd_cout]\n\t"              \
     "mvn %[we], %[we]\n\t"                           \
     "lsl %[n], %[n], %[we]\n\t"                      \
     "asr %[n], %[n], #1\n\t" OUT                     \
@@ -129,14 +127,13 @@
     "cmp %[op], %[x1]\n\t"                           \
     "bne 0b"
 #define GEMM_FUSED_REQUANT(X) GEMM_REQUANT_IN(X, "xp", "x0", "n", "w", "we")
-#define GEMM_FUSED_OUT4                                                           \
-    "ldr %[x1], %[cout]\n\t" GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t"    \
-    GEMM_FUSED_REQUANT("a1") "strb %[x0], [%[op], %[x1]]\n\t"                     \
-    "add %[x2], %[op], %[x1], lsl #1\n\t" GEMM_FUSED_REQUANT("a2")                \
-    "strb %[x0], [%[x2]]\n\t" GEMM_FUSED_REQUANT("a3") "strb %[x0], [%[x2], %[x1]]\n\t"
-#define GEMM_FUSED_OUT2                                                        \
-    "ldr %[x1], %[cout]\n\t" GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t" \
-    GEMM_FUSED_REQUANT("a1") "strb %[x0], [%[op], %[x1]]\n\t"
+#define GEMM_FUSED_OUT4                                                                                  \
+    GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t" GEMM_FUSED_REQUANT("a1")                            \
+    "strb %[x0], [%[op], %[x1]]\n\t"                                                                     \
+    "add %[x2], %[op], %[x1], lsl #1\n\t" GEMM_FUSED_REQUANT("a2") "strb %[x0], [%[x2]]\n\t"              \
+    GEMM_FUSED_REQUANT("a3") "strb %[x0], [%[x2], %[x1]]\n\t"
+#define GEMM_FUSED_OUT2 \
+    GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t" GEMM_FUSED_REQUANT("a1") "strb %[x0], [%[op], %[x1]]\n\t"
 #define GEMM_FUSED_OUT1 GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t"
 #endif
 
@@ -310,14 +307,14 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
     const int8_t *w8 = p->filter;
     int8_t *op = out;
     /* Row op - out's bias at kb + 4 op, multiplier at km + 4 op, shift at ks + op (addresses
-     * wrap like the registers). */
+     * wrap like the registers), each paired with the next constant the assembly loads;
+     * start_hi = ((2 offset + 1) << right) >> 1 (gemm_store_fast). */
     const uintptr_t o = (uintptr_t)out;
-    const uintptr_t kb = (uintptr_t)p->bias - 4u * o, km = (uintptr_t)p->multiplier - 4u * o;
-    const uintptr_t ks = (uintptr_t)p->shift - o;
-    const int32_t rest = g->chunks - 1, cout = p->out_c;
-    const int8_t *end = out + cout;
-    /* start_hi = ((2 offset + 1) << right) >> 1 (gemm_store_fast). */
-    const uint32_t odd = 2u * (uint32_t)p->output_offset + 1u;
+    const uintptr_t kb_cols[2] = {(uintptr_t)p->bias - 4u * o, (uintptr_t)cols};
+    const uintptr_t km_ks[2] = {(uintptr_t)p->multiplier - 4u * o, (uintptr_t)p->shift - o};
+    const uint32_t odd_cout[2] = {2u * (uint32_t)p->output_offset + 1u, (uint32_t)p->out_c};
+    const int32_t rest = g->chunks - 1;
+    const int8_t *end = out + p->out_c;
     const int16_t *xp;
     uint32_t a0, a1, a2, a3, n, w, we;
     register uint32_t x0 __asm__("r8");
@@ -328,8 +325,7 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),           \
       [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we), [n] "=&r"(n), [xp] "=&r"(xp), [wp] "+r"(w8), \
       [op] "+r"(op)                                                                                             \
-    : [cols] "m"(cols), [rest] "m"(rest), [kb] "m"(kb), [km] "m"(km), [ks] "m"(ks), [odd] "m"(odd),             \
-      [cout] "m"(cout), [end] "m"(end)                                                                          \
+    : [kb_cols] "m"(kb_cols), [rest] "m"(rest), [km_ks] "m"(km_ks), [odd_cout] "m"(odd_cout), [end] "m"(end)    \
     : "cc", "memory"
     if (block == 4) {
         __asm__ volatile(GEMM_FUSED(GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, GEMM_FUSED_OUT4)
