@@ -67,20 +67,28 @@ static inline int te_gemm_requant_applies(int32_t multiplier, int32_t right)
     return multiplier >= 0 && (uint32_t)(right - 1) <= (uint32_t)(TE_GEMM_REQUANT_MAX_RIGHT - 1);
 }
 
-/* The most int16 values a block of widened columns takes: the bound of the blocks below (and
- * of the generator's scratch buffers, lowering/conv.py gemm_scratch_bytes). */
+/* The most int16 values one widened column takes (so the widest column; lowering/conv.py
+ * GEMM_SCRATCH_HALVES). */
 #define TE_GEMM_SCRATCH_HALVES 1024
 
-/* Columns are read in chunks of 4 bytes; a block of b columns of c chunks takes 4 b c halves
- * of scratch. The largest block (4, 2 or 1 pixels) whose columns fit, 0 if one does not:
- * TE_GEMM_MAX_CHUNKS chunks at most (lowering/conv.py routes wider pointwise layers to
- * te_conv_s8). */
+/* Columns are read in chunks of 4 bytes, TE_GEMM_MAX_CHUNKS at most (lowering/conv.py routes
+ * wider pointwise layers to te_conv_s8). */
 #define TE_GEMM_MAX_CHUNKS (TE_GEMM_SCRATCH_HALVES / 4)
 
+/* The most int16 values a block of widened columns takes (lowering/conv.py GEMM_BLOCK_HALVES):
+ * two columns' worth, so that layers up to 512 input channels run in blocks of 4 pixels, whose
+ * rows cost the least per MAC. */
+#define TE_GEMM_BLOCK_HALVES (2 * TE_GEMM_SCRATCH_HALVES)
+
+/* A block of b columns of c chunks takes 4 b c halves of scratch. The largest block (4, 2 or 1
+ * pixels) whose columns fit, 0 if a column is too long. */
 static inline int32_t te_gemm_max_block(int32_t chunks)
 {
+    if (chunks > TE_GEMM_MAX_CHUNKS) {
+        return 0;
+    }
     int32_t block = 4;
-    while (block > 0 && 4 * block * chunks > TE_GEMM_SCRATCH_HALVES) {
+    while (block > 1 && 4 * block * chunks > TE_GEMM_BLOCK_HALVES) {
         block >>= 1;
     }
     return block;
