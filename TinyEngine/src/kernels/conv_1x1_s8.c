@@ -50,21 +50,43 @@
 #define GEMM_BODY2 GEMM_BODY2_FROM("a0", "a1")
 #define GEMM_BODY1 GEMM_BODY1_FROM("a0")
 
+/* Once per call, before the rows (temporaries: the sums): the rows' `rest` = chunks - 1 chunks
+ * after the first take ceil(rest / 4) passes (iters) of GEMM_CHUNKS' loop of 4 bodies, the
+ * first pass entered past (4 - rest % 4) % 4 of them: `entry`, that body's address with the
+ * Thumb bit (the loop's end when rest is 0). */
+#define GEMM_ENTRY                                 \
+    "ldr %[a0], %[rest]\n\t"                       \
+    "adds %[a1], %[a0], #3\n\t"                    \
+    "lsrs %[a1], %[a1], #2\n\t"                    \
+    "str %[a1], %[iters]\n\t"                      \
+    "adr.w %[a2], 3f\n\t"                          \
+    "adr.w %[a3], 4f\n\t"                          \
+    "sub %[a3], %[a3], %[a2]\n\t"                  \
+    "negs %[a0], %[a0]\n\t"                        \
+    "and %[a0], %[a0], #3\n\t"                     \
+    "mla %[a2], %[a0], %[a3], %[a2]\n\t"           \
+    "cmp %[a1], #0\n\t"                            \
+    "bne 1f\n\t"                                   \
+    "adr.w %[a2], 2f\n"                            \
+    "1:\n\t"                                       \
+    "orr %[a2], %[a2], #1\n\t"                     \
+    "str %[a2], %[entry]\n\t"
+
 /* A row's dot products with the block's pixels, from its bias in n: the first chunk (FIRST)
- * accumulates onto the bias, the `rest` = chunks - 1 others (BODY) two per iteration after an
- * odd one (LSRS leaves rest & 1 in C and whether rest > 1 in Z; the bodies set no flags). */
+ * accumulates onto the bias, the others (BODY, which sets no flags) run in the loop of 4
+ * bodies GEMM_ENTRY prepared, jumped into (LDR pc): two instructions a row besides SUBS and
+ * BNE per 4 chunks. */
 #define GEMM_CHUNKS(FIRST, BODY)                 \
-    FIRST "ldr %[n], %[rest]\n\t"                \
-    "lsrs %[n], %[n], #1\n\t"                    \
-    "bcc 1f\n\t" BODY "1:\n\t"                   \
-    "beq 2f\n"                                   \
-    "3:\n\t" BODY BODY "subs %[n], %[n], #1\n\t" \
+    FIRST "ldr %[n], %[iters]\n\t"               \
+    "ldr pc, %[entry]\n"                         \
+    "3:\n\t" BODY "4:\n\t" BODY BODY BODY        \
+    "subs %[n], %[n], #1\n\t"                    \
     "bne 3b\n"                                   \
     "2:\n\t"
 
 /* Rows until the bias pointer reaches `end`, each row's sums stored at *accp (STORE). */
 #define GEMM_ROWS(FIRST, BODY, STORE)                                                              \
-    "0:\n\t"                                                                                       \
+    GEMM_ENTRY "0:\n\t"                                                                            \
     "ldr %[n], [%[bp]], #4\n\t"                                                                    \
     "ldr %[xp], %[cols]\n\t" GEMM_CHUNKS(FIRST, BODY)                                              \
     "ldr %[xp], %[accp]\n\t" STORE "str %[xp], %[accp]\n\t"                                        \
@@ -112,7 +134,7 @@
  * takes the dot's registers: m in w, right in we, start_hi in n, lo in xp, hi in x0, cout in
  * x1, until op reaches `end`. The constants come from the stack in pairs, one LDRD each. */
 #define GEMM_FUSED(FIRST, BODY, OUT)                 \
-    "0:\n\t"                                         \
+    GEMM_ENTRY "0:\n\t"                              \
     "ldrd %[n], %[xp], %[kb_cols]\n\t"               \
     "ldr %[n], [%[n], %[op], lsl #2]\n\t" GEMM_CHUNKS(FIRST, BODY) \
     "ldrd %[w], %[we], %[km_ks]\n\t"                 \
@@ -146,7 +168,7 @@ static inline __attribute__((always_inline)) void gemm_dot_rows(const int16_t *c
 #if GEMM_ASM
     const int8_t *w8 = *wp;
     const int32_t *bp = bias, *end = bias + count, rest = chunks - 1;
-    uint32_t *accp = acc;
+    uint32_t *accp = acc, jump[2] = {0, 0};
     const int16_t *xp;
     uint32_t n, w, we;
     /* LDM and STM move registers in ascending order: the sums and the four scratch words go to
@@ -162,7 +184,7 @@ static inline __attribute__((always_inline)) void gemm_dot_rows(const int16_t *c
 #define GEMM_DOT_OPERANDS                                                                                         \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),           \
       [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we), [n] "=&r"(n), [xp] "=&r"(xp), [wp] "+r"(w8), \
-      [bp] "+r"(bp), [accp] "+m"(accp)                                                                            \
+      [bp] "+r"(bp), [accp] "+m"(accp), [iters] "+m"(jump[0]), [entry] "+m"(jump[1])                            \
     : [cols] "m"(cols), [rest] "m"(rest), [end] "m"(end)                                                      \
     : "cc", "memory"
     if (block == 4) {
@@ -315,6 +337,7 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
     const uint32_t odd_cout[2] = {2u * (uint32_t)p->output_offset + 1u, (uint32_t)p->out_c};
     const int32_t rest = g->chunks - 1;
     const int8_t *end = out + p->out_c;
+    uint32_t jump[2] = {0, 0};
     const int16_t *xp;
     uint32_t a0, a1, a2, a3, n, w, we;
     register uint32_t x0 __asm__("r8");
@@ -324,7 +347,7 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
 #define GEMM_FUSED_OPERANDS                                                                                       \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),           \
       [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we), [n] "=&r"(n), [xp] "=&r"(xp), [wp] "+r"(w8), \
-      [op] "+r"(op)                                                                                             \
+      [op] "+r"(op), [iters] "+m"(jump[0]), [entry] "+m"(jump[1])                                               \
     : [kb_cols] "m"(kb_cols), [rest] "m"(rest), [km_ks] "m"(km_ks), [odd_cout] "m"(odd_cout), [end] "m"(end)    \
     : "cc", "memory"
     if (block == 4) {
