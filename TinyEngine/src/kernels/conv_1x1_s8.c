@@ -51,19 +51,19 @@
 #define GEMM_BODY1 GEMM_BODY1_FROM("a0")
 
 /* Once per call, before the rows (temporaries: the sums): the rows' `rest` = chunks - 1 chunks
- * after the first take ceil(rest / 4) passes (iters) of GEMM_CHUNKS' loop of 4 bodies, the
- * first pass entered past (4 - rest % 4) % 4 of them: `entry`, that body's address with the
+ * after the first take ceil(rest / K) passes (iters) of GEMM_CHUNKS' loop of K = 2^LOG bodies,
+ * the first pass entered past (K - rest % K) % K of them: `entry`, that body's address with the
  * Thumb bit (the loop's end when rest is 0). */
-#define GEMM_ENTRY                                 \
+#define GEMM_ENTRY(K, LOG)                         \
     "ldr %[a0], %[rest]\n\t"                       \
-    "adds %[a1], %[a0], #3\n\t"                    \
-    "lsrs %[a1], %[a1], #2\n\t"                    \
+    "adds %[a1], %[a0], #" K " - 1\n\t"            \
+    "lsrs %[a1], %[a1], #" LOG "\n\t"              \
     "str %[a1], %[iters]\n\t"                      \
     "adr.w %[a2], 3f\n\t"                          \
     "adr.w %[a3], 4f\n\t"                          \
     "sub %[a3], %[a3], %[a2]\n\t"                  \
     "negs %[a0], %[a0]\n\t"                        \
-    "and %[a0], %[a0], #3\n\t"                     \
+    "and %[a0], %[a0], #" K " - 1\n\t"             \
     "mla %[a2], %[a0], %[a3], %[a2]\n\t"           \
     "cmp %[a1], #0\n\t"                            \
     "bne 1f\n\t"                                   \
@@ -73,22 +73,28 @@
     "str %[a2], %[entry]\n\t"
 
 /* A row's dot products with the block's pixels, from its bias in n: the first chunk (FIRST)
- * accumulates onto the bias, the others (BODY, which sets no flags) run in the loop of 4
- * bodies GEMM_ENTRY prepared, jumped into (LDR pc): two instructions a row besides SUBS and
- * BNE per 4 chunks. */
-#define GEMM_CHUNKS(FIRST, BODY)                 \
+ * accumulates onto the bias, the others (BODY, which sets no flags) run in the loop of K bodies
+ * (BODY and MORE, K - 1 more) GEMM_ENTRY prepared, jumped into (LDR pc): two instructions a row
+ * besides SUBS and BNE per K chunks. */
+#define GEMM_CHUNKS(FIRST, BODY, MORE)           \
     FIRST "ldr %[n], %[iters]\n\t"               \
     "ldr pc, %[entry]\n"                         \
-    "3:\n\t" BODY "4:\n\t" BODY BODY BODY        \
+    "3:\n\t" BODY "4:\n\t" MORE                  \
     "subs %[n], %[n], #1\n\t"                    \
     "bne 3b\n"                                   \
     "2:\n\t"
+/* The loops' K - 1 further bodies: loops of 4 bodies, and of 8 for the fused rows of blocks of 4
+ * (most of the work). */
+#define GEMM_MORE4 GEMM_BODY4 GEMM_BODY4 GEMM_BODY4
+#define GEMM_MORE4_8 GEMM_MORE4 GEMM_BODY4 GEMM_MORE4
+#define GEMM_MORE2 GEMM_BODY2 GEMM_BODY2 GEMM_BODY2
+#define GEMM_MORE1 GEMM_BODY1 GEMM_BODY1 GEMM_BODY1
 
 /* Rows until the bias pointer reaches `end`, each row's sums stored at *accp (STORE). */
-#define GEMM_ROWS(FIRST, BODY, STORE)                                                              \
-    GEMM_ENTRY "0:\n\t"                                                                            \
+#define GEMM_ROWS(FIRST, BODY, K, LOG, MORE, STORE)                                                 \
+    GEMM_ENTRY(K, LOG) "0:\n\t"                                                                            \
     "ldr %[n], [%[bp]], #4\n\t"                                                                    \
-    "ldr %[xp], %[cols]\n\t" GEMM_CHUNKS(FIRST, BODY)                                              \
+    "ldr %[xp], %[cols]\n\t" GEMM_CHUNKS(FIRST, BODY, MORE)                                        \
     "ldr %[xp], %[accp]\n\t" STORE "str %[xp], %[accp]\n\t"                                        \
     "ldr %[n], %[end]\n\t"                                                                         \
     "cmp %[bp], %[n]\n\t"                                                                          \
@@ -133,10 +139,10 @@
  * row's bias, multiplier and shift too ([k + op] for k = kb, km, ks below). The output stage
  * takes the dot's registers: m in w, right in we, start_hi in n, lo in xp, hi in x0, cout in
  * x1, until op reaches `end`. The constants come from the stack in pairs, one LDRD each. */
-#define GEMM_FUSED(FIRST, BODY, OUT)                 \
-    GEMM_ENTRY "0:\n\t"                              \
+#define GEMM_FUSED(FIRST, BODY, K, LOG, MORE, OUT)    \
+    GEMM_ENTRY(K, LOG) "0:\n\t"                              \
     "ldrd %[n], %[xp], %[kb_cols]\n\t"               \
-    "ldr %[n], [%[n], %[op], lsl #2]\n\t" GEMM_CHUNKS(FIRST, BODY) \
+    "ldr %[n], [%[n], %[op], lsl #2]\n\t" GEMM_CHUNKS(FIRST, BODY, MORE) \
     "ldrd %[w], %[we], %[km_ks]\n\t"                 \
     "ldr %[w], [%[w], %[op], lsl #2]\n\t"            \
     "ldrsb %[we], [%[we], %[op]]\n\t"                \
@@ -188,11 +194,11 @@ static inline __attribute__((always_inline)) void gemm_dot_rows(const int16_t *c
     : [cols] "m"(cols), [rest] "m"(rest), [end] "m"(end)                                                      \
     : "cc", "memory"
     if (block == 4) {
-        __asm__ volatile(GEMM_ROWS(GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, "stm %[xp]!, {%[a0], %[a1], %[a2], %[a3]}\n\t") GEMM_DOT_OPERANDS);
+        __asm__ volatile(GEMM_ROWS(GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, "4", "2", GEMM_MORE4, "stm %[xp]!, {%[a0], %[a1], %[a2], %[a3]}\n\t") GEMM_DOT_OPERANDS);
     } else if (block == 2) {
-        __asm__ volatile(GEMM_ROWS(GEMM_BODY2_FROM("n", "n"), GEMM_BODY2, "stm %[xp]!, {%[a0], %[a1]}\n\t") GEMM_DOT_OPERANDS);
+        __asm__ volatile(GEMM_ROWS(GEMM_BODY2_FROM("n", "n"), GEMM_BODY2, "4", "2", GEMM_MORE2, "stm %[xp]!, {%[a0], %[a1]}\n\t") GEMM_DOT_OPERANDS);
     } else {
-        __asm__ volatile(GEMM_ROWS(GEMM_BODY1_FROM("n"), GEMM_BODY1, "str %[a0], [%[xp]], #4\n\t") GEMM_DOT_OPERANDS);
+        __asm__ volatile(GEMM_ROWS(GEMM_BODY1_FROM("n"), GEMM_BODY1, "4", "2", GEMM_MORE1, "str %[a0], [%[xp]], #4\n\t") GEMM_DOT_OPERANDS);
     }
 #undef GEMM_DOT_OPERANDS
     *wp = w8;
@@ -351,12 +357,12 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
     : [kb_cols] "m"(kb_cols), [rest] "m"(rest), [km_ks] "m"(km_ks), [odd_cout] "m"(odd_cout), [end] "m"(end)    \
     : "cc", "memory"
     if (block == 4) {
-        __asm__ volatile(GEMM_FUSED(GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, GEMM_FUSED_OUT4)
+        __asm__ volatile(GEMM_FUSED(GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, "8", "3", GEMM_MORE4_8, GEMM_FUSED_OUT4)
                              GEMM_FUSED_OPERANDS);
     } else if (block == 2) {
-        __asm__ volatile(GEMM_FUSED(GEMM_BODY2_FROM("n", "n"), GEMM_BODY2, GEMM_FUSED_OUT2) GEMM_FUSED_OPERANDS);
+        __asm__ volatile(GEMM_FUSED(GEMM_BODY2_FROM("n", "n"), GEMM_BODY2, "4", "2", GEMM_MORE2, GEMM_FUSED_OUT2) GEMM_FUSED_OPERANDS);
     } else {
-        __asm__ volatile(GEMM_FUSED(GEMM_BODY1_FROM("n"), GEMM_BODY1, GEMM_FUSED_OUT1) GEMM_FUSED_OPERANDS);
+        __asm__ volatile(GEMM_FUSED(GEMM_BODY1_FROM("n"), GEMM_BODY1, "4", "2", GEMM_MORE1, GEMM_FUSED_OUT1) GEMM_FUSED_OPERANDS);
     }
 #undef GEMM_FUSED_OPERANDS
 }
