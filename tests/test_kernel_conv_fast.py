@@ -92,6 +92,9 @@ POINTWISE_CASES = {
     # The fused rows (every channel fast, int8 range) take 1 to 5 chunks above, 6 here; the
     # grouped rows (other channels or a narrower range) three groups, the last one partial.
     "cin_21_cout_19": dict(shape=(1, 3, 3, 21), cout=19),
+    # Rows of 8 chunks (one pass of the blocks of 4's loop of 8) and of 9 (two passes).
+    "cin_32_chunks_8": dict(shape=(1, 3, 3, 32), cout=5),
+    "cin_33_chunks_9": dict(shape=(1, 3, 3, 33), cout=6),
     "mixed_shifts_cout_37": dict(shape=(1, 3, 3, 22), cout=37, scales="mixed"),
     "relu_cout_35": dict(shape=(1, 2, 3, 10), cout=35, activation=1),
 }

@@ -83,6 +83,10 @@
     "subs %[n], %[n], #1\n\t"                    \
     "bne 3b\n"                                   \
     "2:\n\t"
+/* The same for rows of at most K chunks: one pass, no count. */
+#define GEMM_CHUNKS_ONCE(FIRST, BODY, MORE) \
+    FIRST "ldr pc, %[entry]\n"              \
+    "3:\n\t" BODY "4:\n\t" MORE "2:\n\t"
 /* The loops' K - 1 further bodies: loops of 4 bodies, and of 8 for the fused rows of blocks of 4
  * (most of the work). */
 #define GEMM_MORE4 GEMM_BODY4 GEMM_BODY4 GEMM_BODY4
@@ -91,13 +95,13 @@
 #define GEMM_MORE1 GEMM_BODY1 GEMM_BODY1 GEMM_BODY1
 
 /* Rows until the bias pointer reaches `end`, each row's sums stored at *accp (STORE). */
-#define GEMM_ROWS(FIRST, BODY, K, LOG, MORE, STORE)                                                 \
-    GEMM_ENTRY(K, LOG) "0:\n\t"                                                                            \
-    "ldr %[n], [%[bp]], #4\n\t"                                                                    \
-    "ldr %[xp], %[cols]\n\t" GEMM_CHUNKS(FIRST, BODY, MORE)                                        \
-    "ldr %[xp], %[accp]\n\t" STORE "str %[xp], %[accp]\n\t"                                        \
-    "ldr %[n], %[end]\n\t"                                                                         \
-    "cmp %[bp], %[n]\n\t"                                                                          \
+#define GEMM_ROWS(CHUNKS, K, LOG, STORE)                                                 \
+    GEMM_ENTRY(K, LOG) "0:\n\t"                                                          \
+    "ldr %[n], [%[bp]], #4\n\t"                                                          \
+    "ldr %[xp], %[cols]\n\t" CHUNKS                                                      \
+    "ldr %[xp], %[accp]\n\t" STORE "str %[xp], %[accp]\n\t"                              \
+    "ldr %[n], %[end]\n\t"                                                               \
+    "cmp %[bp], %[n]\n\t"                                                                \
     "bne 0b"
 
 /* te_gemm_requant of X (multiplier M, start_hi H, right R), saturated into HI (LO: scratch). */
@@ -134,35 +138,35 @@
 #define GEMM_OUT1 GEMM_REQUANT("x0") "strb %[hi], [%[op]]\n\t"
 
 /* The rows of a layer whose channels all take te_gemm_requant with the range of int8, each
- * row's sums straight from its dot products (GEMM_CHUNKS) into its output stage, in registers:
- * 14 of them hold the dot's operands and op, the row's output pointer, which addresses the
- * row's bias, multiplier and shift too ([k + op] for k = kb, km, ks below). The output stage
- * takes the dot's registers: m in w, right in we, start_hi in n, lo in xp, hi in x0, cout in
- * x1, until op reaches `end`. The constants come from the stack in pairs, one LDRD each. */
-#define GEMM_FUSED(FIRST, BODY, K, LOG, MORE, OUT)    \
-    GEMM_ENTRY(K, LOG) "0:\n\t"                              \
-    "ldrd %[n], %[xp], %[kb_cols]\n\t"               \
-    "ldr %[n], [%[n], %[op], lsl #2]\n\t" GEMM_CHUNKS(FIRST, BODY, MORE) \
-    "ldrd %[w], %[we], %[km_ks]\n\t"                 \
-    "ldr %[w], [%[w], %[op], lsl #2]\n\t"            \
-    "ldrsb %[we], [%[we], %[op]]\n\t"                \
-    "ldrd %[n], %[x1], %[odd_cout]\n\t"              \
-    "mvn %[we], %[we]\n\t"                           \
-    "lsl %[n], %[n], %[we]\n\t"                      \
-    "asr %[n], %[n], #1\n\t" OUT                     \
-    "add %[op], %[op], #1\n\t"                       \
-    "ldr %[x1], %[end]\n\t"                          \
-    "cmp %[op], %[x1]\n\t"                           \
+ * row's sums straight from its dot products (CHUNKS) into its output stage, in registers: 14
+ * of them hold the dot's operands and op, the row's output pointer, which addresses the row's
+ * bias, multiplier and shift too ([k + op] for k = kb, km, ks below). The output stage takes
+ * the dot's registers: m in w, right in we, start_hi in n, lo in xp, hi in x0, cout in x1, end
+ * in x2 (OUT loads it), 3 cout in x3, until op reaches `end`. The constants come from the
+ * stack in pairs, one LDRD each. */
+#define GEMM_FUSED(CHUNKS, K, LOG, OUT)                \
+    GEMM_ENTRY(K, LOG) "0:\n\t"                        \
+    "ldrd %[n], %[xp], %[kb_cols]\n\t"                 \
+    "ldr %[n], [%[n], %[op], lsl #2]\n\t" CHUNKS       \
+    "ldrd %[w], %[we], %[km_ks]\n\t"                   \
+    "ldr %[w], [%[w], %[op], lsl #2]\n\t"              \
+    "ldrsb %[we], [%[we], %[op]]\n\t"                  \
+    "ldrd %[n], %[x1], %[odd_cout]\n\t"                \
+    "mvn %[we], %[we]\n\t"                             \
+    "lsl %[n], %[n], %[we]\n\t"                        \
+    "asr %[n], %[n], #1\n\t" OUT                       \
+    "add %[op], %[op], #1\n\t"                         \
+    "cmp %[op], %[x2]\n\t"                             \
     "bne 0b"
 #define GEMM_FUSED_REQUANT(X) GEMM_REQUANT_IN(X, "xp", "x0", "n", "w", "we")
-#define GEMM_FUSED_OUT4                                                                                  \
-    GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t" GEMM_FUSED_REQUANT("a1")                            \
-    "strb %[x0], [%[op], %[x1]]\n\t"                                                                     \
-    "add %[x2], %[op], %[x1], lsl #1\n\t" GEMM_FUSED_REQUANT("a2") "strb %[x0], [%[x2]]\n\t"              \
-    GEMM_FUSED_REQUANT("a3") "strb %[x0], [%[x2], %[x1]]\n\t"
-#define GEMM_FUSED_OUT2 \
-    GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t" GEMM_FUSED_REQUANT("a1") "strb %[x0], [%[op], %[x1]]\n\t"
-#define GEMM_FUSED_OUT1 GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t"
+#define GEMM_FUSED_OUT4                                                                               \
+    "ldrd %[x3], %[x2], %[cout3_end]\n\t" GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t"            \
+    GEMM_FUSED_REQUANT("a1") "strb %[x0], [%[op], %[x1]]\n\t" GEMM_FUSED_REQUANT("a2")                 \
+    "strb %[x0], [%[op], %[x1], lsl #1]\n\t" GEMM_FUSED_REQUANT("a3") "strb %[x0], [%[op], %[x3]]\n\t"
+#define GEMM_FUSED_OUT2                                                                 \
+    "ldr %[x2], %[end]\n\t" GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t"          \
+    GEMM_FUSED_REQUANT("a1") "strb %[x0], [%[op], %[x1]]\n\t"
+#define GEMM_FUSED_OUT1 "ldr %[x2], %[end]\n\t" GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t"
 #endif
 
 /* acc[4 r + i] = row r . column i + bias[r] for the `count` rows from *wp (left at the next
@@ -194,11 +198,11 @@ static inline __attribute__((always_inline)) void gemm_dot_rows(const int16_t *c
     : [cols] "m"(cols), [rest] "m"(rest), [end] "m"(end)                                                      \
     : "cc", "memory"
     if (block == 4) {
-        __asm__ volatile(GEMM_ROWS(GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, "4", "2", GEMM_MORE4, "stm %[xp]!, {%[a0], %[a1], %[a2], %[a3]}\n\t") GEMM_DOT_OPERANDS);
+        __asm__ volatile(GEMM_ROWS(GEMM_CHUNKS(GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, GEMM_MORE4), "4", "2", "stm %[xp]!, {%[a0], %[a1], %[a2], %[a3]}\n\t") GEMM_DOT_OPERANDS);
     } else if (block == 2) {
-        __asm__ volatile(GEMM_ROWS(GEMM_BODY2_FROM("n", "n"), GEMM_BODY2, "4", "2", GEMM_MORE2, "stm %[xp]!, {%[a0], %[a1]}\n\t") GEMM_DOT_OPERANDS);
+        __asm__ volatile(GEMM_ROWS(GEMM_CHUNKS(GEMM_BODY2_FROM("n", "n"), GEMM_BODY2, GEMM_MORE2), "4", "2", "stm %[xp]!, {%[a0], %[a1]}\n\t") GEMM_DOT_OPERANDS);
     } else {
-        __asm__ volatile(GEMM_ROWS(GEMM_BODY1_FROM("n"), GEMM_BODY1, "4", "2", GEMM_MORE1, "str %[a0], [%[xp]], #4\n\t") GEMM_DOT_OPERANDS);
+        __asm__ volatile(GEMM_ROWS(GEMM_CHUNKS(GEMM_BODY1_FROM("n"), GEMM_BODY1, GEMM_MORE1), "4", "2", "str %[a0], [%[xp]], #4\n\t") GEMM_DOT_OPERANDS);
     }
 #undef GEMM_DOT_OPERANDS
     *wp = w8;
@@ -341,8 +345,8 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
     const uintptr_t kb_cols[2] = {(uintptr_t)p->bias - 4u * o, (uintptr_t)cols};
     const uintptr_t km_ks[2] = {(uintptr_t)p->multiplier - 4u * o, (uintptr_t)p->shift - o};
     const uint32_t odd_cout[2] = {2u * (uint32_t)p->output_offset + 1u, (uint32_t)p->out_c};
+    const uintptr_t cout3_end[2] = {3u * (uint32_t)p->out_c, (uintptr_t)(out + p->out_c)};
     const int32_t rest = g->chunks - 1;
-    const int8_t *end = out + p->out_c;
     uint32_t jump[2] = {0, 0};
     const int16_t *xp;
     uint32_t a0, a1, a2, a3, n, w, we;
@@ -354,15 +358,21 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),           \
       [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we), [n] "=&r"(n), [xp] "=&r"(xp), [wp] "+r"(w8), \
       [op] "+r"(op), [iters] "+m"(jump[0]), [entry] "+m"(jump[1])                                               \
-    : [kb_cols] "m"(kb_cols), [rest] "m"(rest), [km_ks] "m"(km_ks), [odd_cout] "m"(odd_cout), [end] "m"(end)    \
+    : [kb_cols] "m"(kb_cols), [rest] "m"(rest), [km_ks] "m"(km_ks), [odd_cout] "m"(odd_cout),                    \
+      [cout3_end] "m"(cout3_end), [end] "m"(cout3_end[1])                                                      \
     : "cc", "memory"
-    if (block == 4) {
-        __asm__ volatile(GEMM_FUSED(GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, "8", "3", GEMM_MORE4_8, GEMM_FUSED_OUT4)
-                             GEMM_FUSED_OPERANDS);
+    if (block == 4 && rest < 8) {
+        __asm__ volatile(GEMM_FUSED(GEMM_CHUNKS_ONCE(GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, GEMM_MORE4_8),
+                                    "8", "3", GEMM_FUSED_OUT4) GEMM_FUSED_OPERANDS);
+    } else if (block == 4) {
+        __asm__ volatile(GEMM_FUSED(GEMM_CHUNKS(GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, GEMM_MORE4_8), "8",
+                                    "3", GEMM_FUSED_OUT4) GEMM_FUSED_OPERANDS);
     } else if (block == 2) {
-        __asm__ volatile(GEMM_FUSED(GEMM_BODY2_FROM("n", "n"), GEMM_BODY2, "4", "2", GEMM_MORE2, GEMM_FUSED_OUT2) GEMM_FUSED_OPERANDS);
+        __asm__ volatile(GEMM_FUSED(GEMM_CHUNKS(GEMM_BODY2_FROM("n", "n"), GEMM_BODY2, GEMM_MORE2), "4", "2",
+                                    GEMM_FUSED_OUT2) GEMM_FUSED_OPERANDS);
     } else {
-        __asm__ volatile(GEMM_FUSED(GEMM_BODY1_FROM("n"), GEMM_BODY1, "4", "2", GEMM_MORE1, GEMM_FUSED_OUT1) GEMM_FUSED_OPERANDS);
+        __asm__ volatile(GEMM_FUSED(GEMM_CHUNKS(GEMM_BODY1_FROM("n"), GEMM_BODY1, GEMM_MORE1), "4", "2",
+                                    GEMM_FUSED_OUT1) GEMM_FUSED_OPERANDS);
     }
 #undef GEMM_FUSED_OPERANDS
 }
