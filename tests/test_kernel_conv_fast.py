@@ -35,9 +35,10 @@ def add_conv(b: ModelBuilder, rng: np.random.Generator, name: str, x: int, in_sh
              stride: int = 1, dilation: int = 1, padding: int = SAME, activation: int = 0,
              scales: str = "normal", out_zp: int | None = None) -> tuple[int, tuple]:
     """A CONV_2D on tensor x; scales picks the effective scales s_in * s_w / s_out:
-    normal (below 1/4: te_requant_fast everywhere), or mixed: per channel from below 2^-24 to
+    normal (below 1/4: te_requant_fast everywhere), mixed: per channel from below 2^-24 to
     above 1 (left shifts, e = 1, e = 0 and the unfolded offset), so that one layer takes every
-    requantisation path."""
+    requantisation path, or fast_ends: every channel te_gemm_requant's, at both ends of its
+    right shifts (1 and TE_GEMM_REQUANT_MAX_RIGHT) and between."""
     n, h, w, cin = in_shape
     s_in = b.tensors[x].quantization.scale[0]
     if scales == "normal":
@@ -45,7 +46,9 @@ def add_conv(b: ModelBuilder, rng: np.random.Generator, name: str, x: int, in_sh
         s_out = scale(rng, 0.02, 0.5)
     else:
         s_out = 0.05
-        exponents = np.resize(np.array([-27.0, -24.5, -9.0, -1.7, -1.0, -0.4, 0.3, 2.5]), cout)
+        ends = [-2.5, -24.5, -2.1, -24.1, -11.3] if scales == "fast_ends" else [-27.0, -24.5, -9.0, -1.7, -1.0,
+                                                                                 -0.4, 0.3, 2.5]
+        exponents = np.resize(np.array(ends), cout)
         w_scales = (s_out / s_in * 2.0 ** exponents).astype(np.float32)
     wt = b.const(f"{name}_w", weights(rng, (cout, k, k, cin)), w_scales, 0, axis=0)
     bias = b.const(f"{name}_b", rng.integers(-3000, 3000, size=cout).astype(np.int32), np.float32(s_in) * w_scales, 0)
@@ -92,6 +95,7 @@ POINTWISE_CASES = {
     # The fused rows (every channel fast, int8 range) take 1 to 5 chunks above, 6 here; the
     # grouped rows (other channels or a narrower range) three groups, the last one partial.
     "cin_21_cout_19": dict(shape=(1, 3, 3, 21), cout=19),
+    "fast_right_1_and_23": dict(shape=(1, 3, 3, 14), cout=10, scales="fast_ends"),
     # Rows of 8 chunks (one pass of the blocks of 4's loop of 8) and of 9 (two passes).
     "cin_32_chunks_8": dict(shape=(1, 3, 3, 32), cout=5),
     "cin_33_chunks_9": dict(shape=(1, 3, 3, 33), cout=6),

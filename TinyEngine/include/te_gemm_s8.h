@@ -161,6 +161,9 @@ typedef struct {
     int32_t chunks;
     int32_t full_range; /* [act_min, act_max] covers int8 */
     int32_t all_fast;   /* full_range and every channel takes te_gemm_requant */
+    /* Where all_fast, on the DSP path: start_hi of te_gemm_requant for right = 1 + i, one load
+     * a row instead of computing it (conv_1x1_s8.c). */
+    int32_t start_hi[TE_GEMM_REQUANT_MAX_RIGHT];
 } te_gemm;
 
 /* Columns of len bytes; the caller checks te_gemm_max_block(g->chunks) > 0. */

@@ -140,7 +140,8 @@
 /* The rows of a layer whose channels all take te_gemm_requant with the range of int8, each
  * row's sums straight from its dot products (CHUNKS) into its output stage, in registers: 14
  * of them hold the dot's operands and op, the row's output pointer, which addresses the row's
- * bias, multiplier and shift too ([k + op] for k = kb, km, ks below). The output stage takes
+ * bias, multiplier and shift too ([k + op] for k = kb, km, ks below); its start_hi is
+ * g->start_hi[right - 1] ([hs + 4 right]). The output stage takes
  * the dot's registers: m in w, right in we, start_hi in n, lo in xp, hi in x0, cout in x1, end
  * in x2 (OUT loads it), 3 cout in x3, until op reaches `end`. The constants come from the
  * stack in pairs, one LDRD each. */
@@ -151,10 +152,9 @@
     "ldrd %[w], %[we], %[km_ks]\n\t"                   \
     "ldr %[w], [%[w], %[op], lsl #2]\n\t"              \
     "ldrsb %[we], [%[we], %[op]]\n\t"                  \
-    "ldrd %[n], %[x1], %[odd_cout]\n\t"                \
+    "ldrd %[n], %[x1], %[hs_cout]\n\t"                 \
     "mvn %[we], %[we]\n\t"                             \
-    "lsl %[n], %[n], %[we]\n\t"                        \
-    "asr %[n], %[n], #1\n\t" OUT                       \
+    "ldr %[n], [%[n], %[we], lsl #2]\n\t" OUT           \
     "add %[op], %[op], #1\n\t"                         \
     "cmp %[op], %[x2]\n\t"                             \
     "bne 0b"
@@ -338,13 +338,13 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
     const te_conv_params *p = g->p;
     const int8_t *w8 = p->filter;
     int8_t *op = out;
-    /* Row op - out's bias at kb + 4 op, multiplier at km + 4 op, shift at ks + op (addresses
-     * wrap like the registers), each paired with the next constant the assembly loads;
-     * start_hi = ((2 offset + 1) << right) >> 1 (gemm_store_fast). */
+    /* Row op - out's bias at kb + 4 op, multiplier at km + 4 op, shift at ks + op, start_hi at
+     * hs + 4 right (addresses wrap like the registers), each paired with the next constant the
+     * assembly loads. */
     const uintptr_t o = (uintptr_t)out;
     const uintptr_t kb_cols[2] = {(uintptr_t)p->bias - 4u * o, (uintptr_t)cols};
     const uintptr_t km_ks[2] = {(uintptr_t)p->multiplier - 4u * o, (uintptr_t)p->shift - o};
-    const uint32_t odd_cout[2] = {2u * (uint32_t)p->output_offset + 1u, (uint32_t)p->out_c};
+    const uintptr_t hs_cout[2] = {(uintptr_t)g->start_hi - 4u, (uintptr_t)p->out_c};
     const uintptr_t cout3_end[2] = {3u * (uint32_t)p->out_c, (uintptr_t)(out + p->out_c)};
     const int32_t rest = g->chunks - 1;
     uint32_t jump[2] = {0, 0};
@@ -358,7 +358,7 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),           \
       [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we), [n] "=&r"(n), [xp] "=&r"(xp), [wp] "+r"(w8), \
       [op] "+r"(op), [iters] "+m"(jump[0]), [entry] "+m"(jump[1])                                               \
-    : [kb_cols] "m"(kb_cols), [rest] "m"(rest), [km_ks] "m"(km_ks), [odd_cout] "m"(odd_cout),                    \
+    : [kb_cols] "m"(kb_cols), [rest] "m"(rest), [km_ks] "m"(km_ks), [hs_cout] "m"(hs_cout),                      \
       [cout3_end] "m"(cout3_end), [end] "m"(cout3_end[1])                                                      \
     : "cc", "memory"
     if (block == 4 && rest < 8) {
@@ -425,6 +425,13 @@ void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
     for (int32_t oc = 0; oc < p->out_c && g->all_fast; oc++) {
         g->all_fast = te_gemm_requant_applies(p->multiplier[oc], ~(int32_t)p->shift[oc]);
     }
+#if GEMM_ASM
+    /* gemm_store_fast's start_hi = ((2 offset + 1) << right) >> 1, once per layer. */
+    const uint32_t odd_offset = 2u * (uint32_t)p->output_offset + 1u;
+    for (int32_t right = 1; g->all_fast && right <= TE_GEMM_REQUANT_MAX_RIGHT; right++) {
+        g->start_hi[right - 1] = (int32_t)(odd_offset << right) >> 1;
+    }
+#endif
 }
 
 void te_gemm_widen4(const int8_t *x, int32_t stride, int32_t len, int16_t *cols)
