@@ -437,43 +437,35 @@ void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
 void te_gemm_widen4(const int8_t *x, int32_t stride, int32_t len, int16_t *cols)
 {
 #if GEMM_ASM
-    /* A chunk of the 4 columns is 4 LDR, 8 SXTB16 and one STM of the block's 8 words for it
+    /* A chunk of the 4 columns is 4 LDR, 8 SXTB16 and two STM of the block's 8 words for it
      * (instead of 4 times LDR, 2 SXTB16 and 2 STR, and a loop each). */
     const int32_t full = len >> 2;
     if (full > 0) {
         const int8_t *x0 = x, *x2 = x + 2 * stride;
         int16_t *dst = cols;
         int32_t n = full;
-        /* STM stores registers in ascending order: pixel 0's even and odd words, then pixel 1's... */
-        register uint32_t e0 __asm__("r0");
-        register uint32_t o0 __asm__("r1");
-        register uint32_t e1 __asm__("r2");
-        register uint32_t o1 __asm__("r3");
-        register uint32_t e2 __asm__("r8");
-        register uint32_t o2 __asm__("r9");
-        register uint32_t e3 __asm__("r10");
-        register uint32_t o3 __asm__("r11");
-        __asm__ volatile("1:\n\t"
-                         "ldr %[o1], [%[x0], %[s]]\n\t"
-                         "ldr %[o0], [%[x0]], #4\n\t"
-                         "ldr %[o3], [%[x2], %[s]]\n\t"
-                         "ldr %[o2], [%[x2]], #4\n\t"
-                         "sxtb16 %[e0], %[o0]\n\t"
-                         "sxtb16 %[o0], %[o0], ror #8\n\t"
-                         "sxtb16 %[e1], %[o1]\n\t"
-                         "sxtb16 %[o1], %[o1], ror #8\n\t"
-                         "sxtb16 %[e2], %[o2]\n\t"
-                         "sxtb16 %[o2], %[o2], ror #8\n\t"
-                         "sxtb16 %[e3], %[o3]\n\t"
-                         "sxtb16 %[o3], %[o3], ror #8\n\t"
-                         "stm %[dst]!, {%[e0], %[o0], %[e1], %[o1], %[e2], %[o2], %[e3], %[o3]}\n\t"
+        /* STM stores registers in ascending order: a pixel's even and odd words, then the next
+         * pixel's. Four fixed registers leave the compiler room at every optimisation level. */
+        register uint32_t e0 __asm__("r8");
+        register uint32_t o0 __asm__("r9");
+        register uint32_t e1 __asm__("r10");
+        register uint32_t o1 __asm__("r11");
+#define GEMM_WIDEN_PAIR(XP)                                  \
+    "ldr %[o1], [%[" XP "], %[s]]\n\t"                       \
+    "ldr %[o0], [%[" XP "]], #4\n\t"                         \
+    "sxtb16 %[e0], %[o0]\n\t"                                \
+    "sxtb16 %[o0], %[o0], ror #8\n\t"                        \
+    "sxtb16 %[e1], %[o1]\n\t"                                \
+    "sxtb16 %[o1], %[o1], ror #8\n\t"                        \
+    "stm %[dst]!, {%[e0], %[o0], %[e1], %[o1]}\n\t"
+        __asm__ volatile("1:\n\t" GEMM_WIDEN_PAIR("x0") GEMM_WIDEN_PAIR("x2")
                          "subs %[n], %[n], #1\n\t"
                          "bne 1b"
-                         : [e0] "=&r"(e0), [o0] "=&r"(o0), [e1] "=&r"(e1), [o1] "=&r"(o1), [e2] "=&r"(e2),
-                           [o2] "=&r"(o2), [e3] "=&r"(e3), [o3] "=&r"(o3), [x0] "+r"(x0), [x2] "+r"(x2),
-                           [dst] "+r"(dst), [n] "+r"(n)
+                         : [e0] "=&r"(e0), [o0] "=&r"(o0), [e1] "=&r"(e1), [o1] "=&r"(o1), [x0] "+r"(x0),
+                           [x2] "+r"(x2), [dst] "+r"(dst), [n] "+r"(n)
                          : [s] "r"(stride)
                          : "cc", "memory");
+#undef GEMM_WIDEN_PAIR
     }
     if (len & 3) {
         for (int32_t i = 0; i < 4; i++) {
