@@ -7,7 +7,11 @@
  * instead of once per filter row takes the input SXTB16s out of the inner loop; a row's weight
  * word, widened by two SXTB16s, serves the block's 4 pixels; so 4 input channels of 4 pixels
  * against one row are 1 LDR, 2 SXTB16, 2 LDM and 8 SMLAD (16 MACs). One row at a time leaves
- * the registers for the sums of 4 pixels, and its output stage has one channel's constants. */
+ * the registers for the sums of 4 pixels, and its output stage has one channel's constants.
+ * Per row and block, besides: its bias as the first SMLADs' accumulator, its chunks in a loop
+ * of 8 bodies entered at the body that leaves whole passes (no odd-chunk branches), and where
+ * every channel takes te_gemm_requant, the sums straight into the output stage (conv_1x1_s8.c
+ * gemm_fused). */
 #ifndef TE_GEMM_S8_H
 #define TE_GEMM_S8_H
 

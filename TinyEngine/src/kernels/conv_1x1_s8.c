@@ -13,8 +13,11 @@
 #include "te_gemm_s8_mve.h"
 #include "tinyengine.h"
 
-/* Output channels per group: the dot products of a group's rows go to a buffer of 4 x GROUP
- * sums on the stack, then through the output stage; two loops, each with all the registers. */
+/* Layers whose channels all take te_gemm_requant with the range of int8 run fused rows on the
+ * DSP path (gemm_fused: each row's sums go from its dot products to its output stage in
+ * registers). The others, and the portable path, run groups of rows: the dot products of a
+ * group's rows go to a buffer of 4 x GROUP sums on the stack, then through the output stage;
+ * two loops, each with all the registers. */
 #define GROUP 16
 
 /* The assembly needs 14 free registers and LDM/STM of r0-r3 and r8-r11: optimised Thumb-2
