@@ -21,6 +21,14 @@
 #include "te_fixedpoint.h"
 #include "tinyengine.h"
 
+/* Whether the GEMM runs its inline assembly (conv_1x1_s8.c; an -O0 build keeps a frame pointer
+ * and takes the portable loops). */
+#if TE_USE_DSP && defined(__OPTIMIZE__) && defined(__thumb2__)
+#define TE_GEMM_ASM 1
+#else
+#define TE_GEMM_ASM 0
+#endif
+
 #if TE_USE_DSP
 #include <arm_acle.h>
 
@@ -165,9 +173,11 @@ typedef struct {
     int32_t chunks;
     int32_t full_range; /* [act_min, act_max] covers int8 */
     int32_t all_fast;   /* full_range and every channel takes te_gemm_requant */
-    /* Where all_fast, on the DSP path: start_hi of te_gemm_requant for right = 1 + i, one load
-     * a row instead of computing it (conv_1x1_s8.c). */
+#if TE_GEMM_ASM
+    /* Where all_fast: start_hi of te_gemm_requant for right = 1 + i, one load a row instead of
+     * computing it (conv_1x1_s8.c gemm_fused). */
     int32_t start_hi[TE_GEMM_REQUANT_MAX_RIGHT];
+#endif
 } te_gemm;
 
 /* Columns of len bytes; the caller checks te_gemm_max_block(g->chunks) > 0. */

@@ -20,17 +20,13 @@
  * two loops, each with all the registers. */
 #define GROUP 16
 
-/* The assembly needs 14 free registers and LDM/STM of r0-r3 and r8-r11: optimised Thumb-2
- * builds (an -O0 build keeps a frame pointer and runs the portable loops on the same
- * scratch). Its reads (scratch, filter, constants) and writes (sums, outputs) are declared by
- * a "memory" clobber, and it is volatile: the output stage has no other result. */
-#if TE_USE_DSP && defined(__OPTIMIZE__) && defined(__thumb2__)
-#define GEMM_ASM 1
-#else
-#define GEMM_ASM 0
-#endif
+/* The assembly (TE_GEMM_ASM, te_gemm_s8.h) needs up to 14 free registers and LDM/STM of fixed
+ * ones: optimised Thumb-2 builds (an -O0 build keeps a frame pointer and runs the portable
+ * loops on the same scratch). Its reads (scratch, filter, constants) and writes (sums, outputs)
+ * are declared by a "memory" clobber, and it is volatile: the output stage has no other
+ * result. */
 
-#if GEMM_ASM
+#if TE_GEMM_ASM
 /* One chunk (4 input channels) of a row against the block's 4, 2 or 1 pixels: the weight word
  * widened into its even (we) and odd (w) pairs, SMLAD with each pixel's two scratch words. */
 #define GEMM_WEIGHTS                 \
@@ -178,7 +174,7 @@ static inline __attribute__((always_inline)) void gemm_dot_rows(const int16_t *c
                                                                 int32_t block, const int32_t *bias, int32_t count,
                                                                 uint32_t *acc)
 {
-#if GEMM_ASM
+#if TE_GEMM_ASM
     const int8_t *w8 = *wp;
     const int32_t *bp = bias, *end = bias + count, rest = chunks - 1;
     uint32_t *accp = acc, jump[2] = {0, 0};
@@ -245,7 +241,7 @@ static inline __attribute__((always_inline)) void gemm_store_fast(const te_conv_
     const int32_t cout = p->out_c;
     /* start_hi = 2^(right-1) + offset 2^right = ((2 offset + 1) << right) >> 1. */
     const uint32_t odd_offset = 2u * (uint32_t)p->output_offset + 1u;
-#if GEMM_ASM
+#if TE_GEMM_ASM
     const int32_t *mp = p->multiplier + oc, *end = mp + count;
     const int8_t *sp8 = p->shift + oc;
     int8_t *op = out;
@@ -309,7 +305,7 @@ static inline __attribute__((always_inline)) void gemm_rows(const te_gemm *g, co
         const int32_t count = cout - oc < GROUP ? cout - oc : GROUP;
         gemm_dot_rows(cols, &w, g->chunks, block, p->bias + oc, count, acc);
         /* The assembly takes such layers in gemm_fused. */
-        if (!GEMM_ASM && g->all_fast) {
+        if (!TE_GEMM_ASM && g->all_fast) {
             gemm_store_fast(p, oc, count, block, acc, out + oc);
         } else {
             gemm_store_general(g, oc, count, block, acc, out + oc);
@@ -333,7 +329,7 @@ static void __attribute__((noinline)) gemm_rows1(const te_gemm *g, const int16_t
     gemm_rows(g, cols, 1, out);
 }
 
-#if GEMM_ASM
+#if TE_GEMM_ASM
 /* Every row of the block (block: a constant 4, 2 or 1) for a layer with g->all_fast. */
 static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, const int16_t *cols, int32_t block,
                                                              int8_t *out)
@@ -398,7 +394,7 @@ static void __attribute__((noinline)) gemm_fused1(const te_gemm *g, const int16_
 
 void te_gemm_block(const te_gemm *g, const int16_t *cols, int32_t block, int8_t *out)
 {
-#if GEMM_ASM
+#if TE_GEMM_ASM
     if (g->all_fast) {
         if (block == 4) {
             gemm_fused4(g, cols, out);
@@ -428,7 +424,7 @@ void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
     for (int32_t oc = 0; oc < p->out_c && g->all_fast; oc++) {
         g->all_fast = te_gemm_requant_applies(p->multiplier[oc], ~(int32_t)p->shift[oc]);
     }
-#if GEMM_ASM
+#if TE_GEMM_ASM
     /* gemm_store_fast's start_hi = ((2 offset + 1) << right) >> 1, once per layer. */
     const uint32_t odd_offset = 2u * (uint32_t)p->output_offset + 1u;
     for (int32_t right = 1; g->all_fast && right <= TE_GEMM_REQUANT_MAX_RIGHT; right++) {
@@ -439,7 +435,7 @@ void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
 
 void te_gemm_widen4(const int8_t *x, int32_t stride, int32_t len, int16_t *cols)
 {
-#if GEMM_ASM
+#if TE_GEMM_ASM
     /* A chunk of the 4 columns is 4 LDR, 8 SXTB16 and two STM of the block's 8 words for it
      * (instead of 4 times LDR, 2 SXTB16 and 2 STR, and a loop each). */
     const int32_t full = len >> 2;
