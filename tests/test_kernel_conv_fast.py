@@ -11,9 +11,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from platformio_tinyengine.lowering.conv import (CONV_COLUMN_MAX, GEMM_SCRATCH_HALVES, POINTWISE_MAX_IN_C,
-                                                 conv_s8_scratch_bytes, gemm_blocks, gemm_filter_layout,
-                                                 gemm_scratch_bytes)
+from platformio_tinyengine.lowering.conv import (CONV_COLUMN_MAX, GEMM_BLOCK_HALVES, GEMM_SCRATCH_HALVES,
+                                                 POINTWISE_MAX_IN_C, conv_s8_scratch_bytes, gemm_blocks,
+                                                 gemm_filter_layout, gemm_scratch_bytes)
 from platformio_tinyengine.lowering.elementwise import ADD_TABLE_BYTES, ADD_TABLE_MIN_ELEMENTS, add_table_bytes
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
@@ -36,9 +36,10 @@ def add_conv(b: ModelBuilder, rng: np.random.Generator, name: str, x: int, in_sh
              stride: int = 1, dilation: int = 1, padding: int = SAME, activation: int = 0,
              scales: str = "normal", out_zp: int | None = None) -> tuple[int, tuple]:
     """A CONV_2D on tensor x; scales picks the effective scales s_in * s_w / s_out:
-    normal (below 1/4: te_requant_fast everywhere), or mixed: per channel from below 2^-24 to
+    normal (below 1/4: te_requant_fast everywhere), mixed: per channel from below 2^-24 to
     above 1 (left shifts, e = 1, e = 0 and the unfolded offset), so that one layer takes every
-    requantisation path."""
+    requantisation path, or fast_ends: every channel te_gemm_requant's, at both ends of its
+    right shifts (1 and TE_GEMM_REQUANT_MAX_RIGHT) and between."""
     n, h, w, cin = in_shape
     s_in = b.tensors[x].quantization.scale[0]
     if scales == "normal":
@@ -46,7 +47,9 @@ def add_conv(b: ModelBuilder, rng: np.random.Generator, name: str, x: int, in_sh
         s_out = scale(rng, 0.02, 0.5)
     else:
         s_out = 0.05
-        exponents = np.resize(np.array([-27.0, -24.5, -9.0, -1.7, -1.0, -0.4, 0.3, 2.5]), cout)
+        ends = [-2.5, -24.5, -2.1, -24.1, -11.3] if scales == "fast_ends" else [-27.0, -24.5, -9.0, -1.7, -1.0,
+                                                                                 -0.4, 0.3, 2.5]
+        exponents = np.resize(np.array(ends), cout)
         w_scales = (s_out / s_in * 2.0 ** exponents).astype(np.float32)
     wt = b.const(f"{name}_w", weights(rng, (cout, k, k, cin)), w_scales, 0, axis=0)
     bias = b.const(f"{name}_b", rng.integers(-3000, 3000, size=cout).astype(np.int32), np.float32(s_in) * w_scales, 0)
@@ -87,8 +90,18 @@ POINTWISE_CASES = {
     "mixed_shifts": dict(shape=(1, 3, 3, 9), cout=8, scales="mixed"),
     "mixed_shifts_relu6": dict(shape=(1, 3, 3, 16), cout=11, scales="mixed", activation=3),
     "batch_2": dict(shape=(2, 3, 1, 6), cout=3),
-    "cin_300_blocks_of_2": dict(shape=(1, 1, 7, 300), cout=5),
-    "cin_604_blocks_of_1": dict(shape=(1, 3, 1, 604), cout=3, activation=1),
+    "cin_300_blocks_4_2_1": dict(shape=(1, 1, 7, 300), cout=5),
+    "cin_516_blocks_of_2": dict(shape=(1, 1, 5, 516), cout=6),
+    "cin_604_blocks_of_2": dict(shape=(1, 3, 1, 604), cout=3, activation=1),
+    # The fused rows (every channel fast, int8 range) take 1 to 5 chunks above, 6 here; the
+    # grouped rows (other channels or a narrower range) three groups, the last one partial.
+    "cin_21_cout_19": dict(shape=(1, 3, 3, 21), cout=19),
+    "fast_right_1_and_23": dict(shape=(1, 3, 3, 14), cout=10, scales="fast_ends"),
+    # Rows of 8 chunks (one pass of the blocks of 4's loop of 8) and of 9 (two passes).
+    "cin_32_chunks_8": dict(shape=(1, 3, 3, 32), cout=5),
+    "cin_33_chunks_9": dict(shape=(1, 3, 3, 33), cout=6),
+    "mixed_shifts_cout_37": dict(shape=(1, 3, 3, 22), cout=37, scales="mixed"),
+    "relu_cout_35": dict(shape=(1, 2, 3, 10), cout=35, activation=1),
 }
 
 # te_conv_s8: windows of up to 1024 bytes take the im2col GEMM (blocks of 4, 2 and 1 pixels),
@@ -101,7 +114,7 @@ CONV_CASES = {
     "5x5_same_cin_2": dict(shape=(1, 6, 5, 2), cout=3, k=5),
     "window_144_bytes": dict(shape=(1, 4, 5, 16), cout=5, k=3),
     "window_153_bytes": dict(shape=(1, 4, 4, 17), cout=3, k=3),
-    "window_576_bytes_blocks_of_1": dict(shape=(1, 4, 3, 64), cout=6, k=3, stride=2),
+    "window_576_bytes_blocks_of_2": dict(shape=(1, 4, 3, 64), cout=6, k=3, stride=2),
     "window_1026_bytes_direct": dict(shape=(1, 3, 3, 114), cout=3, k=3),
     "dilation_2": dict(shape=(1, 7, 7, 3), cout=4, k=3, dilation=2),
     "valid_stride2": dict(shape=(1, 9, 9, 3), cout=6, k=3, stride=2, padding=VALID),
@@ -201,9 +214,11 @@ def test_column_limit_matches_the_kernel():
     header = (C_INCLUDE_DIR / "te_gemm_s8.h").read_text()
     assert f"#define TE_GEMM_SCRATCH_HALVES {GEMM_SCRATCH_HALVES}\n" in header
     assert "#define TE_GEMM_MAX_CHUNKS (TE_GEMM_SCRATCH_HALVES / 4)\n" in header
-    assert CONV_COLUMN_MAX == GEMM_SCRATCH_HALVES
-    assert gemm_blocks(11, 144) == [4, 4, 2, 1] and gemm_blocks(3, CONV_COLUMN_MAX) == [1, 1, 1]
-    assert gemm_blocks(9, 512) == [2, 2, 2, 2, 1] and gemm_blocks(2, POINTWISE_MAX_IN_C) == [1, 1]
+    assert "#define TE_GEMM_BLOCK_HALVES (2 * TE_GEMM_SCRATCH_HALVES)\n" in header
+    assert CONV_COLUMN_MAX == GEMM_SCRATCH_HALVES and GEMM_BLOCK_HALVES == 2 * GEMM_SCRATCH_HALVES
+    assert gemm_blocks(11, 144) == [4, 4, 2, 1] and gemm_blocks(3, CONV_COLUMN_MAX) == [2, 1]
+    assert gemm_blocks(9, 512) == [4, 4, 1] and gemm_blocks(9, 516) == [2, 2, 2, 2, 1]
+    assert gemm_blocks(2, POINTWISE_MAX_IN_C) == [2]
     assert gemm_blocks(1, POINTWISE_MAX_IN_C + 1) == []
 
 

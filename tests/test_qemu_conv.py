@@ -13,6 +13,7 @@ import pytest
 from platformio_tinyengine import firmware
 from platformio_tinyengine.boards import resolve_board
 from platformio_tinyengine.pipeline import compile_model
+from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
 from tests.kernel_check import scale
 from tests.model_builder import ModelBuilder
 from platformio_tinyengine.lowering.elementwise import ADD_TABLE_BYTES
@@ -115,6 +116,20 @@ def test_dsp_instructions_are_compiled():
     text = subprocess.run(["arm-none-eabi-objdump", "-d", str(portable["add_s8"])], capture_output=True,
                           text=True, check=True).stdout
     assert "smmlar" not in text and "ssat" not in text
+
+
+@requires_qemu
+@pytest.mark.parametrize("optimization", ["-Os", "-O1", "-O3", "-Og"])
+@pytest.mark.parametrize("board_id", ["qemu_cortex_m7", "qemu_cortex_m4"])
+def test_gemm_assembly_compiles_at_every_optimisation_level(board_id, optimization, tmp_path):
+    """The GEMM's inline assembly takes up to 14 registers, some fixed: the compiler must find them
+    at every level a project may build with (PlatformIO's default is -Os), not only the -O2 of
+    the benchmarks."""
+    flags = firmware.compiler_flags(resolve_board(board_id), optimization)
+    for stem in ("conv_1x1_s8", "conv_s8"):
+        source = C_SOURCE_DIR / "kernels" / f"{stem}.c"
+        subprocess.run([firmware.GCC, *flags, "-I", str(C_INCLUDE_DIR), "-c", str(source), "-o",
+                        str(tmp_path / f"{stem}.o")], check=True, capture_output=True)
 
 
 REQUANT_MAIN = r"""

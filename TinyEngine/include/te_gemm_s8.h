@@ -7,7 +7,11 @@
  * instead of once per filter row takes the input SXTB16s out of the inner loop; a row's weight
  * word, widened by two SXTB16s, serves the block's 4 pixels; so 4 input channels of 4 pixels
  * against one row are 1 LDR, 2 SXTB16, 2 LDM and 8 SMLAD (16 MACs). One row at a time leaves
- * the registers for the sums of 4 pixels, and its output stage has one channel's constants. */
+ * the registers for the sums of 4 pixels, and its output stage has one channel's constants.
+ * Per row and block, besides: its bias as the first SMLADs' accumulator, its chunks in a loop
+ * of 8 bodies entered at the body that leaves whole passes (no odd-chunk branches), and where
+ * every channel takes te_gemm_requant, the sums straight into the output stage (conv_1x1_s8.c
+ * gemm_fused). */
 #ifndef TE_GEMM_S8_H
 #define TE_GEMM_S8_H
 
@@ -16,6 +20,14 @@
 
 #include "te_fixedpoint.h"
 #include "tinyengine.h"
+
+/* Whether the GEMM runs its inline assembly (conv_1x1_s8.c; an -O0 build keeps a frame pointer
+ * and takes the portable loops). */
+#if TE_USE_DSP && defined(__OPTIMIZE__) && defined(__thumb2__)
+#define TE_GEMM_ASM 1
+#else
+#define TE_GEMM_ASM 0
+#endif
 
 #if TE_USE_DSP
 #include <arm_acle.h>
@@ -67,20 +79,28 @@ static inline int te_gemm_requant_applies(int32_t multiplier, int32_t right)
     return multiplier >= 0 && (uint32_t)(right - 1) <= (uint32_t)(TE_GEMM_REQUANT_MAX_RIGHT - 1);
 }
 
-/* The most int16 values a block of widened columns takes: the bound of the blocks below (and
- * of the generator's scratch buffers, lowering/conv.py gemm_scratch_bytes). */
+/* The most int16 values one widened column takes (so the widest column; lowering/conv.py
+ * GEMM_SCRATCH_HALVES). */
 #define TE_GEMM_SCRATCH_HALVES 1024
 
-/* Columns are read in chunks of 4 bytes; a block of b columns of c chunks takes 4 b c halves
- * of scratch. The largest block (4, 2 or 1 pixels) whose columns fit, 0 if one does not:
- * TE_GEMM_MAX_CHUNKS chunks at most (lowering/conv.py routes wider pointwise layers to
- * te_conv_s8). */
+/* Columns are read in chunks of 4 bytes, TE_GEMM_MAX_CHUNKS at most (lowering/conv.py routes
+ * wider pointwise layers to te_conv_s8). */
 #define TE_GEMM_MAX_CHUNKS (TE_GEMM_SCRATCH_HALVES / 4)
 
+/* The most int16 values a block of widened columns takes (lowering/conv.py GEMM_BLOCK_HALVES):
+ * two columns' worth, so that layers up to 512 input channels run in blocks of 4 pixels, whose
+ * rows cost the least per MAC. */
+#define TE_GEMM_BLOCK_HALVES (2 * TE_GEMM_SCRATCH_HALVES)
+
+/* A block of b columns of c chunks takes 4 b c halves of scratch. The largest block (4, 2 or 1
+ * pixels) whose columns fit, 0 if a column is too long. */
 static inline int32_t te_gemm_max_block(int32_t chunks)
 {
+    if (chunks > TE_GEMM_MAX_CHUNKS) {
+        return 0;
+    }
     int32_t block = 4;
-    while (block > 0 && 4 * block * chunks > TE_GEMM_SCRATCH_HALVES) {
+    while (block > 1 && 4 * block * chunks > TE_GEMM_BLOCK_HALVES) {
         block >>= 1;
     }
     return block;
@@ -108,10 +128,21 @@ static inline void te_gemm_widen_word(uint32_t v, int16_t *dst)
 #endif
 }
 
+/* The last `tail` (1..3) bytes of a column, at x, as the chunk word x0, x1, x2, 0... widened at
+ * dst: a last partial chunk is padded with zeros (it meets the rows' zero padding). */
+static inline void te_gemm_widen_tail(const int8_t *x, int32_t tail, int16_t *dst)
+{
+    uint32_t v = 0;
+    for (int32_t i = tail - 1; i >= 0; i--) {
+        v = v << 8 | (uint8_t)x[i];
+    }
+    te_gemm_widen_word(v, dst);
+}
+
 /* Widens one column of len bytes into slot `slot` of a block of `block` columns at `cols`:
  * chunk k of the column (bytes x0..x3) goes to cols[4 (k block + slot)..+3] as x0, x2, x1, x3,
  * the two words SXTB16 and SXTB16 ROR #8 make of it (so the filter rows keep their natural
- * order); a last partial chunk is padded with zeros (it meets the rows' zero padding). */
+ * order). */
 static inline void te_gemm_widen(const int8_t *x, int32_t len, int16_t *cols, int32_t slot, int32_t block)
 {
     int16_t *dst = cols + 4 * slot;
@@ -127,13 +158,13 @@ static inline void te_gemm_widen(const int8_t *x, int32_t len, int16_t *cols, in
 #endif
     }
     if (len & 3) {
-        uint32_t v = 0;
-        for (int32_t i = (len & 3) - 1; i >= 0; i--) {
-            v = v << 8 | (uint8_t)x[i];
-        }
-        te_gemm_widen_word(v, dst);
+        te_gemm_widen_tail(x, len & 3, dst);
     }
 }
+
+/* te_gemm_widen of the 4 columns of len bytes at x, x + stride, x + 2 stride and x + 3 stride
+ * into a block of 4 (conv_1x1_s8.c). */
+void te_gemm_widen4(const int8_t *x, int32_t stride, int32_t len, int16_t *cols);
 
 /* A layer's GEMM: `filter` holds out_c rows of 4 * chunks bytes ([k_h][k_w][in_c] zero-padded,
  * lowering/conv.py gemm_filter_layout), `bias` is folded with the input offset. */
@@ -142,6 +173,11 @@ typedef struct {
     int32_t chunks;
     int32_t full_range; /* [act_min, act_max] covers int8 */
     int32_t all_fast;   /* full_range and every channel takes te_gemm_requant */
+#if TE_GEMM_ASM
+    /* Where all_fast: start_hi of te_gemm_requant for right = 1 + i, one load a row instead of
+     * computing it (conv_1x1_s8.c gemm_fused). */
+    int32_t start_hi[TE_GEMM_REQUANT_MAX_RIGHT];
+#endif
 } te_gemm;
 
 /* Columns of len bytes; the caller checks te_gemm_max_block(g->chunks) > 0. */

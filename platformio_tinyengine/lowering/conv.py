@@ -18,19 +18,24 @@ SAME, VALID = 0, 1
 # one widened column within the GEMM's scratch bound).
 CONV_COLUMN_MAX = 1024
 # The GEMM of te_conv_1x1_s8 and te_conv_s8 widens the columns of a block of pixels into an
-# arena scratch of at most this many int16 values (te_gemm_s8.h TE_GEMM_SCRATCH_HALVES), 4 per
-# 4-byte chunk.
+# arena scratch, 4 int16 values per 4-byte chunk: one column takes at most this many
+# (te_gemm_s8.h TE_GEMM_SCRATCH_HALVES), a block of columns at most GEMM_BLOCK_HALVES
+# (TE_GEMM_BLOCK_HALVES).
 GEMM_SCRATCH_HALVES = 1024
+GEMM_BLOCK_HALVES = 2 * GEMM_SCRATCH_HALVES
 # te_conv_1x1_s8 takes up to this many input channels (one column in the scratch); wider
 # pointwise layers run in te_conv_s8.
 POINTWISE_MAX_IN_C = GEMM_SCRATCH_HALVES
 
 
 def gemm_max_block(column_bytes: int) -> int:
-    """te_gemm_max_block: the most pixels whose widened columns fit the scratch bound."""
+    """te_gemm_max_block: the most pixels (4, 2 or 1) whose widened columns fit the block bound,
+    0 for a column longer than the column bound."""
     chunks = -(-column_bytes // 4)
+    if chunks > GEMM_SCRATCH_HALVES // 4:
+        return 0
     block = 4
-    while block and 4 * block * chunks > GEMM_SCRATCH_HALVES:
+    while block > 1 and 4 * block * chunks > GEMM_BLOCK_HALVES:
         block //= 2
     return block
 

@@ -13,67 +13,105 @@
 #include "te_gemm_s8_mve.h"
 #include "tinyengine.h"
 
-/* Output channels per group: the dot products of a group's rows go to a buffer of 4 x GROUP
- * sums on the stack, then through the output stage; two loops, each with all the registers. */
+/* Layers whose channels all take te_gemm_requant with the range of int8 run fused rows on the
+ * DSP path (gemm_fused: each row's sums go from its dot products to its output stage in
+ * registers). The others, and the portable path, run groups of rows: the dot products of a
+ * group's rows go to a buffer of 4 x GROUP sums on the stack, then through the output stage;
+ * two loops, each with all the registers. */
 #define GROUP 16
 
-/* The assembly needs 14 free registers and LDM/STM of r0-r3 and r8-r11: optimised Thumb-2
- * builds (an -O0 build keeps a frame pointer and runs the portable loops on the same
- * scratch). Its reads (scratch, filter, constants) and writes (sums, outputs) are declared by
- * a "memory" clobber, and it is volatile: the output stage has no other result. */
-#if TE_USE_DSP && defined(__OPTIMIZE__) && defined(__thumb2__)
-#define GEMM_ASM 1
-#else
-#define GEMM_ASM 0
-#endif
+/* The assembly (TE_GEMM_ASM, te_gemm_s8.h) needs up to 14 free registers and LDM/STM of fixed
+ * ones: optimised Thumb-2 builds (an -O0 build keeps a frame pointer and runs the portable
+ * loops on the same scratch). Its reads (scratch, filter, constants) and writes (sums, outputs)
+ * are declared by a "memory" clobber, and it is volatile: the output stage has no other
+ * result. */
 
-#if GEMM_ASM
+#if TE_GEMM_ASM
 /* One chunk (4 input channels) of a row against the block's 4, 2 or 1 pixels: the weight word
  * widened into its even (we) and odd (w) pairs, SMLAD with each pixel's two scratch words. */
 #define GEMM_WEIGHTS                 \
     "ldr %[w], [%[wp]], #4\n\t"      \
     "sxtb16 %[we], %[w]\n\t"         \
     "sxtb16 %[w], %[w], ror #8\n\t"
-#define GEMM_PIXEL(A, X, Y)                         \
-    "smlad %[" A "], %[" X "], %[we], %[" A "]\n\t" \
+#define GEMM_PIXEL(A, X, Y) GEMM_PIXEL_FROM(A, X, Y, A)
+/* The same starting from sum S (the row's bias for its first chunk). */
+#define GEMM_PIXEL_FROM(A, X, Y, S)                 \
+    "smlad %[" A "], %[" X "], %[we], %[" S "]\n\t" \
     "smlad %[" A "], %[" Y "], %[w], %[" A "]\n\t"
 #define GEMM_LDM4 "ldm %[xp]!, {%[x0], %[x1], %[x2], %[x3]}\n\t"
-#define GEMM_BODY4                                                                                             \
-    GEMM_LDM4 GEMM_WEIGHTS GEMM_PIXEL("a0", "x0", "x1") GEMM_PIXEL("a1", "x2", "x3") GEMM_LDM4 GEMM_PIXEL("a2", \
-                                                                                                     "x0", "x1") \
-        GEMM_PIXEL("a3", "x2", "x3")
-#define GEMM_BODY2 GEMM_LDM4 GEMM_WEIGHTS GEMM_PIXEL("a0", "x0", "x1") GEMM_PIXEL("a1", "x2", "x3")
-#define GEMM_BODY1 "ldrd %[x0], %[x1], [%[xp]], #8\n\t" GEMM_WEIGHTS GEMM_PIXEL("a0", "x0", "x1")
+#define GEMM_BODY4_FROM(S0, S1, S2, S3)                                                                     \
+    GEMM_LDM4 GEMM_WEIGHTS GEMM_PIXEL_FROM("a0", "x0", "x1", S0) GEMM_PIXEL_FROM("a1", "x2", "x3", S1) GEMM_LDM4 \
+        GEMM_PIXEL_FROM("a2", "x0", "x1", S2) GEMM_PIXEL_FROM("a3", "x2", "x3", S3)
+#define GEMM_BODY2_FROM(S0, S1) \
+    GEMM_LDM4 GEMM_WEIGHTS GEMM_PIXEL_FROM("a0", "x0", "x1", S0) GEMM_PIXEL_FROM("a1", "x2", "x3", S1)
+#define GEMM_BODY1_FROM(S0) "ldrd %[x0], %[x1], [%[xp]], #8\n\t" GEMM_WEIGHTS GEMM_PIXEL_FROM("a0", "x0", "x1", S0)
+#define GEMM_BODY4 GEMM_BODY4_FROM("a0", "a1", "a2", "a3")
+#define GEMM_BODY2 GEMM_BODY2_FROM("a0", "a1")
+#define GEMM_BODY1 GEMM_BODY1_FROM("a0")
 
-/* Rows until the bias pointer reaches `end`: each row's sums from its bias, `chunks` (>= 1)
- * bodies two per iteration (an odd one first: LSRS leaves chunks & 1 in C and whether
- * chunks > 1 in Z; the bodies set no flags), then stored at *accp (STORE). */
-#define GEMM_ROWS(BODY, STORE)                                                                     \
-    "0:\n\t"                                                                                       \
-    "ldr %[a0], [%[bp]], #4\n\t"                                                                   \
-    "mov %[a1], %[a0]\n\t"                                                                         \
-    "mov %[a2], %[a0]\n\t"                                                                         \
-    "mov %[a3], %[a0]\n\t"                                                                         \
-    "ldr %[xp], %[cols]\n\t"                                                                       \
-    "ldr %[n], %[chunks]\n\t"                                                                      \
-    "lsrs %[n], %[n], #1\n\t"                                                                      \
-    "bcc 1f\n\t" BODY "beq 2f\n"                                                                   \
-    "1:\n\t" BODY BODY "subs %[n], %[n], #1\n\t"                                                   \
-    "bne 1b\n"                                                                                     \
-    "2:\n\t"                                                                                       \
-    "ldr %[xp], %[accp]\n\t" STORE "str %[xp], %[accp]\n\t"                                        \
-    "ldr %[n], %[end]\n\t"                                                                         \
-    "cmp %[bp], %[n]\n\t"                                                                          \
+/* Once per call, before the rows (temporaries: the sums): the rows' `rest` = chunks - 1 chunks
+ * after the first take ceil(rest / K) passes (iters) of GEMM_CHUNKS' loop of K = 2^LOG bodies,
+ * the first pass entered past (K - rest % K) % K of them: `entry`, that body's address with the
+ * Thumb bit (the loop's end when rest is 0). */
+#define GEMM_ENTRY(K, LOG)                         \
+    "ldr %[a0], %[rest]\n\t"                       \
+    "adds %[a1], %[a0], #" K " - 1\n\t"            \
+    "lsrs %[a1], %[a1], #" LOG "\n\t"              \
+    "str %[a1], %[iters]\n\t"                      \
+    "adr.w %[a2], 3f\n\t"                          \
+    "adr.w %[a3], 4f\n\t"                          \
+    "sub %[a3], %[a3], %[a2]\n\t"                  \
+    "negs %[a0], %[a0]\n\t"                        \
+    "and %[a0], %[a0], #" K " - 1\n\t"             \
+    "mla %[a2], %[a0], %[a3], %[a2]\n\t"           \
+    "cmp %[a1], #0\n\t"                            \
+    "bne 1f\n\t"                                   \
+    "adr.w %[a2], 2f\n"                            \
+    "1:\n\t"                                       \
+    "orr %[a2], %[a2], #1\n\t"                     \
+    "str %[a2], %[entry]\n\t"
+
+/* A row's dot products with the block's pixels, from its bias in n: the first chunk (FIRST)
+ * accumulates onto the bias, the others (BODY, which sets no flags) run in the loop of K bodies
+ * (BODY and MORE, K - 1 more) GEMM_ENTRY prepared, jumped into (LDR pc): two instructions a row
+ * besides SUBS and BNE per K chunks. */
+#define GEMM_CHUNKS(FIRST, BODY, MORE)           \
+    FIRST "ldr %[n], %[iters]\n\t"               \
+    "ldr pc, %[entry]\n"                         \
+    "3:\n\t" BODY "4:\n\t" MORE                  \
+    "subs %[n], %[n], #1\n\t"                    \
+    "bne 3b\n"                                   \
+    "2:\n\t"
+/* The same for rows of at most K chunks: one pass, no count. */
+#define GEMM_CHUNKS_ONCE(FIRST, BODY, MORE) \
+    FIRST "ldr pc, %[entry]\n"              \
+    "3:\n\t" BODY "4:\n\t" MORE "2:\n\t"
+/* The loops' K - 1 further bodies: loops of 4 bodies, and of 8 for the fused rows of blocks of 4
+ * (most of the work). */
+#define GEMM_MORE4 GEMM_BODY4 GEMM_BODY4 GEMM_BODY4
+#define GEMM_MORE4_8 GEMM_MORE4 GEMM_BODY4 GEMM_MORE4
+#define GEMM_MORE2 GEMM_BODY2 GEMM_BODY2 GEMM_BODY2
+#define GEMM_MORE1 GEMM_BODY1 GEMM_BODY1 GEMM_BODY1
+
+/* Rows until the bias pointer reaches `end`, each row's sums stored at *accp (STORE). */
+#define GEMM_ROWS(CHUNKS, K, LOG, STORE)                                                 \
+    GEMM_ENTRY(K, LOG) "0:\n\t"                                                          \
+    "ldr %[n], [%[bp]], #4\n\t"                                                          \
+    "ldr %[xp], %[cols]\n\t" CHUNKS                                                      \
+    "ldr %[xp], %[accp]\n\t" STORE "str %[xp], %[accp]\n\t"                              \
+    "ldr %[n], %[end]\n\t"                                                               \
+    "cmp %[bp], %[n]\n\t"                                                                \
     "bne 0b"
 
-/* te_gemm_requant of X (multiplier m, start_hi h, right r), saturated into hi. */
-#define GEMM_REQUANT(X)                         \
-    "and %[lo], %[" X "], #0x80000000\n\t"      \
-    "orr %[lo], %[lo], #0x40000000\n\t"         \
-    "sub %[hi], %[h], %[" X "], lsr #31\n\t"    \
-    "smlal %[lo], %[hi], %[" X "], %[m]\n\t"    \
-    "asr %[hi], %[hi], %[r]\n\t"                \
-    "ssat %[hi], #8, %[hi]\n\t"
+/* te_gemm_requant of X (multiplier M, start_hi H, right R), saturated into HI (LO: scratch). */
+#define GEMM_REQUANT_IN(X, LO, HI, H, M, R)            \
+    "and %[" LO "], %[" X "], #0x80000000\n\t"         \
+    "orr %[" LO "], %[" LO "], #0x40000000\n\t"        \
+    "sub %[" HI "], %[" H "], %[" X "], lsr #31\n\t"   \
+    "smlal %[" LO "], %[" HI "], %[" X "], %[" M "]\n\t" \
+    "asr %[" HI "], %[" HI "], %[" R "]\n\t"           \
+    "ssat %[" HI "], #8, %[" HI "]\n\t"
+#define GEMM_REQUANT(X) GEMM_REQUANT_IN(X, "lo", "hi", "h", "m", "r")
 
 /* Per row: its `block` sums (LOAD), the channel's multiplier, right = ~shift and start_hi,
  * then the outputs (REQUANT: pixel i at op + i * cout), until the multiplier pointer reaches
@@ -97,6 +135,37 @@
 #define GEMM_OUT2 \
     GEMM_REQUANT("x0") "strb %[hi], [%[op]]\n\t" GEMM_REQUANT("x1") "strb %[hi], [%[op], %[cout]]\n\t"
 #define GEMM_OUT1 GEMM_REQUANT("x0") "strb %[hi], [%[op]]\n\t"
+
+/* The rows of a layer whose channels all take te_gemm_requant with the range of int8, each
+ * row's sums straight from its dot products (CHUNKS) into its output stage, in registers: 14
+ * of them hold the dot's operands and op, the row's output pointer, which addresses the row's
+ * bias, multiplier and shift too ([k + op] for k = kb, km, ks below); its start_hi is
+ * g->start_hi[right - 1] ([hs + 4 right]). The output stage takes
+ * the dot's registers: m in w, right in we, start_hi in n, lo in xp, hi in x0, cout in x1, end
+ * in x2 (OUT loads it), 3 cout in x3, until op reaches `end`. The constants come from the
+ * stack in pairs, one LDRD each. */
+#define GEMM_FUSED(CHUNKS, K, LOG, OUT)                \
+    GEMM_ENTRY(K, LOG) "0:\n\t"                        \
+    "ldrd %[n], %[xp], %[kb_cols]\n\t"                 \
+    "ldr %[n], [%[n], %[op], lsl #2]\n\t" CHUNKS       \
+    "ldrd %[w], %[we], %[km_ks]\n\t"                   \
+    "ldr %[w], [%[w], %[op], lsl #2]\n\t"              \
+    "ldrsb %[we], [%[we], %[op]]\n\t"                  \
+    "ldrd %[n], %[x1], %[hs_cout]\n\t"                 \
+    "mvn %[we], %[we]\n\t"                             \
+    "ldr %[n], [%[n], %[we], lsl #2]\n\t" OUT           \
+    "add %[op], %[op], #1\n\t"                         \
+    "cmp %[op], %[x2]\n\t"                             \
+    "bne 0b"
+#define GEMM_FUSED_REQUANT(X) GEMM_REQUANT_IN(X, "xp", "x0", "n", "w", "we")
+#define GEMM_FUSED_OUT4                                                                               \
+    "ldrd %[x3], %[x2], %[cout3_end]\n\t" GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t"            \
+    GEMM_FUSED_REQUANT("a1") "strb %[x0], [%[op], %[x1]]\n\t" GEMM_FUSED_REQUANT("a2")                 \
+    "strb %[x0], [%[op], %[x1], lsl #1]\n\t" GEMM_FUSED_REQUANT("a3") "strb %[x0], [%[op], %[x3]]\n\t"
+#define GEMM_FUSED_OUT2                                                                 \
+    "ldr %[x2], %[end]\n\t" GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t"          \
+    GEMM_FUSED_REQUANT("a1") "strb %[x0], [%[op], %[x1]]\n\t"
+#define GEMM_FUSED_OUT1 "ldr %[x2], %[end]\n\t" GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t"
 #endif
 
 /* acc[4 r + i] = row r . column i + bias[r] for the `count` rows from *wp (left at the next
@@ -105,10 +174,10 @@ static inline __attribute__((always_inline)) void gemm_dot_rows(const int16_t *c
                                                                 int32_t block, const int32_t *bias, int32_t count,
                                                                 uint32_t *acc)
 {
-#if GEMM_ASM
+#if TE_GEMM_ASM
     const int8_t *w8 = *wp;
-    const int32_t *bp = bias, *end = bias + count;
-    uint32_t *accp = acc;
+    const int32_t *bp = bias, *end = bias + count, rest = chunks - 1;
+    uint32_t *accp = acc, jump[2] = {0, 0};
     const int16_t *xp;
     uint32_t n, w, we;
     /* LDM and STM move registers in ascending order: the sums and the four scratch words go to
@@ -124,15 +193,15 @@ static inline __attribute__((always_inline)) void gemm_dot_rows(const int16_t *c
 #define GEMM_DOT_OPERANDS                                                                                         \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),           \
       [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we), [n] "=&r"(n), [xp] "=&r"(xp), [wp] "+r"(w8), \
-      [bp] "+r"(bp), [accp] "+m"(accp)                                                                            \
-    : [cols] "m"(cols), [chunks] "m"(chunks), [end] "m"(end)                                                      \
+      [bp] "+r"(bp), [accp] "+m"(accp), [iters] "+m"(jump[0]), [entry] "+m"(jump[1])                            \
+    : [cols] "m"(cols), [rest] "m"(rest), [end] "m"(end)                                                      \
     : "cc", "memory"
     if (block == 4) {
-        __asm__ volatile(GEMM_ROWS(GEMM_BODY4, "stm %[xp]!, {%[a0], %[a1], %[a2], %[a3]}\n\t") GEMM_DOT_OPERANDS);
+        __asm__ volatile(GEMM_ROWS(GEMM_CHUNKS(GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, GEMM_MORE4), "4", "2", "stm %[xp]!, {%[a0], %[a1], %[a2], %[a3]}\n\t") GEMM_DOT_OPERANDS);
     } else if (block == 2) {
-        __asm__ volatile(GEMM_ROWS(GEMM_BODY2, "stm %[xp]!, {%[a0], %[a1]}\n\t") GEMM_DOT_OPERANDS);
+        __asm__ volatile(GEMM_ROWS(GEMM_CHUNKS(GEMM_BODY2_FROM("n", "n"), GEMM_BODY2, GEMM_MORE2), "4", "2", "stm %[xp]!, {%[a0], %[a1]}\n\t") GEMM_DOT_OPERANDS);
     } else {
-        __asm__ volatile(GEMM_ROWS(GEMM_BODY1, "str %[a0], [%[xp]], #4\n\t") GEMM_DOT_OPERANDS);
+        __asm__ volatile(GEMM_ROWS(GEMM_CHUNKS(GEMM_BODY1_FROM("n"), GEMM_BODY1, GEMM_MORE1), "4", "2", "str %[a0], [%[xp]], #4\n\t") GEMM_DOT_OPERANDS);
     }
 #undef GEMM_DOT_OPERANDS
     *wp = w8;
@@ -172,7 +241,7 @@ static inline __attribute__((always_inline)) void gemm_store_fast(const te_conv_
     const int32_t cout = p->out_c;
     /* start_hi = 2^(right-1) + offset 2^right = ((2 offset + 1) << right) >> 1. */
     const uint32_t odd_offset = 2u * (uint32_t)p->output_offset + 1u;
-#if GEMM_ASM
+#if TE_GEMM_ASM
     const int32_t *mp = p->multiplier + oc, *end = mp + count;
     const int8_t *sp8 = p->shift + oc;
     int8_t *op = out;
@@ -235,7 +304,8 @@ static inline __attribute__((always_inline)) void gemm_rows(const te_gemm *g, co
     for (int32_t oc = 0; oc < cout; oc += GROUP) {
         const int32_t count = cout - oc < GROUP ? cout - oc : GROUP;
         gemm_dot_rows(cols, &w, g->chunks, block, p->bias + oc, count, acc);
-        if (g->all_fast) {
+        /* The assembly takes such layers in gemm_fused. */
+        if (!TE_GEMM_ASM && g->all_fast) {
             gemm_store_fast(p, oc, count, block, acc, out + oc);
         } else {
             gemm_store_general(g, oc, count, block, acc, out + oc);
@@ -259,8 +329,83 @@ static void __attribute__((noinline)) gemm_rows1(const te_gemm *g, const int16_t
     gemm_rows(g, cols, 1, out);
 }
 
+#if TE_GEMM_ASM
+/* Every row of the block (block: a constant 4, 2 or 1) for a layer with g->all_fast. */
+static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, const int16_t *cols, int32_t block,
+                                                             int8_t *out)
+{
+    const te_conv_params *p = g->p;
+    const int8_t *w8 = p->filter;
+    int8_t *op = out;
+    /* Row op - out's bias at kb + 4 op, multiplier at km + 4 op, shift at ks + op, start_hi at
+     * hs + 4 right (addresses wrap like the registers), each paired with the next constant the
+     * assembly loads. */
+    const uintptr_t o = (uintptr_t)out;
+    const uintptr_t kb_cols[2] = {(uintptr_t)p->bias - 4u * o, (uintptr_t)cols};
+    const uintptr_t km_ks[2] = {(uintptr_t)p->multiplier - 4u * o, (uintptr_t)p->shift - o};
+    const uintptr_t hs_cout[2] = {(uintptr_t)g->start_hi - 4u, (uintptr_t)p->out_c};
+    const uintptr_t cout3_end[2] = {3u * (uint32_t)p->out_c, (uintptr_t)(out + p->out_c)};
+    const int32_t rest = g->chunks - 1;
+    uint32_t jump[2] = {0, 0};
+    const int16_t *xp;
+    uint32_t a0, a1, a2, a3, n, w, we;
+    register uint32_t x0 __asm__("r8");
+    register uint32_t x1 __asm__("r9");
+    register uint32_t x2 __asm__("r10");
+    register uint32_t x3 __asm__("r11");
+#define GEMM_FUSED_OPERANDS                                                                                       \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),           \
+      [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we), [n] "=&r"(n), [xp] "=&r"(xp), [wp] "+r"(w8), \
+      [op] "+r"(op), [iters] "+m"(jump[0]), [entry] "+m"(jump[1])                                               \
+    : [kb_cols] "m"(kb_cols), [rest] "m"(rest), [km_ks] "m"(km_ks), [hs_cout] "m"(hs_cout),                      \
+      [cout3_end] "m"(cout3_end), [end] "m"(cout3_end[1])                                                      \
+    : "cc", "memory"
+    if (block == 4 && rest < 8) {
+        __asm__ volatile(GEMM_FUSED(GEMM_CHUNKS_ONCE(GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, GEMM_MORE4_8),
+                                    "8", "3", GEMM_FUSED_OUT4) GEMM_FUSED_OPERANDS);
+    } else if (block == 4) {
+        __asm__ volatile(GEMM_FUSED(GEMM_CHUNKS(GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, GEMM_MORE4_8), "8",
+                                    "3", GEMM_FUSED_OUT4) GEMM_FUSED_OPERANDS);
+    } else if (block == 2) {
+        __asm__ volatile(GEMM_FUSED(GEMM_CHUNKS(GEMM_BODY2_FROM("n", "n"), GEMM_BODY2, GEMM_MORE2), "4", "2",
+                                    GEMM_FUSED_OUT2) GEMM_FUSED_OPERANDS);
+    } else {
+        __asm__ volatile(GEMM_FUSED(GEMM_CHUNKS(GEMM_BODY1_FROM("n"), GEMM_BODY1, GEMM_MORE1), "4", "2",
+                                    GEMM_FUSED_OUT1) GEMM_FUSED_OPERANDS);
+    }
+#undef GEMM_FUSED_OPERANDS
+}
+
+static void __attribute__((noinline)) gemm_fused4(const te_gemm *g, const int16_t *cols, int8_t *out)
+{
+    gemm_fused(g, cols, 4, out);
+}
+
+static void __attribute__((noinline)) gemm_fused2(const te_gemm *g, const int16_t *cols, int8_t *out)
+{
+    gemm_fused(g, cols, 2, out);
+}
+
+static void __attribute__((noinline)) gemm_fused1(const te_gemm *g, const int16_t *cols, int8_t *out)
+{
+    gemm_fused(g, cols, 1, out);
+}
+#endif
+
 void te_gemm_block(const te_gemm *g, const int16_t *cols, int32_t block, int8_t *out)
 {
+#if TE_GEMM_ASM
+    if (g->all_fast) {
+        if (block == 4) {
+            gemm_fused4(g, cols, out);
+        } else if (block == 2) {
+            gemm_fused2(g, cols, out);
+        } else {
+            gemm_fused1(g, cols, out);
+        }
+        return;
+    }
+#endif
     if (block == 4) {
         gemm_rows4(g, cols, out);
     } else if (block == 2) {
@@ -279,6 +424,58 @@ void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
     for (int32_t oc = 0; oc < p->out_c && g->all_fast; oc++) {
         g->all_fast = te_gemm_requant_applies(p->multiplier[oc], ~(int32_t)p->shift[oc]);
     }
+#if TE_GEMM_ASM
+    /* gemm_store_fast's start_hi = ((2 offset + 1) << right) >> 1, once per layer. */
+    const uint32_t odd_offset = 2u * (uint32_t)p->output_offset + 1u;
+    for (int32_t right = 1; g->all_fast && right <= TE_GEMM_REQUANT_MAX_RIGHT; right++) {
+        g->start_hi[right - 1] = (int32_t)(odd_offset << right) >> 1;
+    }
+#endif
+}
+
+void te_gemm_widen4(const int8_t *x, int32_t stride, int32_t len, int16_t *cols)
+{
+#if TE_GEMM_ASM
+    /* A chunk of the 4 columns is 4 LDR, 8 SXTB16 and two STM of the block's 8 words for it
+     * (instead of 4 times LDR, 2 SXTB16 and 2 STR, and a loop each). */
+    const int32_t full = len >> 2;
+    if (full > 0) {
+        const int8_t *x0 = x, *x2 = x + 2 * stride;
+        int16_t *dst = cols;
+        int32_t n = full;
+        /* STM stores registers in ascending order: a pixel's even and odd words, then the next
+         * pixel's. Four fixed registers leave the compiler room at every optimisation level. */
+        register uint32_t e0 __asm__("r8");
+        register uint32_t o0 __asm__("r9");
+        register uint32_t e1 __asm__("r10");
+        register uint32_t o1 __asm__("r11");
+#define GEMM_WIDEN_PAIR(XP)                                  \
+    "ldr %[o1], [%[" XP "], %[s]]\n\t"                       \
+    "ldr %[o0], [%[" XP "]], #4\n\t"                         \
+    "sxtb16 %[e0], %[o0]\n\t"                                \
+    "sxtb16 %[o0], %[o0], ror #8\n\t"                        \
+    "sxtb16 %[e1], %[o1]\n\t"                                \
+    "sxtb16 %[o1], %[o1], ror #8\n\t"                        \
+    "stm %[dst]!, {%[e0], %[o0], %[e1], %[o1]}\n\t"
+        __asm__ volatile("1:\n\t" GEMM_WIDEN_PAIR("x0") GEMM_WIDEN_PAIR("x2")
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b"
+                         : [e0] "=&r"(e0), [o0] "=&r"(o0), [e1] "=&r"(e1), [o1] "=&r"(o1), [x0] "+r"(x0),
+                           [x2] "+r"(x2), [dst] "+r"(dst), [n] "+r"(n)
+                         : [s] "r"(stride)
+                         : "cc", "memory");
+#undef GEMM_WIDEN_PAIR
+    }
+    if (len & 3) {
+        for (int32_t i = 0; i < 4; i++) {
+            te_gemm_widen_tail(x + i * stride + 4 * full, len & 3, cols + 4 * (4 * full + i));
+        }
+    }
+#else
+    for (int32_t i = 0; i < 4; i++) {
+        te_gemm_widen(x + i * stride, len, cols, i, 4);
+    }
+#endif
 }
 
 int32_t te_conv_1x1_s8_get_buffer_size(const te_conv_params *p)
@@ -308,8 +505,12 @@ te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *o
         while (block > pixels - px) {
             block >>= 1;
         }
-        for (int32_t i = 0; i < block; i++) {
-            te_gemm_widen(input + (size_t)(px + i) * cin, cin, cols, i, block);
+        if (block == 4) {
+            te_gemm_widen4(input + (size_t)px * cin, cin, cin, cols);
+        } else {
+            for (int32_t i = 0; i < block; i++) {
+                te_gemm_widen(input + (size_t)(px + i) * cin, cin, cols, i, block);
+            }
         }
         te_gemm_block(&g, cols, block, output + (size_t)px * cout);
     }
