@@ -209,17 +209,18 @@ DW_NOINLINE void dw_channels(const dw_layer *l, const int8_t *in, int32_t ky0, i
     "smlal %[a], %[b], %[" S "], %[t]\n\t" \
     "asr %[b], %[b], %[v]\n\t"             \
     "ssat %[" S "], #8, %[b], asr #1\n\t"
-/* The four sums from the records at w (left at the next block), packed into s0. Every right is
- * at least 1: one SUB takes 1 from the four bytes without a borrow between them. */
-#define DW_REQUANTIZE4                                                                             \
-    "ldr %[v], [%[w], #16]\n\t"                                                                    \
-    "sub %[v], %[v], #0x01010101\n\t"                                                              \
-    "ldr %[u], %[odd]\n\t" DW_REQUANTIZE("s0") "lsr %[v], %[v], #8\n\t" DW_REQUANTIZE("s1")        \
-    "lsr %[v], %[v], #8\n\t" DW_REQUANTIZE("s2") "lsr %[v], %[v], #8\n\t" DW_REQUANTIZE("s3")      \
+/* The four sums from the records at w (left at the next block) requantised by REQUANTIZE, each
+ * right shift first adjusted by RIGHTS, packed into s0. */
+#define DW_REQUANTIZE_BLOCK(RIGHTS, REQUANTIZE)                                                    \
+    "ldr %[v], [%[w], #16]\n\t" RIGHTS                                                             \
+    "ldr %[u], %[odd]\n\t" REQUANTIZE("s0") "lsr %[v], %[v], #8\n\t" REQUANTIZE("s1")              \
+    "lsr %[v], %[v], #8\n\t" REQUANTIZE("s2") "lsr %[v], %[v], #8\n\t" REQUANTIZE("s3")            \
     "add %[w], %[w], #4\n\t"                                                                       \
     "bfi %[s0], %[s1], #8, #8\n\t"                                                                 \
     "bfi %[s0], %[s2], #16, #8\n\t"                                                                \
     "bfi %[s0], %[s3], #24, #8\n\t"
+/* Every right is at least 1: one SUB takes 1 from the four bytes without a borrow between them. */
+#define DW_REQUANTIZE4 DW_REQUANTIZE_BLOCK("sub %[v], %[v], #0x01010101\n\t", DW_REQUANTIZE)
 
 #define DW_SUMS [s0] "=&r"(s.a0), [s1] "=&r"(s.a1), [s2] "=&r"(s.a2), [s3] "=&r"(s.a3)
 #define DW_TEMPS [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t), [u] "=&r"(u), [v] "=&r"(v)
@@ -268,14 +269,7 @@ DW_NOINLINE void dw_channels(const dw_layer *l, const int8_t *in, int32_t ky0, i
     "smmlar %[b], %[" S "], %[t], %[b]\n\t"   \
     "asr %[b], %[b], %[v]\n\t"                \
     "ssat %[" S "], #8, %[b], asr #1\n\t"
-#define DW16_REQUANTIZE4                                                                           \
-    "ldr %[v], [%[w], #16]\n\t"                                                                    \
-    "ldr %[u], %[odd]\n\t" DW16_REQUANTIZE("s0") "lsr %[v], %[v], #8\n\t" DW16_REQUANTIZE("s1")    \
-    "lsr %[v], %[v], #8\n\t" DW16_REQUANTIZE("s2") "lsr %[v], %[v], #8\n\t" DW16_REQUANTIZE("s3")  \
-    "add %[w], %[w], #4\n\t"                                                                       \
-    "bfi %[s0], %[s1], #8, #8\n\t"                                                                 \
-    "bfi %[s0], %[s2], #16, #8\n\t"                                                                \
-    "bfi %[s0], %[s3], #24, #8\n\t"
+#define DW16_REQUANTIZE4 DW_REQUANTIZE_BLOCK("", DW16_REQUANTIZE)
 
 /* A block's four sums (s0: the packed output once requantised). */
 typedef struct {
