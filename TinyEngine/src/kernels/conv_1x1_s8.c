@@ -6,8 +6,8 @@
  * input_offset is not read. Equal to te_conv_s8 in two's-complement int32 arithmetic.
  * `filter` holds the rows [out_c][in_c], each zero-padded to a multiple of 4 bytes
  * (lowering/conv.py gemm_filter_layout). in_c is at most 4 * TE_GEMM_MAX_CHUNKS.
- * Access order (memory/overlap.py pixel_block_gap): blocks of te_gemm_max_block pixels in order
- * (then a block of 2 and of 1 for the pixels left), each block's input read whole before
+ * Access order (memory/overlap.py pixel_block_gap): blocks of te_gemm_init's max_block pixels in
+ * order (then te_gemm_next_block's for the pixels left), each block's input read whole before
  * any of its outputs is written. */
 #include "te_gemm_s8.h"
 #include "te_gemm_s8_mve.h"
@@ -27,7 +27,7 @@
  * result. */
 
 #if TE_GEMM_ASM
-/* One chunk (4 input channels) of a row against the block's 4, 2 or 1 pixels: the weight word
+/* One chunk (4 input channels) of a row against the block's 6, 4, 2 or 1 pixels: the weight word
  * widened into its even (we) and odd (w) pairs, SMLAD with each pixel's two scratch words. */
 #define GEMM_WEIGHTS                 \
     "ldr %[w], [%[wp]], #4\n\t"      \
@@ -383,7 +383,8 @@ static void __attribute__((noinline)) gemm_rows1(const te_gemm *g, const int16_t
 }
 
 #if TE_GEMM_ASM
-/* Every row of the block (block: a constant 4, 2 or 1) for a layer with g->all_fast. */
+/* Every row of the block (block: a constant 4, 2 or 1) for a layer with g->all_fast (blocks of 6:
+ * gemm_fused6). */
 static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, const int16_t *cols, int32_t block,
                                                              int8_t *out)
 {

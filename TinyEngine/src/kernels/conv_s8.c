@@ -6,7 +6,7 @@
  * (zero point + input_offset) * w = 0 as in TFLite, in two's-complement int32 arithmetic.
  *
  * Windows of up to TE_CONV_COLUMN_MAX bytes (k_h * k_w * in_c: every first layer on RGB,
- * 3x3 on up to 113 channels) run as a GEMM: the windows of a block of up to 4 output pixels
+ * 3x3 on up to 113 channels) run as a GEMM: the windows of a block of up to 6 output pixels
  * are copied into a column (im2col, padding filled with the zero point) and widened into
  * te_gemm's scratch, then te_gemm_block (te_gemm_s8.h, conv_1x1_s8.c) multiplies them with
  * every filter row; the column and the widened block live in the caller's scratch
