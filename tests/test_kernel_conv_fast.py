@@ -18,6 +18,7 @@ from platformio_tinyengine.memory.planner import plan_memory
 from platformio_tinyengine.lowering.elementwise import ADD_TABLE_BYTES, ADD_TABLE_MIN_ELEMENTS, add_table_bytes
 from platformio_tinyengine.pipeline import CompiledModel, compile_model
 from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
+from tests.conftest import SHARED_MODELS, requires_shared_models
 from tests.harness import HERE, WARNINGS, HostModel
 from tests.kernel_check import assert_bit_exact, scale, weights
 from tests.model_builder import ModelBuilder
@@ -163,6 +164,26 @@ def with_gemm_blocks(compiled: CompiledModel, narrow: bool) -> CompiledModel:
             call.params["gemm_narrow"], call.scratch_bytes = int(narrow), size(column, narrow)
     compiled.plan = plan_memory(compiled.steps, compiled.graph.inputs, compiled.graph.outputs)
     return compiled
+
+
+@requires_shared_models
+def test_planner_narrows_gemm_blocks_only_where_the_arena_grows():
+    """Blocks of 6 take a larger scratch: on vww the planner keeps it on the layers where the
+    arena holds and narrows the others to blocks of at most 4 (their smaller scratch,
+    gemm_narrow): the arena of blocks of at most 4 everywhere."""
+    compiled = compile_model(SHARED_MODELS / "vww.tflite")
+    gemm = [c for c in compiled.kernel_calls if "gemm_narrow" in c.params]
+    narrowed = [c for c in gemm if c.scratch_declined]
+    wide = [c for c in gemm if c.params["gemm_narrow"] == 0]
+    assert narrowed and len(wide) >= 20
+    for call in narrowed:
+        column = call.params["in_c"] * call.params["k_h"] * call.params["k_w"]
+        size = gemm_scratch_bytes if call.kernel == "te_conv_1x1_s8" else conv_s8_scratch_bytes
+        assert (call.params["gemm_narrow"], call.scratch_bytes, call.scratch_declined) == \
+            (1, size(column, True), size(column))
+    check_plan(compiled)
+    arena = compiled.plan.arena_bytes
+    assert with_gemm_blocks(compiled, narrow=True).plan.arena_bytes == arena
 
 
 def gemm6_case_model(name: str, rng: np.random.Generator) -> bytes:
