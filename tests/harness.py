@@ -53,8 +53,10 @@ def build_host(gen_dir: Path, exe: Path, extra_flags: list[str] = ()) -> None:
 class HostModel:
     """A model generated and built once, run on as many input sets as wanted."""
 
-    def __init__(self, model: bytes, workdir: Path, extra_flags: list[str] = (), patch: str = "off"):
-        self.compiled = compile_model(model, patch=patch)
+    def __init__(self, model: bytes, workdir: Path, extra_flags: list[str] = (), patch: str = "off",
+                 compiled=None):
+        """compiled: the model's CompiledModel as a test changed it (default: compile_model's)."""
+        self.compiled = compile_model(model, patch=patch) if compiled is None else compiled
         self.gen_dir = workdir / "gen"
         write_sources(emit_sources(self.compiled), self.gen_dir)
         self.exe = workdir / "model_host"

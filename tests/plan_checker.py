@@ -81,7 +81,7 @@ def _window_last_reads(p: dict, depthwise: bool, pool: bool) -> tuple[np.ndarray
 
 def _pixel_blocks(p: dict, column_bytes: int) -> np.ndarray:
     """Per output pixel, the number of the GEMM block computing it (the kernels' blocks: gemm_blocks)."""
-    sizes = gemm_blocks(p["batches"] * p["out_h"] * p["out_w"], column_bytes)
+    sizes = gemm_blocks(p["batches"] * p["out_h"] * p["out_w"], column_bytes, bool(p.get("gemm_narrow", 0)))
     return np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
 
 

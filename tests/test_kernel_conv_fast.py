@@ -13,10 +13,12 @@ import pytest
 
 from platformio_tinyengine.lowering.conv import (CONV_COLUMN_MAX, GEMM_BLOCK_HALVES, GEMM_SCRATCH_HALVES,
                                                  POINTWISE_MAX_IN_C, conv_s8_scratch_bytes, gemm_blocks,
-                                                 gemm_filter_layout, gemm_scratch_bytes)
+                                                 gemm_filter_layout, gemm_fused, gemm_scratch_bytes)
+from platformio_tinyengine.memory.planner import plan_memory
 from platformio_tinyengine.lowering.elementwise import ADD_TABLE_BYTES, ADD_TABLE_MIN_ELEMENTS, add_table_bytes
-from platformio_tinyengine.pipeline import compile_model
+from platformio_tinyengine.pipeline import CompiledModel, compile_model
 from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
+from tests.conftest import SHARED_MODELS, requires_shared_models
 from tests.harness import HERE, WARNINGS, HostModel
 from tests.kernel_check import assert_bit_exact, scale, weights
 from tests.model_builder import ModelBuilder
@@ -125,6 +127,86 @@ CONV_CASES = {
 }
 
 
+# Blocks of 6 pixels (layers with fused rows: no activation, te_gemm_requant on every channel):
+# pixel counts 6k and 6k + 1 .. 6k + 5 (tails of 4, 2 and 1; 9 left as 4, 4 and 1), rows of 1 to 8
+# chunks (one pass entered at each of the 8 bodies) and of 9 to 17 (the loop to the columns' end,
+# entered at each body), the largest column that takes them (85 chunks), both ends of the right
+# shift, output zero points -128 and 127, and te_conv_s8's im2col columns through the same rows.
+GEMM6_POINTWISE_CASES = {
+    f"px{h * w}_cin{cin}": dict(shape=(1, h, w, cin), cout=cout)
+    for h, w, cin, cout in ((1, 6, 1, 3), (1, 7, 4, 5), (2, 4, 7, 4), (3, 3, 12, 3), (2, 5, 16, 6), (1, 11, 19, 7),
+                            (3, 4, 24, 2), (1, 13, 28, 5), (2, 7, 32, 3), (3, 5, 33, 4), (1, 16, 40, 3),
+                            (1, 17, 44, 5), (2, 9, 45, 4), (1, 19, 52, 3), (4, 5, 56, 2), (3, 7, 59, 3), (2, 11, 64, 2),
+                            (1, 23, 68, 3), (5, 5, 340, 3))
+}
+GEMM6_POINTWISE_CASES.update({
+    "batch_2_px_14": dict(shape=(2, 7, 1, 10), cout=5),
+    "fast_right_1_and_23": dict(shape=(1, 2, 7, 14), cout=10, scales="fast_ends"),
+    "out_zp_minus_128": dict(shape=(1, 3, 5, 20), cout=6, out_zp=-128),
+    "out_zp_127": dict(shape=(1, 4, 4, 9), cout=7, out_zp=127),
+})
+GEMM6_CONV_CASES = {
+    "rgb_3x3_stride2_px25": dict(shape=(1, 10, 10, 3), cout=16, k=3, stride=2),
+    "3x3_cin_16_px16": dict(shape=(1, 4, 4, 16), cout=5, k=3),
+    "1x1_stride2_px16": dict(shape=(1, 7, 7, 5), cout=4, k=1, stride=2),
+    "5x5_cin_13_px12": dict(shape=(1, 3, 4, 13), cout=3, k=5),
+    "batch_2_px_2x13": dict(shape=(2, 5, 13, 2), cout=4, k=3, padding=VALID),
+}
+
+
+def with_gemm_blocks(compiled: CompiledModel, narrow: bool) -> CompiledModel:
+    """The model with every GEMM layer that has fused rows in blocks of 6 (as where the planner
+    grants their scratch) or of at most 4 (as where it declines it), replanned."""
+    for call in compiled.kernel_calls:
+        if "gemm_narrow" in call.params and gemm_fused(call.params):
+            column = call.params["in_c"] * call.params["k_h"] * call.params["k_w"]
+            size = gemm_scratch_bytes if call.kernel == "te_conv_1x1_s8" else conv_s8_scratch_bytes
+            call.params["gemm_narrow"], call.scratch_bytes = int(narrow), size(column, narrow)
+    compiled.plan = plan_memory(compiled.steps, compiled.graph.inputs, compiled.graph.outputs)
+    return compiled
+
+
+@requires_shared_models
+def test_planner_narrows_gemm_blocks_only_where_the_arena_grows():
+    """Blocks of 6 take a larger scratch: on vww the planner keeps it on the layers where the
+    arena holds and narrows the others to blocks of at most 4 (their smaller scratch,
+    gemm_narrow): the arena of blocks of at most 4 everywhere."""
+    compiled = compile_model(SHARED_MODELS / "vww.tflite")
+    gemm = [c for c in compiled.kernel_calls if "gemm_narrow" in c.params]
+    narrowed = [c for c in gemm if c.scratch_declined]
+    wide = [c for c in gemm if c.params["gemm_narrow"] == 0]
+    assert narrowed and len(wide) >= 20
+    for call in narrowed:
+        column = call.params["in_c"] * call.params["k_h"] * call.params["k_w"]
+        size = gemm_scratch_bytes if call.kernel == "te_conv_1x1_s8" else conv_s8_scratch_bytes
+        assert (call.params["gemm_narrow"], call.scratch_bytes, call.scratch_declined) == \
+            (1, size(column, True), size(column))
+    check_plan(compiled)
+    arena = compiled.plan.arena_bytes
+    assert with_gemm_blocks(compiled, narrow=True).plan.arena_bytes == arena
+
+
+def gemm6_case_model(name: str, rng: np.random.Generator) -> bytes:
+    case = {**GEMM6_POINTWISE_CASES, **GEMM6_CONV_CASES}[name]
+    return conv_case_model(rng, **case)
+
+
+@pytest.mark.parametrize("narrow", [False, True], ids=["blocks_of_6", "blocks_of_4"])
+@pytest.mark.parametrize("case", [*GEMM6_POINTWISE_CASES, *GEMM6_CONV_CASES])
+def test_gemm_blocks_of_6(case, narrow, tmp_path):
+    rng = np.random.default_rng(len(case) + 500)
+    model = gemm6_case_model(case, rng)
+    compiled = with_gemm_blocks(compile_model(model), narrow)
+    (call,) = compiled.kernel_calls
+    assert call.kernel == ("te_conv_1x1_s8" if case in GEMM6_POINTWISE_CASES else "te_conv_s8")
+    assert gemm_fused(call.params)
+    check_plan(compiled)
+    host = HostModel(model, tmp_path, compiled=compiled)
+    inputs = [[rng.integers(-128, 128, size=t.shape, dtype=np.int8) for t in compiled.graph.inputs] for _ in range(2)]
+    for ins, got in zip(inputs, host.run(inputs)):
+        np.testing.assert_array_equal(got[0], run_reference(model, ins)[0].reshape(got[0].shape))
+
+
 @pytest.mark.parametrize("case", list(POINTWISE_CASES), ids=list(POINTWISE_CASES))
 def test_pointwise(case):
     rng = np.random.default_rng(len(case) + 300)
@@ -216,8 +298,12 @@ def test_column_limit_matches_the_kernel():
     assert "#define TE_GEMM_MAX_CHUNKS (TE_GEMM_SCRATCH_HALVES / 4)\n" in header
     assert "#define TE_GEMM_BLOCK_HALVES (2 * TE_GEMM_SCRATCH_HALVES)\n" in header
     assert CONV_COLUMN_MAX == GEMM_SCRATCH_HALVES and GEMM_BLOCK_HALVES == 2 * GEMM_SCRATCH_HALVES
-    assert gemm_blocks(11, 144) == [4, 4, 2, 1] and gemm_blocks(3, CONV_COLUMN_MAX) == [2, 1]
+    assert gemm_blocks(11, 144) == [6, 4, 1] and gemm_blocks(11, 144, narrow=True) == [4, 4, 2, 1]
+    assert gemm_blocks(3, CONV_COLUMN_MAX) == [2, 1]
     assert gemm_blocks(9, 512) == [4, 4, 1] and gemm_blocks(9, 516) == [2, 2, 2, 2, 1]
+    # Blocks of 6 up to 85 chunks; the last 9 pixels as 4, 4 and 1.
+    assert gemm_blocks(10, 340) == [6, 4] and gemm_blocks(10, 341) == [4, 4, 2]
+    assert gemm_blocks(15, 4) == [6, 4, 4, 1] and gemm_blocks(13, 4) == [6, 6, 1] and gemm_blocks(8, 3) == [6, 2]
     assert gemm_blocks(2, POINTWISE_MAX_IN_C) == [2]
     assert gemm_blocks(1, POINTWISE_MAX_IN_C + 1) == []
 
@@ -460,6 +546,7 @@ int main(int argc, char **argv)
         sscanf(argv[i], "%d", &p.k_h);
         p.k_w = p.k_h;
         sscanf(argv[i + 1], "%d", &p.in_c);
+        p.gemm_narrow = argv[i + 2][1] == 'n';
         printf("%d ", (int)(argv[i + 2][0] == 'p' ? te_conv_1x1_s8_get_buffer_size(&p) : te_conv_s8_get_buffer_size(&p)));
     }
     return 0;
@@ -469,23 +556,27 @@ int main(int argc, char **argv)
 
 def test_scratch_sizes_equal_the_kernels(tmp_path):
     """The arena scratch the lowering gives te_conv_1x1_s8 and te_conv_s8 is what their
-    *_get_buffer_size functions ask for (blocks of 4, 2 and 1 pixels, the direct loop's none)."""
+    *_get_buffer_size functions ask for (blocks of 6, 4, 2 and 1 pixels, blocks of at most 4
+    where gemm_narrow, the direct loop's none)."""
     main = tmp_path / "main.c"
     main.write_text(BUFFER_SIZE_MAIN)
     exe = tmp_path / "sizes"
     sources = [C_SOURCE_DIR / "kernels" / f for f in ("conv_1x1_s8.c", "conv_s8.c", "gemm_s8_mve.c")]
     subprocess.run(["gcc", *WARNINGS, "-O2", "-I", str(C_INCLUDE_DIR), str(main), *map(str, sources), "-o", str(exe)],
                    check=True)
-    cases = [(1, c, "p") for c in (1, 3, 16, 255, 256, 257, 300, 512, 513, 1024)]
-    cases += [(k, c, "c") for k, c in ((3, 3), (3, 16), (1, 144), (3, 17), (5, 8), (3, 64), (1, 1024), (5, 41))]
+    cases = [(1, c, kind) for c in (1, 3, 16, 255, 256, 257, 300, 340, 341, 512, 513, 1024) for kind in ("p", "pn")]
+    cases += [(k, c, kind) for k, c in ((3, 3), (3, 16), (1, 144), (3, 17), (5, 8), (3, 64), (1, 1024), (5, 41),
+                                        (5, 13), (3, 38)) for kind in ("c", "cn")]
     args = [str(v) for case in cases for v in case]
     got = [int(v) for v in subprocess.run([str(exe), *args], capture_output=True, text=True, check=True).stdout.split()]
-    want = [gemm_scratch_bytes(c) if kind == "p" else conv_s8_scratch_bytes(k * k * c) for k, c, kind in cases]
+    want = [gemm_scratch_bytes(c, kind == "pn") if kind[0] == "p" else conv_s8_scratch_bytes(k * k * c, kind == "cn")
+            for k, c, kind in cases]
     assert got == want
     rng = np.random.default_rng(3)
     for k, cin, kernel in ((1, 300, "te_conv_1x1_s8"), (3, 5, "te_conv_s8")):
         call = compile_model(conv_case_model(rng, (1, 4, 4, cin), 6, k=k)).kernel_calls[0]
-        want = conv_s8_scratch_bytes(k * k * cin) if kernel == "te_conv_s8" else gemm_scratch_bytes(cin)
+        narrow = bool(call.params["gemm_narrow"])
+        want = conv_s8_scratch_bytes(k * k * cin, narrow) if kernel == "te_conv_s8" else gemm_scratch_bytes(cin, narrow)
         assert (call.kernel, call.scratch_bytes) == (kernel, want)
 
 

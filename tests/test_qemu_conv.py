@@ -10,15 +10,16 @@ import subprocess
 import numpy as np
 import pytest
 
-from platformio_tinyengine import firmware
+from platformio_tinyengine import firmware, qemu
 from platformio_tinyengine.boards import resolve_board
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
 from tests.kernel_check import scale
 from tests.model_builder import ModelBuilder
 from platformio_tinyengine.lowering.elementwise import ADD_TABLE_BYTES
-from tests.test_kernel_conv_fast import (ADD_CASES, ADD_PAIRS_CASES, CONV_CASES, POINTWISE_CASES, REQUANT_CHECK,
-                                         add_binary_branch, add_conv, every_pair)
+from tests.test_kernel_conv_fast import (ADD_CASES, ADD_PAIRS_CASES, CONV_CASES, GEMM6_CONV_CASES,
+                                         GEMM6_POINTWISE_CASES, POINTWISE_CASES, REQUANT_CHECK, add_binary_branch,
+                                         add_conv, every_pair, with_gemm_blocks)
 from tests.test_qemu import BOARDS, assert_matches_reference, requires_qemu, run_bare_main, run_firmware
 
 # Every pointwise and te_conv_s8 case of the host tests, and the extreme zero points.
@@ -63,6 +64,25 @@ def test_edge_cases_bit_exact(board_id, tmp_path):
     assert {"te_conv_1x1_s8", "te_conv_s8", "te_add_s8"} <= kernels
     result = run_firmware(model, board_id, inputs, tmp_path)
     assert_matches_reference(model, inputs, result, names=names)
+
+
+@requires_qemu
+@pytest.mark.parametrize("narrow", [False, True], ids=["blocks_of_6", "blocks_of_4"])
+@pytest.mark.parametrize("board_id", BOARDS)
+def test_gemm_blocks_of_6_bit_exact(board_id, narrow, tmp_path):
+    """The GEMM's blocks of 6 pixels (the fused rows' assembly on the M7 and M4, the Helium path
+    on the M55) and the same layers in blocks of at most 4, against TFLite."""
+    rng = np.random.default_rng(23)
+    b = ModelBuilder()
+    cases = {**{f"pointwise_{k}": v for k, v in GEMM6_POINTWISE_CASES.items()},
+             **{f"conv_{k}": v for k, v in GEMM6_CONV_CASES.items()}}
+    inputs = [add_conv_branch(b, rng, name, case) for name, case in cases.items()]
+    model = b.finish()
+    compiled = with_gemm_blocks(compile_model(model), narrow)
+    assert sum(c.params.get("gemm_narrow") == int(narrow) for c in compiled.kernel_calls) == len(cases)
+    board = resolve_board(board_id)
+    result = qemu.run(firmware.build(compiled, board, tmp_path, inputs=inputs).elf, board)
+    assert_matches_reference(model, inputs, result, names=list(cases))
 
 
 @requires_qemu

@@ -1,5 +1,5 @@
 /* The matrix-multiply core shared by the convolutions that run as a GEMM (pointwise, and
- * im2col columns of small windows): blocks of up to 4 output pixels, whose input columns are
+ * im2col columns of small windows): blocks of up to 6 output pixels, whose input columns are
  * first sign-extended to int16 into a scratch on the stack, against every filter row, one row
  * at a time; each row's sums stay in registers through the output stage.
  *
@@ -11,7 +11,8 @@
  * Per row and block, besides: its bias as the first SMLADs' accumulator, its chunks in a loop
  * of 8 bodies entered at the body that leaves whole passes (no odd-chunk branches), and where
  * every channel takes te_gemm_requant, the sums straight into the output stage (conv_1x1_s8.c
- * gemm_fused). */
+ * gemm_fused). Such layers take blocks of 6 pixels (gemm_fused6): 18 instructions per 24 MACs
+ * and each row's fixed cost over 6 outputs, with all 14 registers in the dot products. */
 #ifndef TE_GEMM_S8_H
 #define TE_GEMM_S8_H
 
@@ -88,29 +89,46 @@ static inline int te_gemm_requant_applies(int32_t multiplier, int32_t right)
 #define TE_GEMM_MAX_CHUNKS (TE_GEMM_SCRATCH_HALVES / 4)
 
 /* The most int16 values a block of widened columns takes (lowering/conv.py GEMM_BLOCK_HALVES):
- * two columns' worth, so that layers up to 512 input channels run in blocks of 4 pixels, whose
- * rows cost the least per MAC. */
+ * two columns' worth, so that layers up to 340 input channels run in blocks of 6 pixels and up
+ * to 512 in blocks of 4, whose rows cost the least per MAC. */
 #define TE_GEMM_BLOCK_HALVES (2 * TE_GEMM_SCRATCH_HALVES)
 
-/* A block of b columns of c chunks takes 4 b c halves of scratch. The largest block (4, 2 or 1
- * pixels) whose columns fit, 0 if a column is too long. */
-static inline int32_t te_gemm_max_block(int32_t chunks)
+/* The block after `block` (6, 4, 2, 1) for fewer pixels (lowering/conv.py smaller_block). */
+static inline int32_t te_gemm_smaller_block(int32_t block)
+{
+    return block == 6 ? 4 : block >> 1;
+}
+
+/* A block of b columns of c chunks takes 4 b c halves of scratch. The largest block (6, 4, 2 or
+ * 1 pixels; at most 4 where narrow: te_gemm_init) whose columns fit, 0 if a column is too
+ * long. */
+static inline int32_t te_gemm_max_block(int32_t chunks, int32_t narrow)
 {
     if (chunks > TE_GEMM_MAX_CHUNKS) {
         return 0;
     }
-    int32_t block = 4;
+    int32_t block = narrow ? 4 : 6;
     while (block > 1 && 4 * block * chunks > TE_GEMM_BLOCK_HALVES) {
-        block >>= 1;
+        block = te_gemm_smaller_block(block);
+    }
+    return block;
+}
+
+/* The block for the `left` pixels left after blocks of `block`: the largest that fits, but the
+ * last 9 pixels as 4, 4 and 1 (measured faster than 6, 2 and 1; lowering/conv.py gemm_blocks). */
+static inline int32_t te_gemm_next_block(int32_t block, int32_t left)
+{
+    while (block > left || (block == 6 && left == 9)) {
+        block = te_gemm_smaller_block(block);
     }
     return block;
 }
 
 /* The scratch bytes of a GEMM over columns of len bytes: its largest block, widened. */
-static inline int32_t te_gemm_scratch_bytes(int32_t len)
+static inline int32_t te_gemm_scratch_bytes(int32_t len, int32_t narrow)
 {
     const int32_t chunks = (len + 3) >> 2;
-    return 8 * te_gemm_max_block(chunks) * chunks;
+    return 8 * te_gemm_max_block(chunks, narrow) * chunks;
 }
 
 /* Chunk word v (bytes x0..x3 from the low one) as x0, x2, x1, x3 at dst. */
@@ -162,9 +180,9 @@ static inline void te_gemm_widen(const int8_t *x, int32_t len, int16_t *cols, in
     }
 }
 
-/* te_gemm_widen of the 4 columns of len bytes at x, x + stride, x + 2 stride and x + 3 stride
- * into a block of 4 (conv_1x1_s8.c). */
-void te_gemm_widen4(const int8_t *x, int32_t stride, int32_t len, int16_t *cols);
+/* te_gemm_widen of the `block` (4 or 6) columns of len bytes at x, x + stride, ... into a block
+ * of `block` (conv_1x1_s8.c). */
+void te_gemm_widen_pairs(const int8_t *x, int32_t stride, int32_t len, int16_t *cols, int32_t block);
 
 /* A layer's GEMM: `filter` holds out_c rows of 4 * chunks bytes ([k_h][k_w][in_c] zero-padded,
  * lowering/conv.py gemm_filter_layout), `bias` is folded with the input offset. */
@@ -173,6 +191,7 @@ typedef struct {
     int32_t chunks;
     int32_t full_range; /* [act_min, act_max] covers int8 */
     int32_t all_fast;   /* full_range and every channel takes te_gemm_requant */
+    int32_t max_block;  /* te_gemm_max_block: 6 only where all_fast and not p->gemm_narrow */
 #if TE_GEMM_ASM
     /* Where all_fast: start_hi of te_gemm_requant for right = 1 + i, one load a row instead of
      * computing it (conv_1x1_s8.c gemm_fused). */
@@ -180,10 +199,10 @@ typedef struct {
 #endif
 } te_gemm;
 
-/* Columns of len bytes; the caller checks te_gemm_max_block(g->chunks) > 0. */
+/* Columns of len bytes; the caller checks g->max_block > 0. */
 void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len);
 
-/* Every output channel of `block` (4, 2 or 1) pixels whose columns te_gemm_widen put in cols:
+/* Every output channel of `block` (6, 4, 2 or 1) pixels whose columns te_gemm_widen put in cols:
  * pixel i's channel c is written to out[i * out_c + c], row by row (channel c of every pixel
  * before channel c + 1). Reads nothing but cols and the layer's constants. */
 void te_gemm_block(const te_gemm *g, const int16_t *cols, int32_t block, int8_t *out);

@@ -57,6 +57,9 @@ typedef struct {
     const int32_t *bias;   /* [out_c] or NULL */
     const int32_t *multiplier; /* [out_c] */
     const int8_t *shift;       /* [out_c], in [-31, 30] */
+    /* te_conv_1x1_s8 and te_conv_s8's GEMM: non-zero for blocks of at most 4 pixels (a smaller
+     * scratch, where blocks of 6 would raise the arena: lowering/conv.py), else up to 6. */
+    int32_t gemm_narrow;
 } te_conv_params;
 
 /* `bias` folded as for te_conv_1x1_s8 (over the whole window; padding taps count as the

@@ -56,6 +56,10 @@ class KernelCall:
     # where it would raise the arena (memory/planner.py plan_memory_fitting).
     scratch_optional: bool = False
     scratch_declined: int = 0  # the optional scratch's bytes where the planner left it out
+    # Where the optional scratch is left out: the smaller scratch the kernel takes instead (0:
+    # NULL in its place) and the params that tell it so.
+    scratch_fallback: int = 0
+    params_declined: dict[str, object] = field(default_factory=dict)
     macs: int = 0
     op: Operator | None = None
     # Inputs the output may overlap where they die here, with the gap (input offset minus

@@ -28,38 +28,43 @@ GEMM_BLOCK_HALVES = 2 * GEMM_SCRATCH_HALVES
 POINTWISE_MAX_IN_C = GEMM_SCRATCH_HALVES
 
 
-def gemm_max_block(column_bytes: int) -> int:
-    """te_gemm_max_block: the most pixels (4, 2 or 1) whose widened columns fit the block bound,
-    0 for a column longer than the column bound."""
+def smaller_block(block: int) -> int:
+    """te_gemm_smaller_block: the block after `block` (6, 4, 2, 1) for fewer pixels."""
+    return 4 if block == 6 else block // 2
+
+
+def gemm_max_block(column_bytes: int, narrow: bool = False) -> int:
+    """te_gemm_max_block: the most pixels (6, 4, 2 or 1; at most 4 where narrow) whose widened
+    columns fit the block bound, 0 for a column longer than the column bound."""
     chunks = -(-column_bytes // 4)
     if chunks > GEMM_SCRATCH_HALVES // 4:
         return 0
-    block = 4
+    block = 4 if narrow else 6
     while block > 1 and 4 * block * chunks > GEMM_BLOCK_HALVES:
-        block //= 2
+        block = smaller_block(block)
     return block
 
 
-def gemm_scratch_bytes(column_bytes: int) -> int:
+def gemm_scratch_bytes(column_bytes: int, narrow: bool = False) -> int:
     """te_gemm_scratch_bytes: the scratch of the GEMM's largest block (also at least the two
     columns the Helium path copies)."""
-    return 8 * gemm_max_block(column_bytes) * -(-column_bytes // 4)
+    return 8 * gemm_max_block(column_bytes, narrow) * -(-column_bytes // 4)
 
 
-def conv_s8_scratch_bytes(window: int) -> int:
+def conv_s8_scratch_bytes(window: int, narrow: bool = False) -> int:
     """te_conv_s8_get_buffer_size: its GEMM's widened block, then the im2col column (8-byte
     aligned); none for the direct loop of wider windows."""
-    return gemm_scratch_bytes(window) + -(-window // 8) * 8 if window <= CONV_COLUMN_MAX else 0
+    return gemm_scratch_bytes(window, narrow) + -(-window // 8) * 8 if window <= CONV_COLUMN_MAX else 0
 
 
-def gemm_blocks(pixels: int, column_bytes: int) -> list[int]:
-    """The blocks of pixels the GEMM computes, in order (te_gemm_max_block, then halving blocks
+def gemm_blocks(pixels: int, column_bytes: int, narrow: bool = False) -> list[int]:
+    """The blocks of pixels the GEMM computes, in order (te_gemm_max_block, then te_gemm_next_block
     for the pixels left): each block's columns are read before any of its outputs is written."""
-    block = gemm_max_block(column_bytes)
+    block = gemm_max_block(column_bytes, narrow)
     blocks, done = [], 0
     while block and done < pixels:
-        while block > pixels - done:
-            block //= 2
+        while block > pixels - done or (block == 6 and pixels - done == 9):
+            block = smaller_block(block)
         blocks.append(block)
         done += block
     return blocks
@@ -206,9 +211,10 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     macs = n * out_h * out_w * out_c * k_h * k_w * (1 if depthwise else in_c)
     if pointwise:
         params["bias"] = folded_bias(ctx, name, w, bias, x.quant.zp)
-        return KernelCall(kernel="te_conv_1x1_s8", params_type="te_conv_params", params=params, args=[x, y],
-                          inputs=[x], outputs=[y], macs=macs, scratch_bytes=gemm_scratch_bytes(in_c),
-                          overlaps=[(x, pixel_block_gap(n * out_h * out_w, in_c, out_c))])
+        return gemm_narrowable(KernelCall(
+            kernel="te_conv_1x1_s8", params_type="te_conv_params", params=params, args=[x, y], inputs=[x],
+            outputs=[y], macs=macs, overlaps=[(x, pixel_block_gap(n * out_h * out_w, in_c, out_c))]),
+            gemm_scratch_bytes, in_c)
     # te_conv_s8 reads padding taps as the input zero point, so its bias folds the offset too.
     params["bias"] = (bias_const(ctx, name, bias, out_c) or "NULL") if depthwise \
         else folded_bias(ctx, name, w, bias, x.quant.zp)
@@ -219,7 +225,34 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
                           inputs=[x], outputs=[y], macs=macs, overlaps=[(x, overlap)])
     # te_conv_s8's GEMM takes a scratch for its widened block and its column (the planner
     # places it; the emitter passes it last), its direct loop none.
-    scratch = conv_s8_scratch_bytes(k_h * k_w * in_c)
-    return KernelCall(kernel="te_conv_s8", params_type="te_conv_params", params=params,
-                      args=[x, y] if scratch else [x, y, "NULL"], inputs=[x], outputs=[y], macs=macs,
-                      scratch_bytes=scratch, overlaps=[(x, overlap)])
+    window = k_h * k_w * in_c
+    call = KernelCall(kernel="te_conv_s8", params_type="te_conv_params", params=params,
+                      args=[x, y] if window <= CONV_COLUMN_MAX else [x, y, "NULL"], inputs=[x], outputs=[y],
+                      macs=macs, overlaps=[(x, overlap)])
+    return gemm_narrowable(call, conv_s8_scratch_bytes, window) if window <= CONV_COLUMN_MAX else call
+
+
+# te_gemm_s8.h TE_GEMM_REQUANT_MAX_RIGHT.
+GEMM_REQUANT_MAX_RIGHT = 23
+
+
+def gemm_fused(params: dict) -> bool:
+    """te_gemm_init's all_fast: the range of int8 and every channel's te_gemm_requant_applies
+    (multiplier >= 0, right = ~shift in [1, GEMM_REQUANT_MAX_RIGHT])."""
+    multiplier = np.asarray(params["multiplier"].values, np.int64)
+    right = -1 - np.asarray(params["shift"].values, np.int64)
+    fast = (multiplier >= 0) & (right >= 1) & (right <= GEMM_REQUANT_MAX_RIGHT)
+    return params["act_min"] <= -128 and params["act_max"] >= 127 and bool(fast.all())
+
+
+def gemm_narrowable(call: KernelCall, scratch_bytes, column_bytes: int) -> KernelCall:
+    """The GEMM's scratch: blocks of 6 pixels need fused rows (gemm_fused; te_gemm_init narrows
+    the others to 4), and are optional where blocks of at most 4 take less: the planner narrows
+    the layer (gemm_narrow) where the wider scratch would raise the arena."""
+    call.params["gemm_narrow"] = 0 if gemm_fused(call.params) else 1
+    call.scratch_bytes = scratch_bytes(column_bytes, bool(call.params["gemm_narrow"]))
+    narrow = scratch_bytes(column_bytes, True)
+    if narrow < call.scratch_bytes:
+        call.scratch_optional, call.scratch_fallback = True, narrow
+        call.params_declined = {"gemm_narrow": 1}
+    return call

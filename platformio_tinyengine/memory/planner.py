@@ -125,8 +125,10 @@ def build_buffers(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs
         for t in step.outputs:
             if id(t) not in buffer_of:
                 new_buffer(t, i)
-        if step.scratch_bytes and (optional is None or not step.scratch_optional or i in optional):
-            s = Buffer(name=f"scratch_{i}", size=step.scratch_bytes, first=i, last=i, index=len(buffers))
+        size = step.scratch_bytes if optional is None or not step.scratch_optional or i in optional \
+            else step.scratch_fallback
+        if size:
+            s = Buffer(name=f"scratch_{i}", size=size, first=i, last=i, index=len(buffers))
             buffers.append(s)
             scratch[i] = s
     end = max(len(steps) - 1, 0)
@@ -297,9 +299,11 @@ def plan_memory(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: 
 
 
 def drop_scratch(step: KernelCall) -> None:
-    """Run `step` without its optional scratch: NULL in its place."""
-    step.scratch_declined, step.scratch_bytes, step.scratch_optional = step.scratch_bytes, 0, False
-    step.args.append("NULL")
+    """Run `step` without its optional scratch: its fallback scratch, or NULL in its place."""
+    step.scratch_declined, step.scratch_bytes, step.scratch_optional = step.scratch_bytes, step.scratch_fallback, False
+    step.params.update(step.params_declined)
+    if not step.scratch_bytes:
+        step.args.append("NULL")
 
 
 def plan_memory_fitting(steps: list[KernelCall | Alias], inputs: list[Tensor], outputs: list[Tensor],
@@ -316,8 +320,9 @@ def plan_memory_fitting(steps: list[KernelCall | Alias], inputs: list[Tensor], o
         return plan
     plan, kept = bound, set()
     for i in sorted(optional, key=lambda i: -steps[i].outputs[0].size):
-        # The step's live bytes bound any placement from below: skip what cannot fit.
-        if bound.live_bytes[i] + steps[i].scratch_bytes > bound.arena_bytes:
+        # The step's live bytes (with its fallback scratch) bound any placement from below:
+        # skip what cannot fit.
+        if bound.live_bytes[i] - steps[i].scratch_fallback + steps[i].scratch_bytes > bound.arena_bytes:
             continue
         trial = plan_memory(steps, inputs, outputs, stage_overlaps, optional=kept | {i})
         if trial.arena_bytes <= bound.arena_bytes:

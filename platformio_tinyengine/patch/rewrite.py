@@ -151,6 +151,7 @@ def _window_call(call: KernelCall, patch: _Patch, out_t: Tensor, out: Region, ou
         optional, extra = bool(scratch), [] if scratch else ["NULL"]
     return KernelCall(kernel=call.kernel, params_type=call.params_type, params=p, args=[store, out_arg, *extra],
                       inputs=[store], outputs=[out_t], scratch_bytes=scratch, scratch_optional=optional,
+                      scratch_fallback=call.scratch_fallback, params_declined=call.params_declined,
                       macs=_scaled_macs(call, out), op=call.op, overlaps=overlaps)
 
 
@@ -168,7 +169,9 @@ def _pointwise_call(call: KernelCall, patch: _Patch, out_t: Tensor, out: Region,
         overlaps = [(store, pixel_block_gap(out.pixels, p["in_c"], p["out_c"]))]
     return KernelCall(kernel=call.kernel, params_type=call.params_type, params=p, args=[x_arg, out_arg],
                       inputs=[store], outputs=[out_t], scratch_bytes=call.scratch_bytes,
-                      macs=_scaled_macs(call, out), op=call.op, overlaps=overlaps)
+                      scratch_optional=call.scratch_optional, scratch_fallback=call.scratch_fallback,
+                      params_declined=call.params_declined, macs=_scaled_macs(call, out), op=call.op,
+                      overlaps=overlaps)
 
 
 def _elementwise_call(call: KernelCall, patch: _Patch, out_t: Tensor, out: Region, out_arg) -> KernelCall:

@@ -6,8 +6,8 @@
  * input_offset is not read. Equal to te_conv_s8 in two's-complement int32 arithmetic.
  * `filter` holds the rows [out_c][in_c], each zero-padded to a multiple of 4 bytes
  * (lowering/conv.py gemm_filter_layout). in_c is at most 4 * TE_GEMM_MAX_CHUNKS.
- * Access order (memory/overlap.py pixel_block_gap): blocks of te_gemm_max_block pixels in order
- * (then a block of 2 and of 1 for the pixels left), each block's input read whole before
+ * Access order (memory/overlap.py pixel_block_gap): blocks of te_gemm_init's max_block pixels in
+ * order (then te_gemm_next_block's for the pixels left), each block's input read whole before
  * any of its outputs is written. */
 #include "te_gemm_s8.h"
 #include "te_gemm_s8_mve.h"
@@ -27,7 +27,7 @@
  * result. */
 
 #if TE_GEMM_ASM
-/* One chunk (4 input channels) of a row against the block's 4, 2 or 1 pixels: the weight word
+/* One chunk (4 input channels) of a row against the block's 6, 4, 2 or 1 pixels: the weight word
  * widened into its even (we) and odd (w) pairs, SMLAD with each pixel's two scratch words. */
 #define GEMM_WEIGHTS                 \
     "ldr %[w], [%[wp]], #4\n\t"      \
@@ -45,6 +45,11 @@
 #define GEMM_BODY2_FROM(S0, S1) \
     GEMM_LDM4 GEMM_WEIGHTS GEMM_PIXEL_FROM("a0", "x0", "x1", S0) GEMM_PIXEL_FROM("a1", "x2", "x3", S1)
 #define GEMM_BODY1_FROM(S0) "ldrd %[x0], %[x1], [%[xp]], #8\n\t" GEMM_WEIGHTS GEMM_PIXEL_FROM("a0", "x0", "x1", S0)
+/* Six pixels: one weight word for 12 SMLAD (18 instructions per 24 MACs). */
+#define GEMM_BODY6_FROM(S0, S1, S2, S3, S4, S5)                                                              \
+    GEMM_BODY4_FROM(S0, S1, S2, S3) GEMM_LDM4 GEMM_PIXEL_FROM("a4", "x0", "x1", S4)                          \
+        GEMM_PIXEL_FROM("a5", "x2", "x3", S5)
+#define GEMM_BODY6 GEMM_BODY6_FROM("a0", "a1", "a2", "a3", "a4", "a5")
 #define GEMM_BODY4 GEMM_BODY4_FROM("a0", "a1", "a2", "a3")
 #define GEMM_BODY2 GEMM_BODY2_FROM("a0", "a1")
 #define GEMM_BODY1 GEMM_BODY1_FROM("a0")
@@ -86,10 +91,19 @@
 #define GEMM_CHUNKS_ONCE(FIRST, BODY, MORE) \
     FIRST "ldr pc, %[entry]\n"              \
     "3:\n\t" BODY "4:\n\t" MORE "2:\n\t"
+/* The same until xp reaches the columns' end (blocks of 6: no register for a count). */
+#define GEMM_CHUNKS_UNTIL(FIRST, BODY, MORE) \
+    FIRST "ldr pc, %[entry]\n"              \
+    "3:\n\t" BODY "4:\n\t" MORE            \
+    "ldr %[x0], %[cols_end]\n\t"            \
+    "cmp %[xp], %[x0]\n\t"                  \
+    "bne 3b\n"                              \
+    "2:\n\t"
 /* The loops' K - 1 further bodies: loops of 4 bodies, and of 8 for the fused rows of blocks of 4
  * (most of the work). */
 #define GEMM_MORE4 GEMM_BODY4 GEMM_BODY4 GEMM_BODY4
 #define GEMM_MORE4_8 GEMM_MORE4 GEMM_BODY4 GEMM_MORE4
+#define GEMM_MORE6_8 GEMM_BODY6 GEMM_BODY6 GEMM_BODY6 GEMM_BODY6 GEMM_BODY6 GEMM_BODY6 GEMM_BODY6
 #define GEMM_MORE2 GEMM_BODY2 GEMM_BODY2 GEMM_BODY2
 #define GEMM_MORE1 GEMM_BODY1 GEMM_BODY1 GEMM_BODY1
 
@@ -166,10 +180,40 @@
     "ldr %[x2], %[end]\n\t" GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t"          \
     GEMM_FUSED_REQUANT("a1") "strb %[x0], [%[op], %[x1]]\n\t"
 #define GEMM_FUSED_OUT1 "ldr %[x2], %[end]\n\t" GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t"
+
+/* The fused rows of blocks of 6: the dot's 14 registers are a0..a5, x0..x3, w, we, xp and wp,
+ * so the row's op = out + row lives on the stack (st[1], between kb = bias - 4 out and cout),
+ * the bias goes to a5 (the sum the first chunk updates last), and the rows end when wp reaches
+ * the filter's end. The output stage: m in w, right in we, start_hi in xp, lo in x0, hi in x1,
+ * cout in x2, op in x3 (stepped by 2 cout for pixels 3..5). */
+#define GEMM_FUSED6_REQUANT(X) GEMM_REQUANT_IN(X, "x0", "x1", "xp", "w", "we")
+#define GEMM_FUSED6(CHUNKS, K, LOG)                                                                   \
+    GEMM_ENTRY(K, LOG) "0:\n\t"                                                                       \
+    "ldrd %[x0], %[x1], %[kb_op]\n\t"                                                                \
+    "ldr %[xp], %[cols]\n\t"                                                                         \
+    "ldr %[a5], [%[x0], %[x1], lsl #2]\n\t" CHUNKS                                                    \
+    "ldrd %[w], %[we], %[km_ks]\n\t"                                                                 \
+    "ldrd %[x3], %[x2], %[op_cout]\n\t"                                                              \
+    "ldr %[xp], %[hs]\n\t"                                                                           \
+    "ldr %[w], [%[w], %[x3], lsl #2]\n\t"                                                            \
+    "ldrsb %[we], [%[we], %[x3]]\n\t"                                                                \
+    "add %[x1], %[x3], #1\n\t"                                                                       \
+    "str %[x1], %[op_cout]\n\t"                                                                      \
+    "mvn %[we], %[we]\n\t"                                                                           \
+    "ldr %[xp], [%[xp], %[we], lsl #2]\n\t" GEMM_FUSED6_REQUANT("a0") "strb %[x1], [%[x3]]\n\t"      \
+    GEMM_FUSED6_REQUANT("a1") "strb %[x1], [%[x3], %[x2]]\n\t" GEMM_FUSED6_REQUANT("a2")              \
+    "strb %[x1], [%[x3], %[x2], lsl #1]\n\t"                                                         \
+    "add %[x3], %[x3], %[x2], lsl #1\n\t" GEMM_FUSED6_REQUANT("a3") "strb %[x1], [%[x3], %[x2]]\n\t" \
+    GEMM_FUSED6_REQUANT("a4") "strb %[x1], [%[x3], %[x2], lsl #1]\n\t"                               \
+    "add %[x3], %[x3], %[x2], lsl #1\n\t" GEMM_FUSED6_REQUANT("a5") "strb %[x1], [%[x3], %[x2]]\n\t" \
+    "ldr %[x0], %[w_end]\n\t"                                                                        \
+    "cmp %[wp], %[x0]\n\t"                                                                           \
+    "bne 0b"
 #endif
 
-/* acc[4 r + i] = row r . column i + bias[r] for the `count` rows from *wp (left at the next
- * row) and the block's columns (block: a constant 4, 2 or 1). */
+/* acc[block r + i] = row r . column i + bias[r] for the `count` rows from *wp (left at the next
+ * row) and the block's columns (block: a constant 4, 2 or 1, or 6 on the portable path: blocks
+ * of 6 are for layers with fused rows, te_gemm_init). */
 static inline __attribute__((always_inline)) void gemm_dot_rows(const int16_t *cols, const int8_t **wp, int32_t chunks,
                                                                 int32_t block, const int32_t *bias, int32_t count,
                                                                 uint32_t *acc)
@@ -300,9 +344,11 @@ static inline __attribute__((always_inline)) void gemm_rows(const te_gemm *g, co
     const te_conv_params *p = g->p;
     const int32_t cout = p->out_c;
     const int8_t *w = p->filter;
+    /* Blocks of 6 take groups of fewer rows in the same buffer. */
+    const int32_t group = 4 * GROUP / block;
     uint32_t acc[4 * GROUP];
-    for (int32_t oc = 0; oc < cout; oc += GROUP) {
-        const int32_t count = cout - oc < GROUP ? cout - oc : GROUP;
+    for (int32_t oc = 0; oc < cout; oc += group) {
+        const int32_t count = cout - oc < group ? cout - oc : group;
         gemm_dot_rows(cols, &w, g->chunks, block, p->bias + oc, count, acc);
         /* The assembly takes such layers in gemm_fused. */
         if (!TE_GEMM_ASM && g->all_fast) {
@@ -314,6 +360,13 @@ static inline __attribute__((always_inline)) void gemm_rows(const te_gemm *g, co
 }
 
 /* One instance per block size, each with its loops and registers to itself. */
+#if !TE_GEMM_ASM
+static void __attribute__((noinline)) gemm_rows6(const te_gemm *g, const int16_t *cols, int8_t *out)
+{
+    gemm_rows(g, cols, 6, out);
+}
+#endif
+
 static void __attribute__((noinline)) gemm_rows4(const te_gemm *g, const int16_t *cols, int8_t *out)
 {
     gemm_rows(g, cols, 4, out);
@@ -330,7 +383,8 @@ static void __attribute__((noinline)) gemm_rows1(const te_gemm *g, const int16_t
 }
 
 #if TE_GEMM_ASM
-/* Every row of the block (block: a constant 4, 2 or 1) for a layer with g->all_fast. */
+/* Every row of the block (block: a constant 4, 2 or 1) for a layer with g->all_fast (blocks of 6:
+ * gemm_fused6). */
 static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, const int16_t *cols, int32_t block,
                                                              int8_t *out)
 {
@@ -376,6 +430,43 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
 #undef GEMM_FUSED_OPERANDS
 }
 
+/* Blocks of 6 for a layer with g->all_fast (GEMM_FUSED6). */
+static void __attribute__((noinline)) gemm_fused6(const te_gemm *g, const int16_t *cols, int8_t *out)
+{
+    const te_conv_params *p = g->p;
+    const int8_t *w8 = p->filter;
+    const uintptr_t st[3] = {(uintptr_t)p->bias - 4u * (uintptr_t)out, (uintptr_t)out, (uintptr_t)p->out_c};
+    const uintptr_t km_ks[2] = {(uintptr_t)p->multiplier - 4u * (uintptr_t)out, (uintptr_t)p->shift - (uintptr_t)out};
+    const int32_t *hs = g->start_hi - 1;
+    const int16_t *cols_end = cols + 24 * g->chunks;
+    const int8_t *w_end = w8 + 4 * g->chunks * p->out_c;
+    const int32_t rest = g->chunks - 1;
+    uint32_t jump[2] = {0, 0};
+    const int16_t *xp;
+    uint32_t a0, a1, a2, a3, a4, a5, w, we;
+    register uint32_t x0 __asm__("r8");
+    register uint32_t x1 __asm__("r9");
+    register uint32_t x2 __asm__("r10");
+    register uint32_t x3 __asm__("r11");
+#define GEMM_FUSED6_OPERANDS                                                                                      \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4), [a5] "=&r"(a5), [x0] "=&r"(x0), \
+      [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we), [xp] "=&r"(xp), [wp] "+r"(w8),     \
+      [iters] "+m"(jump[0]), [entry] "+m"(jump[1])                                                                    \
+    : [kb_op] "m"(st), [op_cout] "m"(st[1]), [km_ks] "m"(km_ks), [hs] "m"(hs), [cols] "m"(cols),                   \
+      [cols_end] "m"(cols_end), [w_end] "m"(w_end), [rest] "m"(rest)                                                \
+    : "cc", "memory"
+    if (rest < 8) {
+        __asm__ volatile(GEMM_FUSED6(GEMM_CHUNKS_ONCE(GEMM_BODY6_FROM("a5", "a5", "a5", "a5", "a5", "a5"), GEMM_BODY6,
+                                                      GEMM_MORE6_8),
+                                     "8", "3") GEMM_FUSED6_OPERANDS);
+    } else {
+        __asm__ volatile(GEMM_FUSED6(GEMM_CHUNKS_UNTIL(GEMM_BODY6_FROM("a5", "a5", "a5", "a5", "a5", "a5"), GEMM_BODY6,
+                                                       GEMM_MORE6_8),
+                                     "8", "3") GEMM_FUSED6_OPERANDS);
+    }
+#undef GEMM_FUSED6_OPERANDS
+}
+
 static void __attribute__((noinline)) gemm_fused4(const te_gemm *g, const int16_t *cols, int8_t *out)
 {
     gemm_fused(g, cols, 4, out);
@@ -396,13 +487,20 @@ void te_gemm_block(const te_gemm *g, const int16_t *cols, int32_t block, int8_t 
 {
 #if TE_GEMM_ASM
     if (g->all_fast) {
-        if (block == 4) {
+        if (block == 6) {
+            gemm_fused6(g, cols, out);
+        } else if (block == 4) {
             gemm_fused4(g, cols, out);
         } else if (block == 2) {
             gemm_fused2(g, cols, out);
         } else {
             gemm_fused1(g, cols, out);
         }
+        return;
+    }
+#else
+    if (block == 6) {
+        gemm_rows6(g, cols, out);
         return;
     }
 #endif
@@ -424,6 +522,8 @@ void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
     for (int32_t oc = 0; oc < p->out_c && g->all_fast; oc++) {
         g->all_fast = te_gemm_requant_applies(p->multiplier[oc], ~(int32_t)p->shift[oc]);
     }
+    /* Blocks of 6 only for fused rows (the assembly's other loops take 4, 2 or 1). */
+    g->max_block = te_gemm_max_block(g->chunks, p->gemm_narrow || !g->all_fast);
 #if TE_GEMM_ASM
     /* gemm_store_fast's start_hi = ((2 offset + 1) << right) >> 1, once per layer. */
     const uint32_t odd_offset = 2u * (uint32_t)p->output_offset + 1u;
@@ -433,14 +533,14 @@ void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
 #endif
 }
 
-void te_gemm_widen4(const int8_t *x, int32_t stride, int32_t len, int16_t *cols)
+void te_gemm_widen_pairs(const int8_t *x, int32_t stride, int32_t len, int16_t *cols, int32_t block)
 {
 #if TE_GEMM_ASM
-    /* A chunk of the 4 columns is 4 LDR, 8 SXTB16 and two STM of the block's 8 words for it
-     * (instead of 4 times LDR, 2 SXTB16 and 2 STR, and a loop each). */
+    /* A chunk of the 4 (6) columns is 4 (6) LDR, 8 (12) SXTB16 and two (three) STM of the
+     * block's words for it (instead of 4 times LDR, 2 SXTB16 and 2 STR, and a loop each). */
     const int32_t full = len >> 2;
     if (full > 0) {
-        const int8_t *x0 = x, *x2 = x + 2 * stride;
+        const int8_t *x0 = x, *x2 = x + 2 * stride, *x4 = x + 4 * stride;
         int16_t *dst = cols;
         int32_t n = full;
         /* STM stores registers in ascending order: a pixel's even and odd words, then the next
@@ -457,30 +557,38 @@ void te_gemm_widen4(const int8_t *x, int32_t stride, int32_t len, int16_t *cols)
     "sxtb16 %[e1], %[o1]\n\t"                                \
     "sxtb16 %[o1], %[o1], ror #8\n\t"                        \
     "stm %[dst]!, {%[e0], %[o0], %[e1], %[o1]}\n\t"
-        __asm__ volatile("1:\n\t" GEMM_WIDEN_PAIR("x0") GEMM_WIDEN_PAIR("x2")
-                         "subs %[n], %[n], #1\n\t"
-                         "bne 1b"
-                         : [e0] "=&r"(e0), [o0] "=&r"(o0), [e1] "=&r"(e1), [o1] "=&r"(o1), [x0] "+r"(x0),
-                           [x2] "+r"(x2), [dst] "+r"(dst), [n] "+r"(n)
-                         : [s] "r"(stride)
-                         : "cc", "memory");
+#define GEMM_WIDEN_OPERANDS                                                                                 \
+    : [e0] "=&r"(e0), [o0] "=&r"(o0), [e1] "=&r"(e1), [o1] "=&r"(o1), [x0] "+r"(x0), [x2] "+r"(x2), [x4] "+r"(x4), \
+      [dst] "+r"(dst), [n] "+r"(n)                                                                              \
+    : [s] "r"(stride)                                                                                           \
+    : "cc", "memory"
+        if (block == 6) {
+            __asm__ volatile("1:\n\t" GEMM_WIDEN_PAIR("x0") GEMM_WIDEN_PAIR("x2") GEMM_WIDEN_PAIR("x4")
+                             "subs %[n], %[n], #1\n\t"
+                             "bne 1b" GEMM_WIDEN_OPERANDS);
+        } else {
+            __asm__ volatile("1:\n\t" GEMM_WIDEN_PAIR("x0") GEMM_WIDEN_PAIR("x2")
+                             "subs %[n], %[n], #1\n\t"
+                             "bne 1b" GEMM_WIDEN_OPERANDS);
+        }
+#undef GEMM_WIDEN_OPERANDS
 #undef GEMM_WIDEN_PAIR
     }
     if (len & 3) {
-        for (int32_t i = 0; i < 4; i++) {
-            te_gemm_widen_tail(x + i * stride + 4 * full, len & 3, cols + 4 * (4 * full + i));
+        for (int32_t i = 0; i < block; i++) {
+            te_gemm_widen_tail(x + i * stride + 4 * full, len & 3, cols + 4 * (block * full + i));
         }
     }
 #else
-    for (int32_t i = 0; i < 4; i++) {
-        te_gemm_widen(x + i * stride, len, cols, i, 4);
+    for (int32_t i = 0; i < block; i++) {
+        te_gemm_widen(x + i * stride, len, cols, i, block);
     }
 #endif
 }
 
 int32_t te_conv_1x1_s8_get_buffer_size(const te_conv_params *p)
 {
-    return te_gemm_scratch_bytes(p->in_c);
+    return te_gemm_scratch_bytes(p->in_c, p->gemm_narrow);
 }
 
 te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *output, void *scratch)
@@ -495,18 +603,15 @@ te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *o
     const int32_t cin = p->in_c, cout = p->out_c;
     te_gemm g;
     te_gemm_init(&g, p, cin);
-    const int32_t max_block = te_gemm_max_block(g.chunks);
-    if (max_block == 0) {
+    if (g.max_block == 0) {
         return TE_ERROR_ARGUMENT;
     }
     int16_t *cols = scratch;
     const int32_t pixels = p->batches * p->out_h * p->out_w;
-    for (int32_t px = 0, block = max_block; px < pixels; px += block) {
-        while (block > pixels - px) {
-            block >>= 1;
-        }
-        if (block == 4) {
-            te_gemm_widen4(input + (size_t)px * cin, cin, cin, cols);
+    for (int32_t px = 0, block = g.max_block; px < pixels; px += block) {
+        block = te_gemm_next_block(block, pixels - px);
+        if (block >= 4) {
+            te_gemm_widen_pairs(input + (size_t)px * cin, cin, cin, cols, block);
         } else {
             for (int32_t i = 0; i < block; i++) {
                 te_gemm_widen(input + (size_t)(px + i) * cin, cin, cols, i, block);

@@ -6,7 +6,7 @@
  * (zero point + input_offset) * w = 0 as in TFLite, in two's-complement int32 arithmetic.
  *
  * Windows of up to TE_CONV_COLUMN_MAX bytes (k_h * k_w * in_c: every first layer on RGB,
- * 3x3 on up to 113 channels) run as a GEMM: the windows of a block of up to 4 output pixels
+ * 3x3 on up to 113 channels) run as a GEMM: the windows of a block of up to 6 output pixels
  * are copied into a column (im2col, padding filled with the zero point) and widened into
  * te_gemm's scratch, then te_gemm_block (te_gemm_s8.h, conv_1x1_s8.c) multiplies them with
  * every filter row; the column and the widened block live in the caller's scratch
@@ -119,11 +119,9 @@ static TE_NO_LIBC_CALLS void conv_columns(const te_conv_params *p, const int8_t 
     te_gemm_init(&g, p, window);
     /* The widened block first (8-byte aligned for LDM and LDRD), then the column. */
     int16_t *cols = (int16_t *)(void *)scratch;
-    int8_t *column = scratch + te_gemm_scratch_bytes(window);
-    for (int32_t px = 0, block = te_gemm_max_block(g.chunks); px < pixels; px += block) {
-        while (block > pixels - px) {
-            block >>= 1;
-        }
+    int8_t *column = scratch + te_gemm_scratch_bytes(window, p->gemm_narrow);
+    for (int32_t px = 0, block = g.max_block; px < pixels; px += block) {
+        block = te_gemm_next_block(block, pixels - px);
         for (int32_t i = 0; i < block; i++) {
             const int32_t ox = (px + i) % p->out_w, rest = (px + i) / p->out_w;
             const int32_t oy = rest % p->out_h, b = rest / p->out_h;
@@ -183,7 +181,7 @@ static void conv_direct(const te_conv_params *p, const int8_t *input, int8_t *ou
 int32_t te_conv_s8_get_buffer_size(const te_conv_params *p)
 {
     const int32_t window = p->k_h * p->k_w * p->in_c;
-    return window <= TE_CONV_COLUMN_MAX ? te_gemm_scratch_bytes(window) + ((window + 7) & ~7) : 0;
+    return window <= TE_CONV_COLUMN_MAX ? te_gemm_scratch_bytes(window, p->gemm_narrow) + ((window + 7) & ~7) : 0;
 }
 
 te_status te_conv_s8(const te_conv_params *p, const int8_t *input, int8_t *output, void *scratch)
