@@ -17,7 +17,7 @@ from .lowering import LOWERINGS, Alias, KernelCall, LoweringContext
 from .memory.planner import MemoryPlan, plan_memory, plan_memory_fitting
 from .patch.rewrite import PatchedSteps, PatchPlan
 from .patch.search import DEFAULT_MAX_MAC_OVERHEAD, apply_patch_plan, parse_patch_option, search_patch_plan
-from .passes.constant_channels import canonicalise_constant_channels
+from .passes.channel_requantisation import rewrite_channel_requantisation
 from .passes.float_boundary import strip_float_boundary
 from .passes.fold_constants import fold_constants
 from .passes.fuse_pad import fuse_pad
@@ -120,7 +120,7 @@ def compile_graph(graph: Graph, patch: str | PatchPlan = "off",
     fold_constants(graph)
     _check_sizes(graph)
     fuse_pad(graph)
-    canonicalise_constant_channels(graph)
+    rewrite_channel_requantisation(graph)
     steps, ctx = lower_graph(graph)
     plan = plan_memory_fitting(steps, graph.inputs, graph.outputs)
     model = CompiledModel(graph=graph, steps=steps, plan=plan, context=ctx, unpatched_arena=plan.arena_bytes)

@@ -1,5 +1,6 @@
-"""passes/constant_channels.py: convolution channels whose output byte is the same for every
-input get a requantisation the fast kernels take; the outputs stay TFLite's, byte for byte."""
+"""passes/channel_requantisation.py: convolution channels outside the fast kernels'
+requantisation (constant channels, negative scales) rewritten into it; the outputs stay
+TFLite's, byte for byte, at the ends of the input range too."""
 
 from __future__ import annotations
 
@@ -18,18 +19,25 @@ S_IN, S_OUT, ZP_IN, ZP_OUT = 0.05, 0.1, -3, 7
 CONSTANT, ORDINARY, LEFT = [3e-9, 7e-10, 2e-8, 5e-9], [0.004, 0.02, 0.0007, 0.01], [2.0 ** 11]
 
 
-def conv_model(op_type: str, effective: list[float], activation: int = 0, biases=None) -> bytes:
-    """input 1x6x7x4 -> CONV_2D or DEPTHWISE_CONV_2D (3x3, SAME) with one channel per scale."""
+def conv_model(op_type: str, effective: list[float], activation: int = 0, biases=None, min_weight=None) -> bytes:
+    """input 1x6x7x4 -> CONV_2D or DEPTHWISE_CONV_2D (3x3, SAME) with one channel per scale
+    (min_weight: a first weight of every channel)."""
     rng = np.random.default_rng(len(effective) + activation)
     c = len(effective)
     b = ModelBuilder()
     x = b.input("x", (1, 6, 7, 4 if op_type == "CONV_2D" else c), "int8", S_IN, ZP_IN)
     w_scales = np.array(effective) * S_OUT / S_IN
     if op_type == "CONV_2D":
-        w = b.const("w", weights(rng, (c, 3, 3, 4)), w_scales, 0, axis=0)
+        data = weights(rng, (c, 3, 3, 4))
+        if min_weight is not None:
+            data[:, 0, 0, 0] = min_weight
+        w = b.const("w", data, w_scales, 0, axis=0)
         options = {}
     else:
-        w = b.const("w", weights(rng, (1, 3, 3, c)), w_scales, 0, axis=3)
+        data = weights(rng, (1, 3, 3, c))
+        if min_weight is not None:
+            data[0, 0, 0, :] = min_weight
+        w = b.const("w", data, w_scales, 0, axis=3)
         options = {"depth_multiplier": 1}
     bias = rng.integers(-5000, 5000, size=c).astype(np.int32) if biases is None else np.asarray(biases, np.int32)
     bias_t = b.const("b", bias, np.float32(S_IN) * w_scales.astype(np.float32), 0)
@@ -60,10 +68,7 @@ def test_constant_depthwise_channels_take_the_fast_requantisation(activation):
 def test_constant_conv_channels_are_rewritten_into_the_fast_range():
     model = conv_model("CONV_2D", CONSTANT + ORDINARY)
     compiled = compile_model(model)
-    p = compiled.kernel_calls[0].params
-    multipliers, rights = np.array(p["multiplier"].values), ~np.array(p["shift"].values)
-    # What te_gemm_requant_applies takes (te_gemm_s8.h): the whole layer runs fused rows.
-    assert (multipliers >= 0).all() and (rights >= 1).all() and (rights <= 23).all()
+    assert gemm_takes_every_channel(compiled.kernel_calls[0])
     assert any("4 output channel(s)" in note for note in compiled.graph.notes)
     assert_bit_exact(model, np.random.default_rng(1), inputs=extreme_inputs(model))
 
@@ -97,3 +102,33 @@ def test_without_the_pass_these_channels_are_out_of_the_fast_range():
     fast kernels' range."""
     _, shift = quantize_multipliers(np.array(CONSTANT))
     assert (~shift > RIGHT_MAX).all()
+
+
+def gemm_takes_every_channel(call) -> bool:
+    """te_gemm_requant_applies for every channel (te_gemm_s8.h): the layer runs fused rows."""
+    multipliers, rights = np.array(call.params["multiplier"].values), ~np.array(call.params["shift"].values)
+    return bool((multipliers >= 0).all() and (rights >= 1).all() and (rights <= 23).all())
+
+
+NEGATIVE = [-0.004, 0.02, -0.0007, 0.01, -0.03]
+
+
+@pytest.mark.parametrize("op_type", ["CONV_2D", "DEPTHWISE_CONV_2D"])
+def test_negative_scales_are_negated(op_type):
+    """Negative weight scales give negative multipliers, which the fast kernels do not take:
+    the channels are negated (weights, bias, scale) and the layer runs the fast path."""
+    model = conv_model(op_type, NEGATIVE, activation=3)
+    call = compile_model(model).kernel_calls[0]
+    if op_type == "CONV_2D":
+        assert gemm_takes_every_channel(call)
+    else:
+        assert call.kernel == "te_depthwise_conv_s8_fast" and not call.params["flags"] & FLAG_EXACT
+    assert_bit_exact(model, np.random.default_rng(4), inputs=extreme_inputs(model))
+
+
+def test_a_negative_scale_with_weight_minus_128_is_left_alone():
+    """-(-128) is not an int8: the channel keeps its negative multiplier (the general output
+    stage), still bit-exact."""
+    model = conv_model("CONV_2D", NEGATIVE, min_weight=-128)
+    assert not gemm_takes_every_channel(compile_model(model).kernel_calls[0])
+    assert_bit_exact(model, np.random.default_rng(6), inputs=extreme_inputs(model))
