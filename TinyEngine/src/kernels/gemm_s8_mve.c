@@ -22,8 +22,9 @@
 /* Output channels per group: 2 x 128 bytes of accumulators. */
 #define GROUP 32
 
-void te_gemm_mve_prepare(te_gemm_mve *g, int32_t len)
+void te_gemm_mve_prepare(te_gemm_mve *g, const te_conv_params *p, int32_t len)
 {
+    g->bias_shift = p->gemm_double != 0;
     g->len = len;
     g->stride = (len + 3) & ~3;
     g->chunks = len >> 4;
@@ -41,10 +42,10 @@ static inline __attribute__((always_inline)) void dot_rows(const te_gemm_mve *g,
                                                           int32_t *acc_b, int one_pixel)
 {
     /* Read once: the stores to acc_a and acc_b may alias *g as far as the compiler knows. */
-    const int32_t chunks = g->chunks, stride = g->stride, tail = g->tail;
+    const int32_t chunks = g->chunks, stride = g->stride, tail = g->tail, bias_shift = g->bias_shift;
     const mve_pred16_t tail_lanes = g->tail_lanes;
     for (; rows >= 2; rows -= 2, w += 2 * stride, bias += 2, acc_a += 2, acc_b += 2) {
-        int32_t am = bias[0], an = bias[1], bm = am, bn = an;
+        int32_t am = bias[0] >> bias_shift, an = bias[1] >> bias_shift, bm = am, bn = an;
         const int8_t *x = a, *y = b, *wm = w, *wn = w + stride;
         for (int32_t i = chunks; i > 0; i--, wm += 16, wn += 16, x += 16, y += 16) {
             const int8x16_t m = vldrbq_s8(wm), n = vldrbq_s8(wn);
@@ -74,7 +75,7 @@ static inline __attribute__((always_inline)) void dot_rows(const te_gemm_mve *g,
         }
     }
     if (rows) {
-        int32_t am = *bias, bm = am;
+        int32_t am = *bias >> bias_shift, bm = am;
         for (int32_t i = chunks; i > 0; i--, w += 16, a += 16, b += 16) {
             const int8x16_t m = vldrbq_s8(w);
             am = vmladavaq_s8(am, vldrbq_s8(a), m);
@@ -197,7 +198,7 @@ te_status te_conv_1x1_s8_mve(const te_conv_params *p, const int8_t *input, int8_
         return TE_ERROR_ARGUMENT;
     }
     te_gemm_mve g;
-    te_gemm_mve_prepare(&g, cin);
+    te_gemm_mve_prepare(&g, p, cin);
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     /* Where the output overlaps the input, a pair's inputs are copied whole into the scratch
      * (te_conv_1x1_s8_get_buffer_size bytes, at least 2 in_c) before its outputs are written:
