@@ -152,23 +152,28 @@
  * Once per call, before the rows (temporaries: the sums), `entry`: the address (Thumb bit set)
  * of the body past which a row's rest = chunks - 1 chunks after its first start, body
  * (K - rest % K) % K of K = 2^LOG bodies, in the copy of them that runs once (labels 3, 4;
- * TWO "1": rows of fewer than K such chunks) or in the loop until xp reaches the columns' end
- * (13, 14), or label 2 (the row's end) where rest is 0; and `stage_pc`, the address of the
+ * TWO: rows of fewer than K such chunks) or in the loop until xp reaches the columns' end
+ * (13, 14; COUNTED: the loop alone, its passes counted in n from `iters`, two instructions a
+ * row and SUBS, BNE a pass: blocks of 2 and 1, whose rows are the longest), or label 2 (the
+ * row's end) where rest is 0; and `stage_pc`, the address of the
  * output stage g->stage selects (labels 5, 6, 7 for TE_GEMM_STAGE_PLAIN, _DOUBLED and
  * _DOUBLED_NO_SIGN), which each row jumps to (one LDR pc a row). */
-#define GEMM_FUSED_ENTRY(K, TWO)                   \
+#define GEMM_FUSED_ENTRY_TWO(K)                    \
     "ldr %[a0], %[rest]\n\t"                       \
-    ".if " TWO "\n\t"                              \
     "adr.w %[a2], 3f\n\t"                          \
     "adr.w %[a3], 4f\n\t"                          \
     "cmp %[a0], #" K "\n\t"                        \
     "itt ge\n\t"                                   \
     "adrge.w %[a2], 13f\n\t"                       \
-    "adrge.w %[a3], 14f\n\t"                       \
-    ".else\n\t"                                    \
+    "adrge.w %[a3], 14f\n\t" GEMM_FUSED_ENTRY(K)
+#define GEMM_FUSED_ENTRY_COUNTED(K, LOG)           \
+    "ldr %[a0], %[rest]\n\t"                       \
+    "adds %[a1], %[a0], #" K " - 1\n\t"            \
+    "lsrs %[a1], %[a1], #" LOG "\n\t"              \
+    "str %[a1], %[iters]\n\t"                      \
     "adr.w %[a2], 13f\n\t"                         \
-    "adr.w %[a3], 14f\n\t"                         \
-    ".endif\n\t"                                   \
+    "adr.w %[a3], 14f\n\t" GEMM_FUSED_ENTRY(K)
+#define GEMM_FUSED_ENTRY(K)                        \
     "sub %[a3], %[a3], %[a2]\n\t"                  \
     "negs %[a1], %[a0]\n\t"                        \
     "and %[a1], %[a1], #" K " - 1\n\t"             \
@@ -187,26 +192,30 @@
     "adrgt.w %[a1], 7f\n\t"                        \
     "orr %[a1], %[a1], #1\n\t"                     \
     "str %[a1], %[stage_pc]\n\t"
-/* The loop of K bodies (BODY, then MORE) until xp reaches the columns' end. */
-#define GEMM_FUSED_LOOP(BODY, MORE)  \
-    "13:\n\t" BODY "14:\n\t" MORE     \
-    "ldr %[x0], %[cols_end]\n\t"     \
-    "cmp %[xp], %[x0]\n\t"           \
-    "bne 13b\n\t"
-/* The rows (from label 0: ROW loads the bias, FIRST accumulates the first chunk onto it), each
- * row's chunks, EPILOGUE (the row's multiplier, right and start value), its output stage: OUT
- * with the requantisation PLAIN, DOUBLED or NO_SIGN, then NEXT (to label 0 for the next row).
- * TWO "1": the copy of the bodies that runs once and the loop, "0": the loop alone. */
-#define GEMM_FUSED_ROWS(K, TWO, ROW, FIRST, BODY, MORE, EPILOGUE, OUT, PLAIN, DOUBLED, NO_SIGN, NEXT) \
-    GEMM_FUSED_ENTRY(K, TWO) "0:\n\t" ROW FIRST "ldr pc, %[entry]\n"                                  \
-    ".if " TWO "\n"                                                                                   \
-    "3:\n\t" BODY "4:\n\t" MORE "2:\n\t" EPILOGUE "ldr pc, %[stage_pc]\n\t"                             \
-    GEMM_FUSED_LOOP(BODY, MORE) EPILOGUE "ldr pc, %[stage_pc]\n"                                      \
-    ".else\n\t" GEMM_FUSED_LOOP(BODY, MORE) "2:\n\t" EPILOGUE "ldr pc, %[stage_pc]\n"                 \
-    ".endif\n"                                                                                        \
-    "5:\n\t" OUT(PLAIN) NEXT "b 9f\n"                                                                 \
-    "6:\n\t" OUT(DOUBLED) NEXT "b 9f\n"                                                               \
-    "7:\n\t" OUT(NO_SIGN) NEXT "\n"                                                                   \
+/* Each row (from label 0: ROW loads the bias, FIRST accumulates the first chunk onto it): its
+ * chunks, EPILOGUE (the row's multiplier, right and start value), a jump to its output stage.
+ * TWO: the copy of the bodies that runs once, and the loop until xp reaches the columns' end. */
+#define GEMM_FUSED_TWO(K, ROW, FIRST, BODY, MORE, EPILOGUE)                         \
+    GEMM_FUSED_ENTRY_TWO(K) "0:\n\t" ROW FIRST "ldr pc, %[entry]\n"                  \
+    "3:\n\t" BODY "4:\n\t" MORE "2:\n\t" EPILOGUE "ldr pc, %[stage_pc]\n"             \
+    "13:\n\t" BODY "14:\n\t" MORE                                                    \
+    "ldr %[x0], %[cols_end]\n\t"                                                     \
+    "cmp %[xp], %[x0]\n\t"                                                           \
+    "bne 13b\n\t" EPILOGUE "ldr pc, %[stage_pc]\n"
+/* COUNTED: the loop alone, its passes counted in n. */
+#define GEMM_FUSED_COUNTED(K, LOG, ROW, FIRST, BODY, MORE, EPILOGUE)                \
+    GEMM_FUSED_ENTRY_COUNTED(K, LOG) "0:\n\t" ROW FIRST "ldr %[n], %[iters]\n\t"     \
+    "ldr pc, %[entry]\n"                                                             \
+    "13:\n\t" BODY "14:\n\t" MORE                                                    \
+    "subs %[n], %[n], #1\n\t"                                                        \
+    "bne 13b\n"                                                                      \
+    "2:\n\t" EPILOGUE "ldr pc, %[stage_pc]\n"
+/* The rows (DOT) and their output stages: OUT with the requantisation PLAIN, DOUBLED or
+ * NO_SIGN, then NEXT (to label 0 for the next row). */
+#define GEMM_FUSED_ROWS(DOT, OUT, PLAIN, DOUBLED, NO_SIGN, NEXT) \
+    DOT "5:\n\t" OUT(PLAIN) NEXT "b 9f\n"                       \
+    "6:\n\t" OUT(DOUBLED) NEXT "b 9f\n"                         \
+    "7:\n\t" OUT(NO_SIGN) NEXT "\n"                             \
     "9:\n\t"
 
 /* Blocks of 4, 2 and 1: 14 registers hold the dot's operands and op, the row's output pointer,
@@ -215,10 +224,9 @@
  * registers: m in w, right in we, start value in n, lo in xp, hi in x0, cout in x1, end in x2
  * (OUT loads it), 3 cout in x3, until op reaches `end`. The constants come from the stack in
  * pairs, one LDRD each. */
-#define GEMM_FUSED(K, TWO, FIRST, BODY, MORE, OUT)                                                          \
-    GEMM_FUSED_ROWS(K, TWO, "ldrd %[n], %[xp], %[kb_cols]\n\tldr %[n], [%[n], %[op], lsl #2]\n\t", FIRST, BODY, \
-                    MORE, GEMM_FUSED_EPILOGUE, OUT, GEMM_FUSED_REQUANT, GEMM_FUSED_DOUBLED, GEMM_FUSED_NO_SIGN,     \
-                    GEMM_FUSED_NEXT)
+#define GEMM_FUSED_ROW "ldrd %[n], %[xp], %[kb_cols]\n\tldr %[n], [%[n], %[op], lsl #2]\n\t"
+#define GEMM_FUSED(DOT, OUT) \
+    GEMM_FUSED_ROWS(DOT, OUT, GEMM_FUSED_REQUANT, GEMM_FUSED_DOUBLED, GEMM_FUSED_NO_SIGN, GEMM_FUSED_NEXT)
 #define GEMM_FUSED_EPILOGUE                  \
     "ldrd %[w], %[we], %[km_ks]\n\t"         \
     "ldr %[w], [%[w], %[op], lsl #2]\n\t"    \
@@ -246,12 +254,14 @@
  * (the sum the first chunk updates last), and the rows end when wp reaches the filter's end.
  * The output stage: m in w, right in we, start value in xp, lo in x0, hi in x1, cout in x2, op
  * in x3 (stepped by 2 cout for pixels 3..5). */
-#define GEMM_FUSED6                                                                                     \
-    GEMM_FUSED_ROWS("8", "1", "ldrd %[x0], %[x1], %[kb_op]\n\tldr %[xp], %[cols]\n\t"                    \
-                              "ldr %[a5], [%[x0], %[x1], lsl #2]\n\t",                                   \
-                    GEMM_BODY6_FROM("a5", "a5", "a5", "a5", "a5", "a5"), GEMM_BODY6, GEMM_MORE6_8,       \
-                    GEMM_FUSED6_EPILOGUE, GEMM_FUSED6_OUT, GEMM_FUSED6_REQUANT, GEMM_FUSED6_DOUBLED,     \
-                    GEMM_FUSED6_NO_SIGN, GEMM_FUSED6_NEXT)
+#define GEMM_FUSED6                                                                                   \
+    GEMM_FUSED_ROWS(GEMM_FUSED_TWO("8",                                                                \
+                                   "ldrd %[x0], %[x1], %[kb_op]\n\tldr %[xp], %[cols]\n\t"              \
+                                   "ldr %[a5], [%[x0], %[x1], lsl #2]\n\t",                             \
+                                   GEMM_BODY6_FROM("a5", "a5", "a5", "a5", "a5", "a5"), GEMM_BODY6,     \
+                                   GEMM_MORE6_8, GEMM_FUSED6_EPILOGUE),                                 \
+                    GEMM_FUSED6_OUT, GEMM_FUSED6_REQUANT, GEMM_FUSED6_DOUBLED, GEMM_FUSED6_NO_SIGN,      \
+                    GEMM_FUSED6_NEXT)
 #define GEMM_FUSED6_EPILOGUE                  \
     "ldrd %[w], %[we], %[km_ks]\n\t"          \
     "ldrd %[x3], %[x2], %[op_cout]\n\t"       \
@@ -474,7 +484,7 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
     const int16_t *cols_end = cols + 4 * block * g->chunks;
     /* On the stack (SP-relative) like the other constants: no register is free for g. */
     const int32_t rest = g->chunks - 1, stage = g->stage;
-    uint32_t jump[2] = {0, 0};
+    uint32_t jump[3] = {0, 0, 0};
     const int16_t *xp;
     uint32_t a0, a1, a2, a3, n, w, we;
     register uint32_t x0 __asm__("r8");
@@ -484,19 +494,22 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
 #define GEMM_FUSED_OPERANDS                                                                                       \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),           \
       [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we), [n] "=&r"(n), [xp] "=&r"(xp), [wp] "+r"(w8), \
-      [op] "+r"(op), [entry] "+m"(jump[0]), [stage_pc] "+m"(jump[1])                                            \
+      [op] "+r"(op), [entry] "+m"(jump[0]), [stage_pc] "+m"(jump[1]), [iters] "+m"(jump[2])                    \
     : [kb_cols] "m"(kb_cols), [rest] "m"(rest), [km_ks] "m"(km_ks), [hs_cout] "m"(hs_cout),                      \
       [cout3_end] "m"(cout3_end), [end] "m"(cout3_end[1]), [cols_end] "m"(cols_end), [stage] "m"(stage)          \
     : "cc", "memory"
     if (block == 4) {
-        __asm__ volatile(GEMM_FUSED("8", "1", GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, GEMM_MORE4_8,
+        __asm__ volatile(GEMM_FUSED(GEMM_FUSED_TWO("8", GEMM_FUSED_ROW, GEMM_BODY4_FROM("n", "n", "n", "n"),
+                                                   GEMM_BODY4, GEMM_MORE4_8, GEMM_FUSED_EPILOGUE),
                                     GEMM_FUSED_OUT4) GEMM_FUSED_OPERANDS);
     } else if (block == 2) {
-        __asm__ volatile(GEMM_FUSED("4", "0", GEMM_BODY2_FROM("n", "n"), GEMM_BODY2, GEMM_MORE2, GEMM_FUSED_OUT2)
-                             GEMM_FUSED_OPERANDS);
+        __asm__ volatile(GEMM_FUSED(GEMM_FUSED_COUNTED("4", "2", GEMM_FUSED_ROW, GEMM_BODY2_FROM("n", "n"),
+                                                       GEMM_BODY2, GEMM_MORE2, GEMM_FUSED_EPILOGUE),
+                                    GEMM_FUSED_OUT2) GEMM_FUSED_OPERANDS);
     } else {
-        __asm__ volatile(GEMM_FUSED("4", "0", GEMM_BODY1_FROM("n"), GEMM_BODY1, GEMM_MORE1, GEMM_FUSED_OUT1)
-                             GEMM_FUSED_OPERANDS);
+        __asm__ volatile(GEMM_FUSED(GEMM_FUSED_COUNTED("4", "2", GEMM_FUSED_ROW, GEMM_BODY1_FROM("n"), GEMM_BODY1,
+                                                       GEMM_MORE1, GEMM_FUSED_EPILOGUE),
+                                    GEMM_FUSED_OUT1) GEMM_FUSED_OPERANDS);
     }
 #undef GEMM_FUSED_OPERANDS
 }
