@@ -160,37 +160,57 @@
  * _DOUBLED_NO_SIGN), which each row jumps to (one LDR pc a row). */
 #define GEMM_FUSED_ENTRY_TWO(K)                    \
     "ldr %[a0], %[rest]\n\t"                       \
-    "adr.w %[a2], 3f\n\t"                          \
-    "adr.w %[a3], 4f\n\t"                          \
+    "adr.w %[a2], 3f + 1\n\t"                          \
+    "adr.w %[a3], 4f + 1\n\t"                          \
     "cmp %[a0], #" K "\n\t"                        \
     "itt ge\n\t"                                   \
-    "adrge.w %[a2], 13f\n\t"                       \
-    "adrge.w %[a3], 14f\n\t" GEMM_FUSED_ENTRY(K)
+    "adrge.w %[a2], 13f + 1\n\t"                       \
+    "adrge.w %[a3], 14f + 1\n\t" GEMM_FUSED_ENTRY(K)
+/* TWO_COUNTED: the copy that runs once, and the loop counted in n, whose rows enter through a
+ * trampoline at label 15 that loads the count and jumps to `entry2`. */
+#define GEMM_FUSED_ENTRY_TWO_COUNTED(K, LOG)       \
+    "ldr %[a0], %[rest]\n\t"                       \
+    "adds %[a1], %[a0], #" K " - 1\n\t"            \
+    "lsrs %[a1], %[a1], #" LOG "\n\t"              \
+    "str %[a1], %[iters]\n\t"                      \
+    "adr.w %[a2], 3f + 1\n\t"                          \
+    "adr.w %[a3], 4f + 1\n\t"                          \
+    "cmp %[a0], #" K "\n\t"                        \
+    "itt ge\n\t"                                   \
+    "adrge.w %[a2], 13f + 1\n\t"                       \
+    "adrge.w %[a3], 14f + 1\n\t"                       \
+    "sub %[a3], %[a3], %[a2]\n\t"                  \
+    "negs %[a1], %[a0]\n\t"                        \
+    "and %[a1], %[a1], #" K " - 1\n\t"             \
+    "mla %[a2], %[a1], %[a3], %[a2]\n\t"           \
+    "str %[a2], %[entry2]\n\t"                     \
+    "cmp %[a0], #" K "\n\t"                        \
+    "it ge\n\t"                                    \
+    "adrge.w %[a2], 15f + 1\n\t" GEMM_FUSED_ENTRY_TAIL
 #define GEMM_FUSED_ENTRY_COUNTED(K, LOG)           \
     "ldr %[a0], %[rest]\n\t"                       \
     "adds %[a1], %[a0], #" K " - 1\n\t"            \
     "lsrs %[a1], %[a1], #" LOG "\n\t"              \
     "str %[a1], %[iters]\n\t"                      \
-    "adr.w %[a2], 13f\n\t"                         \
-    "adr.w %[a3], 14f\n\t" GEMM_FUSED_ENTRY(K)
+    "adr.w %[a2], 13f + 1\n\t"                         \
+    "adr.w %[a3], 14f + 1\n\t" GEMM_FUSED_ENTRY(K)
 #define GEMM_FUSED_ENTRY(K)                        \
     "sub %[a3], %[a3], %[a2]\n\t"                  \
     "negs %[a1], %[a0]\n\t"                        \
     "and %[a1], %[a1], #" K " - 1\n\t"             \
-    "mla %[a2], %[a1], %[a3], %[a2]\n\t"           \
+    "mla %[a2], %[a1], %[a3], %[a2]\n\t" GEMM_FUSED_ENTRY_TAIL
+#define GEMM_FUSED_ENTRY_TAIL                      \
     "cmp %[a0], #0\n\t"                            \
     "it eq\n\t"                                    \
-    "adreq.w %[a2], 2f\n\t"                        \
-    "orr %[a2], %[a2], #1\n\t"                     \
+    "adreq.w %[a2], 2f + 1\n\t"                        \
     "str %[a2], %[entry]\n\t"                      \
     "ldr %[a0], %[stage]\n\t"                      \
-    "adr.w %[a1], 5f\n\t"                          \
+    "adr.w %[a1], 5f + 1\n\t"                          \
     "cmp %[a0], #1\n\t"                            \
     "it eq\n\t"                                    \
-    "adreq.w %[a1], 6f\n\t"                        \
+    "adreq.w %[a1], 6f + 1\n\t"                        \
     "it gt\n\t"                                    \
-    "adrgt.w %[a1], 7f\n\t"                        \
-    "orr %[a1], %[a1], #1\n\t"                     \
+    "adrgt.w %[a1], 7f + 1\n\t"                        \
     "str %[a1], %[stage_pc]\n\t"
 /* Each row (from label 0: ROW loads the bias, FIRST accumulates the first chunk onto it): its
  * chunks, EPILOGUE (the row's multiplier, right and start value), a jump to its output stage.
@@ -201,6 +221,15 @@
     "13:\n\t" BODY "14:\n\t" MORE                                                    \
     "ldr %[x0], %[cols_end]\n\t"                                                     \
     "cmp %[xp], %[x0]\n\t"                                                           \
+    "bne 13b\n\t" EPILOGUE "ldr pc, %[stage_pc]\n"
+#define GEMM_FUSED_TWO_COUNTED(K, LOG, ROW, FIRST, BODY, MORE, EPILOGUE)            \
+    GEMM_FUSED_ENTRY_TWO_COUNTED(K, LOG) "0:\n\t" ROW FIRST "ldr pc, %[entry]\n"     \
+    "3:\n\t" BODY "4:\n\t" MORE "2:\n\t" EPILOGUE "ldr pc, %[stage_pc]\n"             \
+    "15:\n\t"                                                                        \
+    "ldr %[n], %[iters]\n\t"                                                          \
+    "ldr pc, %[entry2]\n"                                                             \
+    "13:\n\t" BODY "14:\n\t" MORE                                                    \
+    "subs %[n], %[n], #1\n\t"                                                        \
     "bne 13b\n\t" EPILOGUE "ldr pc, %[stage_pc]\n"
 /* COUNTED: the loop alone, its passes counted in n. */
 #define GEMM_FUSED_COUNTED(K, LOG, ROW, FIRST, BODY, MORE, EPILOGUE)                \
@@ -481,10 +510,9 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
     const uintptr_t km_ks[2] = {(uintptr_t)p->multiplier - 4u * o, (uintptr_t)p->shift - o};
     const uintptr_t hs_cout[2] = {(uintptr_t)g->start_hi - 4u, (uintptr_t)p->out_c};
     const uintptr_t cout3_end[2] = {3u * (uint32_t)p->out_c, (uintptr_t)(out + p->out_c)};
-    const int16_t *cols_end = cols + 4 * block * g->chunks;
     /* On the stack (SP-relative) like the other constants: no register is free for g. */
     const int32_t rest = g->chunks - 1, stage = g->stage;
-    uint32_t jump[3] = {0, 0, 0};
+    uint32_t jump[4];
     const int16_t *xp;
     uint32_t a0, a1, a2, a3, n, w, we;
     register uint32_t x0 __asm__("r8");
@@ -494,13 +522,15 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
 #define GEMM_FUSED_OPERANDS                                                                                       \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),           \
       [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we), [n] "=&r"(n), [xp] "=&r"(xp), [wp] "+r"(w8), \
-      [op] "+r"(op), [entry] "+m"(jump[0]), [stage_pc] "+m"(jump[1]), [iters] "+m"(jump[2])                    \
+      [op] "+r"(op), [entry] "=m"(jump[0]), [stage_pc] "=m"(jump[1]), [iters] "=m"(jump[2]),                   \
+      [entry2] "=m"(jump[3])                                                                                    \
     : [kb_cols] "m"(kb_cols), [rest] "m"(rest), [km_ks] "m"(km_ks), [hs_cout] "m"(hs_cout),                      \
-      [cout3_end] "m"(cout3_end), [end] "m"(cout3_end[1]), [cols_end] "m"(cols_end), [stage] "m"(stage)          \
+      [cout3_end] "m"(cout3_end), [end] "m"(cout3_end[1]), [stage] "m"(stage)                                     \
     : "cc", "memory"
     if (block == 4) {
-        __asm__ volatile(GEMM_FUSED(GEMM_FUSED_TWO("8", GEMM_FUSED_ROW, GEMM_BODY4_FROM("n", "n", "n", "n"),
-                                                   GEMM_BODY4, GEMM_MORE4_8, GEMM_FUSED_EPILOGUE),
+        __asm__ volatile(GEMM_FUSED(GEMM_FUSED_TWO_COUNTED("8", "3", GEMM_FUSED_ROW,
+                                                           GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4,
+                                                           GEMM_MORE4_8, GEMM_FUSED_EPILOGUE),
                                     GEMM_FUSED_OUT4) GEMM_FUSED_OPERANDS);
     } else if (block == 2) {
         __asm__ volatile(GEMM_FUSED(GEMM_FUSED_COUNTED("4", "2", GEMM_FUSED_ROW, GEMM_BODY2_FROM("n", "n"),
@@ -525,7 +555,7 @@ static void __attribute__((noinline)) gemm_fused6(const te_gemm *g, const int16_
     const int16_t *cols_end = cols + 24 * g->chunks;
     const int8_t *w_end = w8 + 4 * g->chunks * p->out_c;
     const int32_t rest = g->chunks - 1, stage = g->stage;
-    uint32_t jump[2] = {0, 0};
+    uint32_t jump[2];
     const int16_t *xp;
     uint32_t a0, a1, a2, a3, a4, a5, w, we;
     register uint32_t x0 __asm__("r8");
@@ -535,7 +565,7 @@ static void __attribute__((noinline)) gemm_fused6(const te_gemm *g, const int16_
     __asm__ volatile(GEMM_FUSED6
                      : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4), [a5] "=&r"(a5),
                        [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we),
-                       [xp] "=&r"(xp), [wp] "+r"(w8), [entry] "+m"(jump[0]), [stage_pc] "+m"(jump[1])
+                       [xp] "=&r"(xp), [wp] "+r"(w8), [entry] "=m"(jump[0]), [stage_pc] "=m"(jump[1])
                      : [kb_op] "m"(st), [op_cout] "m"(st[1]), [km_ks] "m"(km_ks), [hs] "m"(hs), [cols] "m"(cols),
                        [cols_end] "m"(cols_end), [w_end] "m"(w_end), [rest] "m"(rest), [stage] "m"(stage)
                      : "cc", "memory");
