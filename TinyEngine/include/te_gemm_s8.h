@@ -214,6 +214,17 @@ static inline void te_gemm_widen(const int8_t *x, int32_t len, int16_t *cols, in
     }
 }
 
+/* te_gemm_widen with its loop instantiated for each value of `doubled` (no test per word). */
+static inline void te_gemm_widen_column(const int8_t *x, int32_t len, int16_t *cols, int32_t slot, int32_t block,
+                                        int32_t doubled)
+{
+    if (doubled) {
+        te_gemm_widen(x, len, cols, slot, block, 1);
+    } else {
+        te_gemm_widen(x, len, cols, slot, block, 0);
+    }
+}
+
 /* te_gemm_widen of the `block` (4 or 6) columns of len bytes at x, x + stride, ... into a block
  * of `block` (conv_1x1_s8.c). */
 void te_gemm_widen_pairs(const int8_t *x, int32_t stride, int32_t len, int16_t *cols, int32_t block,

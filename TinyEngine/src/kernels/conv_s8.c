@@ -134,12 +134,7 @@ static TE_NO_LIBC_CALLS void conv_columns(const te_conv_params *p, const int8_t 
             } else {
                 im2col(p, input, px + i, column);
             }
-            /* One loop for each: no test of `doubled` per word. */
-            if (g.doubled) {
-                te_gemm_widen(column, window, cols, i, block, 1);
-            } else {
-                te_gemm_widen(column, window, cols, i, block, 0);
-            }
+            te_gemm_widen_column(column, window, cols, i, block, g.doubled);
         }
         te_gemm_block(&g, cols, block, output + (size_t)px * cout);
     }
