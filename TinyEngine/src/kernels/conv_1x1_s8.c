@@ -151,13 +151,13 @@
 /* The fused rows: each row's sums go from its dot products to its output stage in registers.
  * Once per call, before the rows (temporaries: the sums), `entry`: the address (Thumb bit set)
  * of the body past which a row's rest = chunks - 1 chunks after its first start, body
- * (K - rest % K) % K of K = 2^LOG bodies, in the copy of them that runs once (labels 3, 4;
- * TWO: rows of fewer than K such chunks) or in the loop until xp reaches the columns' end
- * (13, 14; COUNTED: the loop alone, its passes counted in n from `iters`, two instructions a
- * row and SUBS, BNE a pass: blocks of 2 and 1, whose rows are the longest), or label 2 (the
- * row's end) where rest is 0; and `stage_pc`, the address of the
- * output stage g->stage selects (labels 5, 6, 7 for TE_GEMM_STAGE_PLAIN, _DOUBLED and
- * _DOUBLED_NO_SIGN), which each row jumps to (one LDR pc a row). */
+ * (K - rest % K) % K of K = 2^LOG bodies, or label 2 (the row's end) where rest is 0. TWO
+ * (blocks of 6): a copy of the bodies that runs once (labels 3, 4) for rows of fewer than K
+ * such chunks, and a loop until xp reaches the columns' end (13, 14) for the others.
+ * TWO_COUNTED (blocks of 4): the same, the loop's passes counted in n. COUNTED (blocks of 2
+ * and 1): the counted loop alone. Then `stage_pc`, the address of the output stage g->stage
+ * selects (labels 5, 6, 7 for TE_GEMM_STAGE_PLAIN, _DOUBLED and _DOUBLED_NO_SIGN), which each
+ * row jumps to (one LDR pc a row: one copy of the dot products serves the three stages). */
 #define GEMM_FUSED_ENTRY_TWO(K)                    \
     "ldr %[a0], %[rest]\n\t"                       \
     "adr.w %[a2], 3f + 1\n\t"                          \
