@@ -207,6 +207,114 @@ def test_gemm_blocks_of_6(case, narrow, tmp_path):
         np.testing.assert_array_equal(got[0], run_reference(model, ins)[0].reshape(got[0].shape))
 
 
+# The doubled sums' fit (lowering/conv.py gemm_doubled) at its edge: channel 0's accumulator
+# reaches 2^30 - 1 or -2^30 at its extreme input (inside: the layer doubles) or one past it
+# (outside: today's form), pointwise in blocks of 6, 2 and 1 (15 pixels; rows of 2 chunks, and
+# of 10: the loops past the first 8) and the first layer's im2col, output zero points -128 (no
+# sign term), 127 and others, right shifts 1 to 22, and effective scales near 2^-23.5 so that
+# the extreme accumulators still requantise inside int8. With right shift 23 on channel 0
+# (scale 2^-24.5) the start value (2 zp + 1) 2^23 plus SMMLAR's high word overflows int32 at
+# such accumulators for zero points 127 and -128 (today's form), not at small ones ("mid": no
+# bias; vww's first layer).
+DOUBLED_EDGE_CASES = {
+    f"{kind}_cin{cin}_{side}_{edge}_zp{out_zp}_right{right}": dict(kind=kind, cin=cin, side=side, edge=edge,
+                                                                   out_zp=out_zp, right=right)
+    for kind, cin, side, edge, out_zp, right in (
+        ("pointwise", 8, "high", "inside", -128, 22), ("pointwise", 8, "high", "outside", -128, 22),
+        ("pointwise", 8, "low", "inside", 127, 22), ("pointwise", 8, "low", "outside", 127, 22),
+        ("pointwise", 8, "high", "inside", 5, 22), ("pointwise", 40, "low", "inside", -128, 22),
+        ("pointwise", 40, "high", "inside", -7, 22), ("rgb", 3, "low", "inside", -128, 22),
+        ("rgb", 3, "high", "outside", -3, 22), ("pointwise", 8, "high", "inside", 127, 23),
+        ("pointwise", 8, "low", "inside", -128, 23), ("pointwise", 8, "mid", "inside", 127, 23))
+}
+
+
+def add_doubled_edge_branch(b: ModelBuilder, rng: np.random.Generator, name: str, kind: str, cin: int, side: str,
+                            edge: str, out_zp: int, right: int) -> tuple[np.ndarray, int]:
+    """A CONV_2D branch of DOUBLED_EDGE_CASES: its input (random pixels, the extreme one of channel
+    0's side first) and whether its layer should double."""
+    shape, k, cout = ((1, 3, 5, cin), 1, 24) if kind == "pointwise" else ((1, 6, 6, cin), 3, 16)
+    zp_in = int(rng.integers(-128, 128))
+    x = b.input(f"{name}_x", shape, "int8", 0.05, zp_in)
+    w = weights(rng, (cout, k, k, shape[3]))
+    rows = w.reshape(cout, -1).astype(np.int64)
+    up, down = 127 - zp_in, -128 - zp_in
+    bias = rng.integers(-3000, 3000, size=cout).astype(np.int64)
+    if side == "mid":
+        bias[0] = 0
+        extreme = np.where(rows[0] > 0, 127, -128)
+    elif side == "high":
+        bias[0] = (1 << 30) - 1 - np.maximum(rows[0] * up, rows[0] * down).sum() + (edge == "outside")
+        extreme = np.where(rows[0] > 0, 127, -128)
+    else:
+        bias[0] = -(1 << 30) - np.minimum(rows[0] * up, rows[0] * down).sum() - (edge == "outside")
+        extreme = np.where(rows[0] > 0, -128, 127)
+    # Right shifts from 1 (channels 1..) to 22 (channel 0, the one at the edge) or 23.
+    exponents = np.concatenate([[-1.5 - right], np.linspace(-2.2, -22.8, cout - 1)])
+    w_scales = (0.05 / 0.05 * 2.0 ** exponents).astype(np.float32)
+    wt = b.const(f"{name}_w", w, w_scales, 0, axis=0)
+    bt = b.const(f"{name}_b", bias.astype(np.int32), np.float32(0.05) * w_scales, 0)
+    out_hw = shape[1:3] if kind == "pointwise" else (3, 3)
+    y = b.tensor(f"{name}_y", (1, *out_hw, cout), "int8", 0.05, out_zp)
+    stride = 1 if kind == "pointwise" else 2
+    b.op("CONV_2D", [x, wt, bt], [y], version=3, padding=SAME, stride_h=stride, stride_w=stride,
+         dilation_h_factor=1, dilation_w_factor=1, fused_activation_function=0)
+    b.output(y)
+    pixels = rng.integers(-128, 128, size=shape, dtype=np.int8)
+    # The extreme input: every tap of the first output pixel's window (SAME padding of 6 by
+    # stride 2 pads only after the image).
+    if kind == "pointwise":
+        pixels[0, 0, 0] = extreme
+    else:
+        pixels[0, :3, :3] = extreme.reshape(3, 3, 3)
+    return pixels, int(edge == "inside" and (right < 23 or side == "mid"))
+
+
+def doubled_edge_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[str], list[int]]:
+    """Every DOUBLED_EDGE_CASES branch in one model: the model, its inputs, output names and the
+    gemm_double each layer should take."""
+    b = ModelBuilder()
+    inputs, doubled = [], []
+    for name, case in DOUBLED_EDGE_CASES.items():
+        pixels, double = add_doubled_edge_branch(b, rng, name, **case)
+        inputs.append(pixels)
+        doubled.append(double)
+    return b.finish(), inputs, list(DOUBLED_EDGE_CASES), doubled
+
+
+def test_doubled_sums_at_the_fit_bound(tmp_path):
+    """Layers just inside the doubled sums' bound take gemm_double (bias doubled), layers just
+    outside keep today's form; both bit-exact at the extreme accumulator and elsewhere."""
+    rng = np.random.default_rng(2030)
+    model, inputs, _, doubled = doubled_edge_model(rng)
+    compiled = compile_model(model)
+    assert [c.params["gemm_double"] for c in compiled.kernel_calls] == doubled
+    assert [c.kernel for c in compiled.kernel_calls] == \
+        [{"pointwise": "te_conv_1x1_s8", "rgb": "te_conv_s8"}[c["kind"]] for c in DOUBLED_EDGE_CASES.values()]
+    for call, double in zip(compiled.kernel_calls, doubled):
+        assert gemm_fused(call.params)
+        folded = np.array(call.params["bias"].values, np.int64)
+        assert (folded % 2 == 0).all() or not double
+    host = HostModel(model, tmp_path, compiled=compiled)
+    sets = [inputs, [rng.integers(-128, 128, size=x.shape, dtype=np.int8) for x in inputs]]
+    for ins, got in zip(sets, host.run(sets)):
+        for i, (g, want) in enumerate(zip(got, run_reference(model, ins))):
+            np.testing.assert_array_equal(g, want.reshape(g.shape), err_msg=list(DOUBLED_EDGE_CASES)[i])
+
+
+def test_gemm_doubled_only_where_it_pays():
+    """The doubled form costs two SADD16 per 4 input bytes of every pixel and saves 2 instructions
+    per output (3 with the output zero point -128): vww's expand layers take it, its widest
+    projections do not."""
+    rng = np.random.default_rng(5)
+    cheap = compile_model(conv_case_model(rng, shape=(1, 4, 4, 16), cout=48, out_zp=-128)).kernel_calls[0]
+    dear = compile_model(conv_case_model(rng, shape=(1, 4, 4, 96), cout=16, out_zp=3)).kernel_calls[0]
+    clamped = compile_model(conv_case_model(rng, shape=(1, 4, 4, 16), cout=48, activation=1,
+                                            out_zp=0)).kernel_calls[0]
+    assert (cheap.params["gemm_double"], dear.params["gemm_double"], clamped.params["gemm_double"]) == (1, 0, 0)
+    assert gemm_fused(dear.params) and not gemm_fused(clamped.params)
+
+
 @pytest.mark.parametrize("case", list(POINTWISE_CASES), ids=list(POINTWISE_CASES))
 def test_pointwise(case):
     rng = np.random.default_rng(len(case) + 300)

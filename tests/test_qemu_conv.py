@@ -17,9 +17,10 @@ from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
 from tests.kernel_check import scale
 from tests.model_builder import ModelBuilder
 from platformio_tinyengine.lowering.elementwise import ADD_TABLE_BYTES
-from tests.test_kernel_conv_fast import (ADD_CASES, ADD_PAIRS_CASES, CONV_CASES, GEMM6_CONV_CASES,
-                                         GEMM6_POINTWISE_CASES, POINTWISE_CASES, REQUANT_CHECK, add_binary_branch,
-                                         add_conv, every_pair, with_gemm_blocks)
+from tests.test_kernel_conv_fast import (ADD_CASES, ADD_PAIRS_CASES, CONV_CASES, DOUBLED_EDGE_CASES,
+                                         GEMM6_CONV_CASES, GEMM6_POINTWISE_CASES, POINTWISE_CASES, REQUANT_CHECK,
+                                         add_binary_branch, add_conv, add_doubled_edge_branch, every_pair,
+                                         with_gemm_blocks)
 from tests.test_qemu import BOARDS, assert_matches_reference, requires_qemu, run_bare_main, run_firmware
 
 # Every pointwise and te_conv_s8 case of the host tests, and the extreme zero points.
@@ -43,7 +44,8 @@ def add_conv_branch(b: ModelBuilder, rng: np.random.Generator, name: str, case: 
 
 def edge_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[str]]:
     """One model holding every case as its own input -> operator -> output branch; its inputs
-    (random, and constant -128 or 127 for the extreme zero points) and output names."""
+    (random, and constant -128 or 127 for the extreme zero points; the doubled sums' extremes
+    at their fit bound) and output names."""
     b = ModelBuilder()
     inputs, names = [], []
     for name, case in CASES.items():
@@ -53,6 +55,9 @@ def edge_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[
         add_binary_branch(b, rng, name, case)
         inputs += [rng.integers(-128, 128, size=case[k], dtype=np.int8) for k in ("shape1", "shape2")]
         names += [name, f"{name}_widened"] if case.get("widen") else [name]
+    for name, case in DOUBLED_EDGE_CASES.items():
+        inputs.append(add_doubled_edge_branch(b, rng, name, **case)[0])
+        names.append(name)
     return b.finish(), inputs, names
 
 
@@ -60,8 +65,10 @@ def edge_model(rng: np.random.Generator) -> tuple[bytes, list[np.ndarray], list[
 @pytest.mark.parametrize("board_id", BOARDS)
 def test_edge_cases_bit_exact(board_id, tmp_path):
     model, inputs, names = edge_model(np.random.default_rng(17))
-    kernels = {c.kernel for c in compile_model(model).kernel_calls}
-    assert {"te_conv_1x1_s8", "te_conv_s8", "te_add_s8"} <= kernels
+    calls = compile_model(model).kernel_calls
+    assert {"te_conv_1x1_s8", "te_conv_s8", "te_add_s8"} <= {c.kernel for c in calls}
+    # Both output stages of the fused rows: doubled sums and today's.
+    assert {c.params.get("gemm_double") for c in calls if c.kernel == "te_conv_1x1_s8"} == {0, 1}
     result = run_firmware(model, board_id, inputs, tmp_path)
     assert_matches_reference(model, inputs, result, names=names)
 

@@ -74,6 +74,33 @@ static inline int32_t te_gemm_requant(int32_t x, int32_t multiplier, int32_t sta
     return hi >> right;
 }
 
+/* The output stage of doubled sums (layers with gemm_double: lowering/conv.py gemm_doubled):
+ * te_gemm_requant's result from s2 = 2 x, with start = (2 offset + 1) << right: SMMLAR, ADD,
+ * ASR and SSAT's shift (add_rescale's form, add_s8.c), and without the ADD (sign 0) where the
+ * offset is -128. SMMLAR gives start + floor((s2 m + 2^31) / 2^32) = start + h with
+ * h = floor((x m + 2^30) / 2^31), te_srdhm's value (te_fixedpoint.h, step 1). The rounding
+ * right shift by right + 1 (half away from zero) plus the offset is
+ * floor((start + h - [h < 0]) / 2^(right + 1)); [x < 0] equals [h < 0] (multiplier >= 0) but
+ * at h = 0 with x < 0, where both give the offset. Without the sign term the result differs
+ * only where h < 0, where both are at most the offset: with the offset -128 both saturate to
+ * -128. Exact where 2 x and start + h - 1 .. start + h fit int32, which the generator proves
+ * per layer and channel for every input. */
+static inline int32_t te_gemm_requant_doubled(int32_t s2, int32_t multiplier, int32_t start, int32_t right,
+                                              int32_t sign)
+{
+#if TE_USE_DSP
+    int32_t v;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(v) : "r"(s2), "r"(multiplier), "r"(start));
+#else
+    const int32_t v = start + (int32_t)(((int64_t)s2 * multiplier + 0x80000000LL) >> 32);
+#endif
+    return (int32_t)((uint32_t)v - (sign & (uint32_t)s2 >> 31)) >> right >> 1;
+}
+
+/* The output stages of the fused rows (te_gemm.stage): te_gemm_requant, or doubled sums with
+ * and without the sign term. */
+enum { TE_GEMM_STAGE_PLAIN, TE_GEMM_STAGE_DOUBLED, TE_GEMM_STAGE_DOUBLED_NO_SIGN };
+
 /* Whether channel (multiplier, right = ~shift) takes te_gemm_requant. */
 static inline int te_gemm_requant_applies(int32_t multiplier, int32_t right)
 {
@@ -131,58 +158,77 @@ static inline int32_t te_gemm_scratch_bytes(int32_t len, int32_t narrow)
     return 8 * te_gemm_max_block(chunks, narrow) * chunks;
 }
 
-/* Chunk word v (bytes x0..x3 from the low one) as x0, x2, x1, x3 at dst. */
-static inline void te_gemm_widen_word(uint32_t v, int16_t *dst)
+/* Chunk word v (bytes x0..x3 from the low one) as x0, x2, x1, x3 at dst, each doubled where
+ * `doubled` (layers with gemm_double: one SADD16 a word; 2 x fits int16). */
+static inline void te_gemm_widen_word(uint32_t v, int16_t *dst, int32_t doubled)
 {
 #if TE_USE_DSP
-    const uint32_t even = __sxtb16(v), odd = te_sxtb16_ror8(v);
+    uint32_t even = __sxtb16(v), odd = te_sxtb16_ror8(v);
+    if (doubled) {
+        even = __sadd16(even, even);
+        odd = __sadd16(odd, odd);
+    }
     memcpy(dst, &even, 4);
     memcpy(dst + 2, &odd, 4);
 #else
-    dst[0] = (int8_t)(v & 0xffu);
-    dst[1] = (int8_t)(v >> 16 & 0xffu);
-    dst[2] = (int8_t)(v >> 8 & 0xffu);
-    dst[3] = (int8_t)(v >> 24);
+    const int32_t k = doubled ? 2 : 1;
+    dst[0] = (int16_t)(k * (int8_t)(v & 0xffu));
+    dst[1] = (int16_t)(k * (int8_t)(v >> 16 & 0xffu));
+    dst[2] = (int16_t)(k * (int8_t)(v >> 8 & 0xffu));
+    dst[3] = (int16_t)(k * (int8_t)(v >> 24));
 #endif
 }
 
 /* The last `tail` (1..3) bytes of a column, at x, as the chunk word x0, x1, x2, 0... widened at
  * dst: a last partial chunk is padded with zeros (it meets the rows' zero padding). */
-static inline void te_gemm_widen_tail(const int8_t *x, int32_t tail, int16_t *dst)
+static inline void te_gemm_widen_tail(const int8_t *x, int32_t tail, int16_t *dst, int32_t doubled)
 {
     uint32_t v = 0;
     for (int32_t i = tail - 1; i >= 0; i--) {
         v = v << 8 | (uint8_t)x[i];
     }
-    te_gemm_widen_word(v, dst);
+    te_gemm_widen_word(v, dst, doubled);
 }
 
 /* Widens one column of len bytes into slot `slot` of a block of `block` columns at `cols`:
  * chunk k of the column (bytes x0..x3) goes to cols[4 (k block + slot)..+3] as x0, x2, x1, x3,
  * the two words SXTB16 and SXTB16 ROR #8 make of it (so the filter rows keep their natural
- * order). */
-static inline void te_gemm_widen(const int8_t *x, int32_t len, int16_t *cols, int32_t slot, int32_t block)
+ * order), doubled where `doubled`. */
+static inline void te_gemm_widen(const int8_t *x, int32_t len, int16_t *cols, int32_t slot, int32_t block,
+                                 int32_t doubled)
 {
     int16_t *dst = cols + 4 * slot;
     const int32_t step = 4 * block;
     for (int32_t k = len >> 2; k > 0; k--, x += 4, dst += step) {
 #if TE_USE_DSP
-        te_gemm_widen_word(te_load4(x), dst);
+        te_gemm_widen_word(te_load4(x), dst, doubled);
 #else
         /* Little-endian whatever the host's. */
         te_gemm_widen_word((uint32_t)(uint8_t)x[0] | (uint32_t)(uint8_t)x[1] << 8 | (uint32_t)(uint8_t)x[2] << 16 |
                                (uint32_t)(uint8_t)x[3] << 24,
-                           dst);
+                           dst, doubled);
 #endif
     }
     if (len & 3) {
-        te_gemm_widen_tail(x, len & 3, dst);
+        te_gemm_widen_tail(x, len & 3, dst, doubled);
+    }
+}
+
+/* te_gemm_widen with its loop instantiated for each value of `doubled` (no test per word). */
+static inline void te_gemm_widen_column(const int8_t *x, int32_t len, int16_t *cols, int32_t slot, int32_t block,
+                                        int32_t doubled)
+{
+    if (doubled) {
+        te_gemm_widen(x, len, cols, slot, block, 1);
+    } else {
+        te_gemm_widen(x, len, cols, slot, block, 0);
     }
 }
 
 /* te_gemm_widen of the `block` (4 or 6) columns of len bytes at x, x + stride, ... into a block
  * of `block` (conv_1x1_s8.c). */
-void te_gemm_widen_pairs(const int8_t *x, int32_t stride, int32_t len, int16_t *cols, int32_t block);
+void te_gemm_widen_pairs(const int8_t *x, int32_t stride, int32_t len, int16_t *cols, int32_t block,
+                         int32_t doubled);
 
 /* A layer's GEMM: `filter` holds out_c rows of 4 * chunks bytes ([k_h][k_w][in_c] zero-padded,
  * lowering/conv.py gemm_filter_layout), `bias` is folded with the input offset. */
@@ -192,9 +238,11 @@ typedef struct {
     int32_t full_range; /* [act_min, act_max] covers int8 */
     int32_t all_fast;   /* full_range and every channel takes te_gemm_requant */
     int32_t max_block;  /* te_gemm_max_block: 6 only where all_fast and not p->gemm_narrow */
+    int32_t doubled;    /* p->gemm_double: columns widened doubled, the bias doubled */
+    int32_t stage;      /* TE_GEMM_STAGE_*: the fused rows' output stage */
 #if TE_GEMM_ASM
-    /* Where all_fast: start_hi of te_gemm_requant for right = 1 + i, one load a row instead of
-     * computing it (conv_1x1_s8.c gemm_fused). */
+    /* Where all_fast: te_gemm_requant's start_hi (te_gemm_requant_doubled's start where doubled)
+     * for right = 1 + i, one load a row instead of computing it (conv_1x1_s8.c gemm_fused). */
     int32_t start_hi[TE_GEMM_REQUANT_MAX_RIGHT];
 #endif
 } te_gemm;

@@ -24,9 +24,10 @@ typedef struct {
     int32_t chunks; /* len / 16: 16 channels of a row per step */
     int32_t tail;   /* len % 16 */
     mve_pred16_t tail_lanes; /* the last len % 16 bytes */
+    int32_t halve; /* the bias is doubled (gemm_double: the DSP path's form) */
 } te_gemm_mve;
 
-void te_gemm_mve_prepare(te_gemm_mve *g, int32_t len);
+void te_gemm_mve_prepare(te_gemm_mve *g, const te_conv_params *p, int32_t len);
 
 /* Every output channel of the pixels whose columns are a and b (b == a for a last odd pixel:
  * its outputs are written once), written to out_a and out_b. */

@@ -60,6 +60,10 @@ typedef struct {
     /* te_conv_1x1_s8 and te_conv_s8's GEMM: non-zero for blocks of at most 4 pixels (a smaller
      * scratch, where blocks of 6 would raise the arena: lowering/conv.py), else up to 6. */
     int32_t gemm_narrow;
+    /* The same GEMM: non-zero where `bias` holds the folded bias doubled and the kernel doubles
+     * the inputs, so that its output stage takes SMMLAR (te_gemm_s8.h te_gemm_requant_doubled;
+     * the generator proves the doubled sums fit int32: lowering/conv.py gemm_doubled). */
+    int32_t gemm_double;
 } te_conv_params;
 
 /* `bias` folded as for te_conv_1x1_s8 (over the whole window; padding taps count as the

@@ -117,14 +117,14 @@ def bias_const(ctx: LoweringContext, name: str, bias: Tensor | None, channels: i
 
 
 def folded_bias(ctx: LoweringContext, name: str, weights: Tensor, bias: Tensor | None, input_zp: int,
-                weight_zp: int = 0):
+                weight_zp: int = 0, doubled: bool = False):
     """bias[oc] - input_zp * sum(w[oc] - weight_zp), wrapped to int32 as the kernel's arithmetic
-    wraps."""
+    wraps; twice that where `doubled` (gemm_double)."""
     rows = weights.data.reshape(weights.shape[0], -1).astype(np.int64)
     sums = rows.sum(axis=1) - weight_zp * rows.shape[1]
     base = bias.data.astype(np.int64) if bias is not None else np.zeros(weights.shape[0], np.int64)
-    folded = (base - input_zp * sums + (1 << 31)) % (1 << 32) - (1 << 31)
-    return ctx.const(folded, "int32_t", f"{name}_bias_folded")
+    folded = ((base - input_zp * sums) * (2 if doubled else 1) + (1 << 31)) % (1 << 32) - (1 << 31)
+    return ctx.const(folded, "int32_t", f"{name}_bias_doubled" if doubled else f"{name}_bias_folded")
 
 
 def gemm_filter_layout(weights: np.ndarray) -> np.ndarray:
@@ -210,14 +210,16 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     )
     macs = n * out_h * out_w * out_c * k_h * k_w * (1 if depthwise else in_c)
     if pointwise:
-        params["bias"] = folded_bias(ctx, name, w, bias, x.quant.zp)
+        params["gemm_double"] = int(gemm_doubled(params, w.data, bias, x.quant.zp, in_c))
+        params["bias"] = folded_bias(ctx, name, w, bias, x.quant.zp, doubled=bool(params["gemm_double"]))
         return gemm_narrowable(KernelCall(
             kernel="te_conv_1x1_s8", params_type="te_conv_params", params=params, args=[x, y], inputs=[x],
             outputs=[y], macs=macs, overlaps=[(x, pixel_block_gap(n * out_h * out_w, in_c, out_c))]),
             gemm_scratch_bytes, in_c)
     # te_conv_s8 reads padding taps as the input zero point, so its bias folds the offset too.
+    params["gemm_double"] = int(gemm and gemm_doubled(params, w.data, bias, x.quant.zp, k_h * k_w * in_c))
     params["bias"] = (bias_const(ctx, name, bias, out_c) or "NULL") if depthwise \
-        else folded_bias(ctx, name, w, bias, x.quant.zp)
+        else folded_bias(ctx, name, w, bias, x.quant.zp, doubled=bool(params["gemm_double"]))
     overlap = window_kernel_gap(n, in_h, in_w, in_c, out_h, out_w, out_c, stride_h, stride_w,
                                 pad_top, pad_left, dil_h, dil_w)
     if depthwise:
@@ -243,6 +245,31 @@ def gemm_fused(params: dict) -> bool:
     right = -1 - np.asarray(params["shift"].values, np.int64)
     fast = (multiplier >= 0) & (right >= 1) & (right <= GEMM_REQUANT_MAX_RIGHT)
     return params["act_min"] <= -128 and params["act_max"] >= 127 and bool(fast.all())
+
+
+def gemm_doubled(params: dict, weights: np.ndarray, bias: Tensor | None, input_zp: int, column_bytes: int) -> bool:
+    """gemm_double: the GEMM doubles its inputs and bias so that its fused rows requantise with
+    SMMLAR (te_gemm_requant_doubled: 5 instructions an output instead of 7, 4 where the output
+    zero point is -128), where every channel takes the fused rows, the saving pays for doubling
+    (one SADD16 per widened word: two per 4 bytes of each column) and the form is exact for
+    every int8 input: twice each channel's accumulator bias + sum((x - input_zp) w) (padding
+    taps add 0) fits int32, and so does SMMLAR's start + h less the sign term at both ends of
+    the accumulator's range (h = floor((acc m + 2^30) / 2^31) grows with acc for m >= 0)."""
+    saving = params["out_c"] * (3 if params["output_offset"] == -128 else 2)
+    if not gemm_fused(params) or 2 * -(-column_bytes // 4) >= saving:
+        return False
+    rows = weights.reshape(weights.shape[0], -1).astype(np.int64)
+    base = bias.data.astype(np.int64) if bias is not None else np.zeros(rows.shape[0], np.int64)
+    up, down = 127 - input_zp, -128 - input_zp
+    high = base + np.maximum(rows * up, rows * down).sum(axis=1)
+    low = base + np.minimum(rows * up, rows * down).sum(axis=1)
+    if low.min() < -(1 << 30) or high.max() > (1 << 30) - 1:
+        return False
+    multiplier = np.asarray(params["multiplier"].values, np.int64)
+    right = -1 - np.asarray(params["shift"].values, np.int64)
+    start = (2 * params["output_offset"] + 1) << right
+    h_low, h_high = (low * multiplier + (1 << 30)) >> 31, (high * multiplier + (1 << 30)) >> 31
+    return bool((start + h_low - 1 >= -(1 << 31)).all() and (start + h_high <= (1 << 31) - 1).all())
 
 
 def gemm_narrowable(call: KernelCall, scratch_bytes, column_bytes: int) -> KernelCall:

@@ -1,5 +1,5 @@
-/* te_requant_prepare/te_requant_apply (and so te_requant_fast) and te_gemm_requant (the GEMM's
- * output stage, te_gemm_s8.h) against te_requantize
+/* te_requant_prepare/te_requant_apply (and so te_requant_fast), te_gemm_requant and
+ * te_gemm_requant_doubled (the GEMM's output stages, te_gemm_s8.h) against te_requantize
  * (gemmlowp's arithmetic) plus an output offset, on edge values: every shift TFLite allows,
  * offsets at the ends of int8, multipliers at and near the ends of their ranges (and their
  * negations, as SUB uses), accumulators at the int32 ends, around every power of two, a
@@ -40,6 +40,19 @@ static long check_one(int32_t x, int32_t multiplier, int32_t shift, int32_t offs
     }
     if (got == want && te_gemm_requant_applies(multiplier, right)) {
         got = te_gemm_requant(x, multiplier, start_hi, right);
+    }
+    /* The doubled form where the generator would take it (lowering/conv.py gemm_doubled): 2 x
+     * and start + h - 1 .. start + h inside int32; without the sign term, the offset -128 and
+     * the results saturated. */
+    const int64_t start = (int64_t)(2 * offset + 1) * ((int64_t)1 << (right & 31));
+    const int64_t h = ((int64_t)x * multiplier + (1 << 30)) >> 31;
+    if (got == want && te_gemm_requant_applies(multiplier, right) && x >= -(1 << 30) && x < (1 << 30) &&
+        start + h - 1 >= INT32_MIN && start + h <= INT32_MAX) {
+        got = te_gemm_requant_doubled(2 * x, multiplier, (int32_t)start, right, 1);
+        if (got == want && offset == -128) {
+            const int32_t no_sign = te_gemm_requant_doubled(2 * x, multiplier, (int32_t)start, right, 0);
+            got = te_clamp(no_sign, -128, 127) == te_clamp(want, -128, 127) ? want : no_sign;
+        }
     }
 #if TE_USE_MVE
     /* The Helium forms (te_fixedpoint_mve.h), per-lane and scalar operands, on every lane. */

@@ -87,18 +87,6 @@
     "subs %[n], %[n], #1\n\t"                    \
     "bne 3b\n"                                   \
     "2:\n\t"
-/* The same for rows of at most K chunks: one pass, no count. */
-#define GEMM_CHUNKS_ONCE(FIRST, BODY, MORE) \
-    FIRST "ldr pc, %[entry]\n"              \
-    "3:\n\t" BODY "4:\n\t" MORE "2:\n\t"
-/* The same until xp reaches the columns' end (blocks of 6: no register for a count). */
-#define GEMM_CHUNKS_UNTIL(FIRST, BODY, MORE) \
-    FIRST "ldr pc, %[entry]\n"              \
-    "3:\n\t" BODY "4:\n\t" MORE            \
-    "ldr %[x0], %[cols_end]\n\t"            \
-    "cmp %[xp], %[x0]\n\t"                  \
-    "bne 3b\n"                              \
-    "2:\n\t"
 /* The loops' K - 1 further bodies: loops of 4 bodies, and of 8 for the fused rows of blocks of 4
  * (most of the work). */
 #define GEMM_MORE4 GEMM_BODY4 GEMM_BODY4 GEMM_BODY4
@@ -150,65 +138,182 @@
     GEMM_REQUANT("x0") "strb %[hi], [%[op]]\n\t" GEMM_REQUANT("x1") "strb %[hi], [%[op], %[cout]]\n\t"
 #define GEMM_OUT1 GEMM_REQUANT("x0") "strb %[hi], [%[op]]\n\t"
 
-/* The rows of a layer whose channels all take te_gemm_requant with the range of int8, each
- * row's sums straight from its dot products (CHUNKS) into its output stage, in registers: 14
- * of them hold the dot's operands and op, the row's output pointer, which addresses the row's
- * bias, multiplier and shift too ([k + op] for k = kb, km, ks below); its start_hi is
- * g->start_hi[right - 1] ([hs + 4 right]). The output stage takes
- * the dot's registers: m in w, right in we, start_hi in n, lo in xp, hi in x0, cout in x1, end
- * in x2 (OUT loads it), 3 cout in x3, until op reaches `end`. The constants come from the
- * stack in pairs, one LDRD each. */
-#define GEMM_FUSED(CHUNKS, K, LOG, OUT)                \
-    GEMM_ENTRY(K, LOG) "0:\n\t"                        \
-    "ldrd %[n], %[xp], %[kb_cols]\n\t"                 \
-    "ldr %[n], [%[n], %[op], lsl #2]\n\t" CHUNKS       \
-    "ldrd %[w], %[we], %[km_ks]\n\t"                   \
-    "ldr %[w], [%[w], %[op], lsl #2]\n\t"              \
-    "ldrsb %[we], [%[we], %[op]]\n\t"                  \
-    "ldrd %[n], %[x1], %[hs_cout]\n\t"                 \
-    "mvn %[we], %[we]\n\t"                             \
-    "ldr %[n], [%[n], %[we], lsl #2]\n\t" OUT           \
-    "add %[op], %[op], #1\n\t"                         \
-    "cmp %[op], %[x2]\n\t"                             \
-    "bne 0b"
-#define GEMM_FUSED_REQUANT(X) GEMM_REQUANT_IN(X, "xp", "x0", "n", "w", "we")
-#define GEMM_FUSED_OUT4                                                                               \
-    "ldrd %[x3], %[x2], %[cout3_end]\n\t" GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t"            \
-    GEMM_FUSED_REQUANT("a1") "strb %[x0], [%[op], %[x1]]\n\t" GEMM_FUSED_REQUANT("a2")                 \
-    "strb %[x0], [%[op], %[x1], lsl #1]\n\t" GEMM_FUSED_REQUANT("a3") "strb %[x0], [%[op], %[x3]]\n\t"
-#define GEMM_FUSED_OUT2                                                                 \
-    "ldr %[x2], %[end]\n\t" GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t"          \
-    GEMM_FUSED_REQUANT("a1") "strb %[x0], [%[op], %[x1]]\n\t"
-#define GEMM_FUSED_OUT1 "ldr %[x2], %[end]\n\t" GEMM_FUSED_REQUANT("a0") "strb %[x0], [%[op]]\n\t"
+/* te_gemm_requant_doubled of the doubled sum X (multiplier M, start S, right R; the sign term
+ * where SIGN is "1"), saturated into V. */
+#define GEMM_DOUBLED_IN(X, V, S, M, R, SIGN)           \
+    "smmlar %[" V "], %[" X "], %[" M "], %[" S "]\n\t" \
+    ".if " SIGN "\n\t"                                \
+    "add %[" V "], %[" V "], %[" X "], asr #31\n\t"    \
+    ".endif\n\t"                                      \
+    "asr %[" V "], %[" V "], %[" R "]\n\t"             \
+    "ssat %[" V "], #8, %[" V "], asr #1\n\t"
 
-/* The fused rows of blocks of 6: the dot's 14 registers are a0..a5, x0..x3, w, we, xp and wp,
- * so the row's op = out + row lives on the stack (st[1], between kb = bias - 4 out and cout),
- * the bias goes to a5 (the sum the first chunk updates last), and the rows end when wp reaches
- * the filter's end. The output stage: m in w, right in we, start_hi in xp, lo in x0, hi in x1,
- * cout in x2, op in x3 (stepped by 2 cout for pixels 3..5). */
+/* The fused rows: each row's sums go from its dot products to its output stage in registers.
+ * Once per call, before the rows (temporaries: the sums), `entry`: the address (Thumb bit set)
+ * of the body past which a row's rest = chunks - 1 chunks after its first start, body
+ * (K - rest % K) % K of K = 2^LOG bodies, or label 2 (the row's end) where rest is 0. TWO
+ * (blocks of 6): a copy of the bodies that runs once (labels 3, 4) for rows of fewer than K
+ * such chunks, and a loop until xp reaches the columns' end (13, 14) for the others.
+ * TWO_COUNTED (blocks of 4): the same, the loop's passes counted in n. COUNTED (blocks of 2
+ * and 1): the counted loop alone. Then `stage_pc`, the address of the output stage g->stage
+ * selects (labels 5, 6, 7 for TE_GEMM_STAGE_PLAIN, _DOUBLED and _DOUBLED_NO_SIGN), which each
+ * row jumps to (one LDR pc a row: one copy of the dot products serves the three stages). */
+#define GEMM_FUSED_ENTRY_TWO(K)                    \
+    "ldr %[a0], %[rest]\n\t"                       \
+    "adr.w %[a2], 3f + 1\n\t"                          \
+    "adr.w %[a3], 4f + 1\n\t"                          \
+    "cmp %[a0], #" K "\n\t"                        \
+    "itt ge\n\t"                                   \
+    "adrge.w %[a2], 13f + 1\n\t"                       \
+    "adrge.w %[a3], 14f + 1\n\t" GEMM_FUSED_ENTRY(K)
+/* TWO_COUNTED: the copy that runs once, and the loop counted in n, whose rows enter through a
+ * trampoline at label 15 that loads the count and jumps to `entry2`. */
+#define GEMM_FUSED_ENTRY_TWO_COUNTED(K, LOG)       \
+    "ldr %[a0], %[rest]\n\t"                       \
+    "adds %[a1], %[a0], #" K " - 1\n\t"            \
+    "lsrs %[a1], %[a1], #" LOG "\n\t"              \
+    "str %[a1], %[iters]\n\t"                      \
+    "adr.w %[a2], 3f + 1\n\t"                          \
+    "adr.w %[a3], 4f + 1\n\t"                          \
+    "cmp %[a0], #" K "\n\t"                        \
+    "itt ge\n\t"                                   \
+    "adrge.w %[a2], 13f + 1\n\t"                       \
+    "adrge.w %[a3], 14f + 1\n\t"                       \
+    "sub %[a3], %[a3], %[a2]\n\t"                  \
+    "negs %[a1], %[a0]\n\t"                        \
+    "and %[a1], %[a1], #" K " - 1\n\t"             \
+    "mla %[a2], %[a1], %[a3], %[a2]\n\t"           \
+    "str %[a2], %[entry2]\n\t"                     \
+    "cmp %[a0], #" K "\n\t"                        \
+    "it ge\n\t"                                    \
+    "adrge.w %[a2], 15f + 1\n\t" GEMM_FUSED_ENTRY_TAIL
+#define GEMM_FUSED_ENTRY_COUNTED(K, LOG)           \
+    "ldr %[a0], %[rest]\n\t"                       \
+    "adds %[a1], %[a0], #" K " - 1\n\t"            \
+    "lsrs %[a1], %[a1], #" LOG "\n\t"              \
+    "str %[a1], %[iters]\n\t"                      \
+    "adr.w %[a2], 13f + 1\n\t"                         \
+    "adr.w %[a3], 14f + 1\n\t" GEMM_FUSED_ENTRY(K)
+#define GEMM_FUSED_ENTRY(K)                        \
+    "sub %[a3], %[a3], %[a2]\n\t"                  \
+    "negs %[a1], %[a0]\n\t"                        \
+    "and %[a1], %[a1], #" K " - 1\n\t"             \
+    "mla %[a2], %[a1], %[a3], %[a2]\n\t" GEMM_FUSED_ENTRY_TAIL
+#define GEMM_FUSED_ENTRY_TAIL                      \
+    "cmp %[a0], #0\n\t"                            \
+    "it eq\n\t"                                    \
+    "adreq.w %[a2], 2f + 1\n\t"                        \
+    "str %[a2], %[entry]\n\t"                      \
+    "ldr %[a0], %[stage]\n\t"                      \
+    "adr.w %[a1], 5f + 1\n\t"                          \
+    "cmp %[a0], #1\n\t"                            \
+    "it eq\n\t"                                    \
+    "adreq.w %[a1], 6f + 1\n\t"                        \
+    "it gt\n\t"                                    \
+    "adrgt.w %[a1], 7f + 1\n\t"                        \
+    "str %[a1], %[stage_pc]\n\t"
+/* Each row (from label 0: ROW loads the bias, FIRST accumulates the first chunk onto it): its
+ * chunks, EPILOGUE (the row's multiplier, right and start value), a jump to its output stage.
+ * TWO: the copy of the bodies that runs once, and the loop until xp reaches the columns' end. */
+#define GEMM_FUSED_TWO(K, ROW, FIRST, BODY, MORE, EPILOGUE)                         \
+    GEMM_FUSED_ENTRY_TWO(K) "0:\n\t" ROW FIRST "ldr pc, %[entry]\n"                  \
+    "3:\n\t" BODY "4:\n\t" MORE "2:\n\t" EPILOGUE "ldr pc, %[stage_pc]\n"             \
+    "13:\n\t" BODY "14:\n\t" MORE                                                    \
+    "ldr %[x0], %[cols_end]\n\t"                                                     \
+    "cmp %[xp], %[x0]\n\t"                                                           \
+    "bne 13b\n\t" EPILOGUE "ldr pc, %[stage_pc]\n"
+#define GEMM_FUSED_TWO_COUNTED(K, LOG, ROW, FIRST, BODY, MORE, EPILOGUE)            \
+    GEMM_FUSED_ENTRY_TWO_COUNTED(K, LOG) "0:\n\t" ROW FIRST "ldr pc, %[entry]\n"     \
+    "3:\n\t" BODY "4:\n\t" MORE "2:\n\t" EPILOGUE "ldr pc, %[stage_pc]\n"             \
+    "15:\n\t"                                                                        \
+    "ldr %[n], %[iters]\n\t"                                                          \
+    "ldr pc, %[entry2]\n"                                                             \
+    "13:\n\t" BODY "14:\n\t" MORE                                                    \
+    "subs %[n], %[n], #1\n\t"                                                        \
+    "bne 13b\n\t" EPILOGUE "ldr pc, %[stage_pc]\n"
+/* COUNTED: the loop alone, its passes counted in n. */
+#define GEMM_FUSED_COUNTED(K, LOG, ROW, FIRST, BODY, MORE, EPILOGUE)                \
+    GEMM_FUSED_ENTRY_COUNTED(K, LOG) "0:\n\t" ROW FIRST "ldr %[n], %[iters]\n\t"     \
+    "ldr pc, %[entry]\n"                                                             \
+    "13:\n\t" BODY "14:\n\t" MORE                                                    \
+    "subs %[n], %[n], #1\n\t"                                                        \
+    "bne 13b\n"                                                                      \
+    "2:\n\t" EPILOGUE "ldr pc, %[stage_pc]\n"
+/* The rows (DOT) and their output stages: OUT with the requantisation PLAIN, DOUBLED or
+ * NO_SIGN, then NEXT (to label 0 for the next row). */
+#define GEMM_FUSED_ROWS(DOT, OUT, PLAIN, DOUBLED, NO_SIGN, NEXT) \
+    DOT "5:\n\t" OUT(PLAIN) NEXT "b 9f\n"                       \
+    "6:\n\t" OUT(DOUBLED) NEXT "b 9f\n"                         \
+    "7:\n\t" OUT(NO_SIGN) NEXT "\n"                             \
+    "9:\n\t"
+
+/* Blocks of 4, 2 and 1: 14 registers hold the dot's operands and op, the row's output pointer,
+ * which addresses the row's bias, multiplier and shift too ([k + op] for k = kb, km, ks below);
+ * its start value is g->start_hi[right - 1] ([hs + 4 right]). The output stage takes the dot's
+ * registers: m in w, right in we, start value in n, lo in xp, hi in x0, cout in x1, end in x2
+ * (OUT loads it), 3 cout in x3, until op reaches `end`. The constants come from the stack in
+ * pairs, one LDRD each. */
+#define GEMM_FUSED_ROW "ldrd %[n], %[xp], %[kb_cols]\n\tldr %[n], [%[n], %[op], lsl #2]\n\t"
+#define GEMM_FUSED(DOT, OUT) \
+    GEMM_FUSED_ROWS(DOT, OUT, GEMM_FUSED_REQUANT, GEMM_FUSED_DOUBLED, GEMM_FUSED_NO_SIGN, GEMM_FUSED_NEXT)
+#define GEMM_FUSED_EPILOGUE                  \
+    "ldrd %[w], %[we], %[km_ks]\n\t"         \
+    "ldr %[w], [%[w], %[op], lsl #2]\n\t"    \
+    "ldrsb %[we], [%[we], %[op]]\n\t"        \
+    "ldrd %[n], %[x1], %[hs_cout]\n\t"       \
+    "mvn %[we], %[we]\n\t"                   \
+    "ldr %[n], [%[n], %[we], lsl #2]\n\t"
+#define GEMM_FUSED_NEXT          \
+    "add %[op], %[op], #1\n\t"   \
+    "cmp %[op], %[x2]\n\t"       \
+    "bne 0b\n\t"
+#define GEMM_FUSED_REQUANT(X) GEMM_REQUANT_IN(X, "xp", "x0", "n", "w", "we")
+#define GEMM_FUSED_DOUBLED(X) GEMM_DOUBLED_IN(X, "x0", "n", "w", "we", "1")
+#define GEMM_FUSED_NO_SIGN(X) GEMM_DOUBLED_IN(X, "x0", "n", "w", "we", "0")
+#define GEMM_FUSED_OUT4(RQ)                                                              \
+    "ldrd %[x3], %[x2], %[cout3_end]\n\t" RQ("a0") "strb %[x0], [%[op]]\n\t" RQ("a1")       \
+    "strb %[x0], [%[op], %[x1]]\n\t" RQ("a2") "strb %[x0], [%[op], %[x1], lsl #1]\n\t" RQ("a3") \
+    "strb %[x0], [%[op], %[x3]]\n\t"
+#define GEMM_FUSED_OUT2(RQ) \
+    "ldr %[x2], %[end]\n\t" RQ("a0") "strb %[x0], [%[op]]\n\t" RQ("a1") "strb %[x0], [%[op], %[x1]]\n\t"
+#define GEMM_FUSED_OUT1(RQ) "ldr %[x2], %[end]\n\t" RQ("a0") "strb %[x0], [%[op]]\n\t"
+
+/* Blocks of 6: the dot's 14 registers are a0..a5, x0..x3, w, we, xp and wp, so the row's op =
+ * out + row lives on the stack (st[1], between kb = bias - 4 out and cout), the bias goes to a5
+ * (the sum the first chunk updates last), and the rows end when wp reaches the filter's end.
+ * The output stage: m in w, right in we, start value in xp, lo in x0, hi in x1, cout in x2, op
+ * in x3 (stepped by 2 cout for pixels 3..5). */
+#define GEMM_FUSED6                                                                                   \
+    GEMM_FUSED_ROWS(GEMM_FUSED_TWO("8",                                                                \
+                                   "ldrd %[x0], %[x1], %[kb_op]\n\tldr %[xp], %[cols]\n\t"              \
+                                   "ldr %[a5], [%[x0], %[x1], lsl #2]\n\t",                             \
+                                   GEMM_BODY6_FROM("a5", "a5", "a5", "a5", "a5", "a5"), GEMM_BODY6,     \
+                                   GEMM_MORE6_8, GEMM_FUSED6_EPILOGUE),                                 \
+                    GEMM_FUSED6_OUT, GEMM_FUSED6_REQUANT, GEMM_FUSED6_DOUBLED, GEMM_FUSED6_NO_SIGN,      \
+                    GEMM_FUSED6_NEXT)
+#define GEMM_FUSED6_EPILOGUE                  \
+    "ldrd %[w], %[we], %[km_ks]\n\t"          \
+    "ldrd %[x3], %[x2], %[op_cout]\n\t"       \
+    "ldr %[xp], %[hs]\n\t"                    \
+    "ldr %[w], [%[w], %[x3], lsl #2]\n\t"     \
+    "ldrsb %[we], [%[we], %[x3]]\n\t"         \
+    "add %[x1], %[x3], #1\n\t"                \
+    "str %[x1], %[op_cout]\n\t"               \
+    "mvn %[we], %[we]\n\t"                    \
+    "ldr %[xp], [%[xp], %[we], lsl #2]\n\t"
+#define GEMM_FUSED6_NEXT          \
+    "ldr %[x0], %[w_end]\n\t"     \
+    "cmp %[wp], %[x0]\n\t"        \
+    "bne 0b\n\t"
 #define GEMM_FUSED6_REQUANT(X) GEMM_REQUANT_IN(X, "x0", "x1", "xp", "w", "we")
-#define GEMM_FUSED6(CHUNKS, K, LOG)                                                                   \
-    GEMM_ENTRY(K, LOG) "0:\n\t"                                                                       \
-    "ldrd %[x0], %[x1], %[kb_op]\n\t"                                                                \
-    "ldr %[xp], %[cols]\n\t"                                                                         \
-    "ldr %[a5], [%[x0], %[x1], lsl #2]\n\t" CHUNKS                                                    \
-    "ldrd %[w], %[we], %[km_ks]\n\t"                                                                 \
-    "ldrd %[x3], %[x2], %[op_cout]\n\t"                                                              \
-    "ldr %[xp], %[hs]\n\t"                                                                           \
-    "ldr %[w], [%[w], %[x3], lsl #2]\n\t"                                                            \
-    "ldrsb %[we], [%[we], %[x3]]\n\t"                                                                \
-    "add %[x1], %[x3], #1\n\t"                                                                       \
-    "str %[x1], %[op_cout]\n\t"                                                                      \
-    "mvn %[we], %[we]\n\t"                                                                           \
-    "ldr %[xp], [%[xp], %[we], lsl #2]\n\t" GEMM_FUSED6_REQUANT("a0") "strb %[x1], [%[x3]]\n\t"      \
-    GEMM_FUSED6_REQUANT("a1") "strb %[x1], [%[x3], %[x2]]\n\t" GEMM_FUSED6_REQUANT("a2")              \
-    "strb %[x1], [%[x3], %[x2], lsl #1]\n\t"                                                         \
-    "add %[x3], %[x3], %[x2], lsl #1\n\t" GEMM_FUSED6_REQUANT("a3") "strb %[x1], [%[x3], %[x2]]\n\t" \
-    GEMM_FUSED6_REQUANT("a4") "strb %[x1], [%[x3], %[x2], lsl #1]\n\t"                               \
-    "add %[x3], %[x3], %[x2], lsl #1\n\t" GEMM_FUSED6_REQUANT("a5") "strb %[x1], [%[x3], %[x2]]\n\t" \
-    "ldr %[x0], %[w_end]\n\t"                                                                        \
-    "cmp %[wp], %[x0]\n\t"                                                                           \
-    "bne 0b"
+#define GEMM_FUSED6_DOUBLED(X) GEMM_DOUBLED_IN(X, "x1", "xp", "w", "we", "1")
+#define GEMM_FUSED6_NO_SIGN(X) GEMM_DOUBLED_IN(X, "x1", "xp", "w", "we", "0")
+#define GEMM_FUSED6_OUT(RQ)                                                                        \
+    RQ("a0") "strb %[x1], [%[x3]]\n\t" RQ("a1") "strb %[x1], [%[x3], %[x2]]\n\t" RQ("a2")             \
+    "strb %[x1], [%[x3], %[x2], lsl #1]\n\t"                                                      \
+    "add %[x3], %[x3], %[x2], lsl #1\n\t" RQ("a3") "strb %[x1], [%[x3], %[x2]]\n\t"                \
+    RQ("a4") "strb %[x1], [%[x3], %[x2], lsl #1]\n\t"                                             \
+    "add %[x3], %[x3], %[x2], lsl #1\n\t" RQ("a5") "strb %[x1], [%[x3], %[x2]]\n\t"
 #endif
 
 /* acc[block r + i] = row r . column i + bias[r] for the `count` rows from *wp (left at the next
@@ -277,10 +382,12 @@ static inline int8_t saturate8(int32_t v)
 }
 
 /* The output stage of `count` rows (block sums each at acc) whose channels all take
- * te_gemm_requant with the range of int8: pixel i's channel at out[i * cout]. */
+ * te_gemm_requant with the range of int8: pixel i's channel at out[i * cout]; the sums doubled
+ * unless `stage` is TE_GEMM_STAGE_PLAIN (the portable loop; the assembly takes that stage only:
+ * doubled layers run fused rows). */
 static inline __attribute__((always_inline)) void gemm_store_fast(const te_conv_params *p, int32_t oc,
                                                                   int32_t count, int32_t block, const uint32_t *acc,
-                                                                  int8_t *out)
+                                                                  int8_t *out, int32_t stage)
 {
     const int32_t cout = p->out_c;
     /* start_hi = 2^(right-1) + offset 2^right = ((2 offset + 1) << right) >> 1. */
@@ -308,12 +415,16 @@ static inline __attribute__((always_inline)) void gemm_store_fast(const te_conv_
         __asm__ volatile(GEMM_STORE_ROWS("ldr %[x0], [%[accp]], #4\n\t", GEMM_OUT1) GEMM_STORE_OPERANDS);
     }
 #undef GEMM_STORE_OPERANDS
+    (void)stage;
 #else
     for (int32_t r = 0; r < count; r++, acc += block, out++) {
         const int32_t m = p->multiplier[oc + r], right = ~(int32_t)p->shift[oc + r];
-        const int32_t start_hi = (int32_t)(odd_offset << right) >> 1;
+        const int32_t start = (int32_t)(odd_offset << right);
         for (int32_t i = 0; i < block; i++) {
-            out[i * cout] = saturate8(te_gemm_requant((int32_t)acc[i], m, start_hi, right));
+            out[i * cout] = saturate8(stage == TE_GEMM_STAGE_PLAIN
+                                          ? te_gemm_requant((int32_t)acc[i], m, start >> 1, right)
+                                          : te_gemm_requant_doubled((int32_t)acc[i], m, start, right,
+                                                                    stage == TE_GEMM_STAGE_DOUBLED));
         }
     }
 #endif
@@ -328,7 +439,7 @@ static void __attribute__((noinline)) gemm_store_general(const te_gemm *g, int32
     for (int32_t r = 0; r < count; r++, acc += block, out++) {
         const int32_t m = p->multiplier[oc + r], right = ~(int32_t)p->shift[oc + r];
         if (g->full_range && te_gemm_requant_applies(m, right)) {
-            gemm_store_fast(p, oc + r, 1, block, acc, out);
+            gemm_store_fast(p, oc + r, 1, block, acc, out, TE_GEMM_STAGE_PLAIN);
             continue;
         }
         const te_requant_channel q = te_requant_prepare(m, p->shift[oc + r], p->output_offset);
@@ -352,7 +463,7 @@ static inline __attribute__((always_inline)) void gemm_rows(const te_gemm *g, co
         gemm_dot_rows(cols, &w, g->chunks, block, p->bias + oc, count, acc);
         /* The assembly takes such layers in gemm_fused. */
         if (!TE_GEMM_ASM && g->all_fast) {
-            gemm_store_fast(p, oc, count, block, acc, out + oc);
+            gemm_store_fast(p, oc, count, block, acc, out + oc, g->stage);
         } else {
             gemm_store_general(g, oc, count, block, acc, out + oc);
         }
@@ -391,7 +502,7 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
     const te_conv_params *p = g->p;
     const int8_t *w8 = p->filter;
     int8_t *op = out;
-    /* Row op - out's bias at kb + 4 op, multiplier at km + 4 op, shift at ks + op, start_hi at
+    /* Row op - out's bias at kb + 4 op, multiplier at km + 4 op, shift at ks + op, start value at
      * hs + 4 right (addresses wrap like the registers), each paired with the next constant the
      * assembly loads. */
     const uintptr_t o = (uintptr_t)out;
@@ -399,8 +510,9 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
     const uintptr_t km_ks[2] = {(uintptr_t)p->multiplier - 4u * o, (uintptr_t)p->shift - o};
     const uintptr_t hs_cout[2] = {(uintptr_t)g->start_hi - 4u, (uintptr_t)p->out_c};
     const uintptr_t cout3_end[2] = {3u * (uint32_t)p->out_c, (uintptr_t)(out + p->out_c)};
-    const int32_t rest = g->chunks - 1;
-    uint32_t jump[2] = {0, 0};
+    /* On the stack (SP-relative) like the other constants: no register is free for g. */
+    const int32_t rest = g->chunks - 1, stage = g->stage;
+    uint32_t jump[4];
     const int16_t *xp;
     uint32_t a0, a1, a2, a3, n, w, we;
     register uint32_t x0 __asm__("r8");
@@ -410,21 +522,23 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
 #define GEMM_FUSED_OPERANDS                                                                                       \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),           \
       [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we), [n] "=&r"(n), [xp] "=&r"(xp), [wp] "+r"(w8), \
-      [op] "+r"(op), [iters] "+m"(jump[0]), [entry] "+m"(jump[1])                                               \
+      [op] "+r"(op), [entry] "=m"(jump[0]), [stage_pc] "=m"(jump[1]), [iters] "=m"(jump[2]),                   \
+      [entry2] "=m"(jump[3])                                                                                    \
     : [kb_cols] "m"(kb_cols), [rest] "m"(rest), [km_ks] "m"(km_ks), [hs_cout] "m"(hs_cout),                      \
-      [cout3_end] "m"(cout3_end), [end] "m"(cout3_end[1])                                                      \
+      [cout3_end] "m"(cout3_end), [end] "m"(cout3_end[1]), [stage] "m"(stage)                                     \
     : "cc", "memory"
-    if (block == 4 && rest < 8) {
-        __asm__ volatile(GEMM_FUSED(GEMM_CHUNKS_ONCE(GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, GEMM_MORE4_8),
-                                    "8", "3", GEMM_FUSED_OUT4) GEMM_FUSED_OPERANDS);
-    } else if (block == 4) {
-        __asm__ volatile(GEMM_FUSED(GEMM_CHUNKS(GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4, GEMM_MORE4_8), "8",
-                                    "3", GEMM_FUSED_OUT4) GEMM_FUSED_OPERANDS);
+    if (block == 4) {
+        __asm__ volatile(GEMM_FUSED(GEMM_FUSED_TWO_COUNTED("8", "3", GEMM_FUSED_ROW,
+                                                           GEMM_BODY4_FROM("n", "n", "n", "n"), GEMM_BODY4,
+                                                           GEMM_MORE4_8, GEMM_FUSED_EPILOGUE),
+                                    GEMM_FUSED_OUT4) GEMM_FUSED_OPERANDS);
     } else if (block == 2) {
-        __asm__ volatile(GEMM_FUSED(GEMM_CHUNKS(GEMM_BODY2_FROM("n", "n"), GEMM_BODY2, GEMM_MORE2), "4", "2",
+        __asm__ volatile(GEMM_FUSED(GEMM_FUSED_COUNTED("4", "2", GEMM_FUSED_ROW, GEMM_BODY2_FROM("n", "n"),
+                                                       GEMM_BODY2, GEMM_MORE2, GEMM_FUSED_EPILOGUE),
                                     GEMM_FUSED_OUT2) GEMM_FUSED_OPERANDS);
     } else {
-        __asm__ volatile(GEMM_FUSED(GEMM_CHUNKS(GEMM_BODY1_FROM("n"), GEMM_BODY1, GEMM_MORE1), "4", "2",
+        __asm__ volatile(GEMM_FUSED(GEMM_FUSED_COUNTED("4", "2", GEMM_FUSED_ROW, GEMM_BODY1_FROM("n"), GEMM_BODY1,
+                                                       GEMM_MORE1, GEMM_FUSED_EPILOGUE),
                                     GEMM_FUSED_OUT1) GEMM_FUSED_OPERANDS);
     }
 #undef GEMM_FUSED_OPERANDS
@@ -440,31 +554,21 @@ static void __attribute__((noinline)) gemm_fused6(const te_gemm *g, const int16_
     const int32_t *hs = g->start_hi - 1;
     const int16_t *cols_end = cols + 24 * g->chunks;
     const int8_t *w_end = w8 + 4 * g->chunks * p->out_c;
-    const int32_t rest = g->chunks - 1;
-    uint32_t jump[2] = {0, 0};
+    const int32_t rest = g->chunks - 1, stage = g->stage;
+    uint32_t jump[2];
     const int16_t *xp;
     uint32_t a0, a1, a2, a3, a4, a5, w, we;
     register uint32_t x0 __asm__("r8");
     register uint32_t x1 __asm__("r9");
     register uint32_t x2 __asm__("r10");
     register uint32_t x3 __asm__("r11");
-#define GEMM_FUSED6_OPERANDS                                                                                      \
-    : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4), [a5] "=&r"(a5), [x0] "=&r"(x0), \
-      [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we), [xp] "=&r"(xp), [wp] "+r"(w8),     \
-      [iters] "+m"(jump[0]), [entry] "+m"(jump[1])                                                                    \
-    : [kb_op] "m"(st), [op_cout] "m"(st[1]), [km_ks] "m"(km_ks), [hs] "m"(hs), [cols] "m"(cols),                   \
-      [cols_end] "m"(cols_end), [w_end] "m"(w_end), [rest] "m"(rest)                                                \
-    : "cc", "memory"
-    if (rest < 8) {
-        __asm__ volatile(GEMM_FUSED6(GEMM_CHUNKS_ONCE(GEMM_BODY6_FROM("a5", "a5", "a5", "a5", "a5", "a5"), GEMM_BODY6,
-                                                      GEMM_MORE6_8),
-                                     "8", "3") GEMM_FUSED6_OPERANDS);
-    } else {
-        __asm__ volatile(GEMM_FUSED6(GEMM_CHUNKS_UNTIL(GEMM_BODY6_FROM("a5", "a5", "a5", "a5", "a5", "a5"), GEMM_BODY6,
-                                                       GEMM_MORE6_8),
-                                     "8", "3") GEMM_FUSED6_OPERANDS);
-    }
-#undef GEMM_FUSED6_OPERANDS
+    __asm__ volatile(GEMM_FUSED6
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4), [a5] "=&r"(a5),
+                       [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we),
+                       [xp] "=&r"(xp), [wp] "+r"(w8), [entry] "=m"(jump[0]), [stage_pc] "=m"(jump[1])
+                     : [kb_op] "m"(st), [op_cout] "m"(st[1]), [km_ks] "m"(km_ks), [hs] "m"(hs), [cols] "m"(cols),
+                       [cols_end] "m"(cols_end), [w_end] "m"(w_end), [rest] "m"(rest), [stage] "m"(stage)
+                     : "cc", "memory");
 }
 
 static void __attribute__((noinline)) gemm_fused4(const te_gemm *g, const int16_t *cols, int8_t *out)
@@ -524,16 +628,22 @@ void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
     }
     /* Blocks of 6 only for fused rows (the assembly's other loops take 4, 2 or 1). */
     g->max_block = te_gemm_max_block(g->chunks, p->gemm_narrow || !g->all_fast);
+    /* Doubled sums need no sign term where the offset is -128 (te_gemm_requant_doubled). */
+    g->doubled = p->gemm_double != 0;
+    g->stage = !g->doubled ? TE_GEMM_STAGE_PLAIN
+                           : (p->output_offset == -128 ? TE_GEMM_STAGE_DOUBLED_NO_SIGN : TE_GEMM_STAGE_DOUBLED);
 #if TE_GEMM_ASM
-    /* gemm_store_fast's start_hi = ((2 offset + 1) << right) >> 1, once per layer. */
+    /* gemm_store_fast's start_hi = ((2 offset + 1) << right) >> 1 (doubled: start = (2 offset + 1)
+     * << right), once per layer. */
     const uint32_t odd_offset = 2u * (uint32_t)p->output_offset + 1u;
     for (int32_t right = 1; g->all_fast && right <= TE_GEMM_REQUANT_MAX_RIGHT; right++) {
-        g->start_hi[right - 1] = (int32_t)(odd_offset << right) >> 1;
+        g->start_hi[right - 1] = (int32_t)(odd_offset << right) >> (g->doubled ? 0 : 1);
     }
 #endif
 }
 
-void te_gemm_widen_pairs(const int8_t *x, int32_t stride, int32_t len, int16_t *cols, int32_t block)
+void te_gemm_widen_pairs(const int8_t *x, int32_t stride, int32_t len, int16_t *cols, int32_t block,
+                         int32_t doubled)
 {
 #if TE_GEMM_ASM
     /* A chunk of the 4 (6) columns is 4 (6) LDR, 8 (12) SXTB16 and two (three) STM of the
@@ -549,20 +659,36 @@ void te_gemm_widen_pairs(const int8_t *x, int32_t stride, int32_t len, int16_t *
         register uint32_t o0 __asm__("r9");
         register uint32_t e1 __asm__("r10");
         register uint32_t o1 __asm__("r11");
-#define GEMM_WIDEN_PAIR(XP)                                  \
+#define GEMM_WIDEN_PAIR_X(XP, DOUBLE)                         \
     "ldr %[o1], [%[" XP "], %[s]]\n\t"                       \
     "ldr %[o0], [%[" XP "]], #4\n\t"                         \
     "sxtb16 %[e0], %[o0]\n\t"                                \
     "sxtb16 %[o0], %[o0], ror #8\n\t"                        \
     "sxtb16 %[e1], %[o1]\n\t"                                \
     "sxtb16 %[o1], %[o1], ror #8\n\t"                        \
+    ".if " DOUBLE "\n\t"                                      \
+    "sadd16 %[e0], %[e0], %[e0]\n\t"                         \
+    "sadd16 %[o0], %[o0], %[o0]\n\t"                         \
+    "sadd16 %[e1], %[e1], %[e1]\n\t"                         \
+    "sadd16 %[o1], %[o1], %[o1]\n\t"                         \
+    ".endif\n\t"                                             \
     "stm %[dst]!, {%[e0], %[o0], %[e1], %[o1]}\n\t"
+#define GEMM_WIDEN_PAIR(XP) GEMM_WIDEN_PAIR_X(XP, "0")
+#define GEMM_WIDEN_PAIR2(XP) GEMM_WIDEN_PAIR_X(XP, "1")
 #define GEMM_WIDEN_OPERANDS                                                                                 \
     : [e0] "=&r"(e0), [o0] "=&r"(o0), [e1] "=&r"(e1), [o1] "=&r"(o1), [x0] "+r"(x0), [x2] "+r"(x2), [x4] "+r"(x4), \
       [dst] "+r"(dst), [n] "+r"(n)                                                                              \
     : [s] "r"(stride)                                                                                           \
     : "cc", "memory"
-        if (block == 6) {
+        if (block == 6 && doubled) {
+            __asm__ volatile("1:\n\t" GEMM_WIDEN_PAIR2("x0") GEMM_WIDEN_PAIR2("x2") GEMM_WIDEN_PAIR2("x4")
+                             "subs %[n], %[n], #1\n\t"
+                             "bne 1b" GEMM_WIDEN_OPERANDS);
+        } else if (doubled) {
+            __asm__ volatile("1:\n\t" GEMM_WIDEN_PAIR2("x0") GEMM_WIDEN_PAIR2("x2")
+                             "subs %[n], %[n], #1\n\t"
+                             "bne 1b" GEMM_WIDEN_OPERANDS);
+        } else if (block == 6) {
             __asm__ volatile("1:\n\t" GEMM_WIDEN_PAIR("x0") GEMM_WIDEN_PAIR("x2") GEMM_WIDEN_PAIR("x4")
                              "subs %[n], %[n], #1\n\t"
                              "bne 1b" GEMM_WIDEN_OPERANDS);
@@ -572,16 +698,18 @@ void te_gemm_widen_pairs(const int8_t *x, int32_t stride, int32_t len, int16_t *
                              "bne 1b" GEMM_WIDEN_OPERANDS);
         }
 #undef GEMM_WIDEN_OPERANDS
+#undef GEMM_WIDEN_PAIR2
 #undef GEMM_WIDEN_PAIR
+#undef GEMM_WIDEN_PAIR_X
     }
     if (len & 3) {
         for (int32_t i = 0; i < block; i++) {
-            te_gemm_widen_tail(x + i * stride + 4 * full, len & 3, cols + 4 * (block * full + i));
+            te_gemm_widen_tail(x + i * stride + 4 * full, len & 3, cols + 4 * (block * full + i), doubled);
         }
     }
 #else
     for (int32_t i = 0; i < block; i++) {
-        te_gemm_widen(x + i * stride, len, cols, i, block);
+        te_gemm_widen(x + i * stride, len, cols, i, block, doubled);
     }
 #endif
 }
@@ -611,10 +739,10 @@ te_status te_conv_1x1_s8(const te_conv_params *p, const int8_t *input, int8_t *o
     for (int32_t px = 0, block = g.max_block; px < pixels; px += block) {
         block = te_gemm_next_block(block, pixels - px);
         if (block >= 4) {
-            te_gemm_widen_pairs(input + (size_t)px * cin, cin, cin, cols, block);
+            te_gemm_widen_pairs(input + (size_t)px * cin, cin, cin, cols, block, g.doubled);
         } else {
             for (int32_t i = 0; i < block; i++) {
-                te_gemm_widen(input + (size_t)(px + i) * cin, cin, cols, i, block);
+                te_gemm_widen(input + (size_t)(px + i) * cin, cin, cols, i, block, g.doubled);
             }
         }
         te_gemm_block(&g, cols, block, output + (size_t)px * cout);

@@ -95,7 +95,7 @@ static void conv_columns(const te_conv_params *p, const int8_t *input, int8_t *o
     const int32_t window = p->k_h * p->k_w * p->in_c;
     int8_t *columns[2] = {scratch, scratch + window};
     te_gemm_mve gemm;
-    te_gemm_mve_prepare(&gemm, window);
+    te_gemm_mve_prepare(&gemm, p, window);
     for (int32_t px = 0; px < pixels; px += 2) {
         const int has_b = px + 1 < pixels;
         im2col(p, input, px, columns[0]);
@@ -134,7 +134,7 @@ static TE_NO_LIBC_CALLS void conv_columns(const te_conv_params *p, const int8_t 
             } else {
                 im2col(p, input, px + i, column);
             }
-            te_gemm_widen(column, window, cols, i, block);
+            te_gemm_widen_column(column, window, cols, i, block, g.doubled);
         }
         te_gemm_block(&g, cols, block, output + (size_t)px * cout);
     }

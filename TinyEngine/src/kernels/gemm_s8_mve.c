@@ -22,8 +22,9 @@
 /* Output channels per group: 2 x 128 bytes of accumulators. */
 #define GROUP 32
 
-void te_gemm_mve_prepare(te_gemm_mve *g, int32_t len)
+void te_gemm_mve_prepare(te_gemm_mve *g, const te_conv_params *p, int32_t len)
 {
+    g->halve = p->gemm_double != 0;
     g->len = len;
     g->stride = (len + 3) & ~3;
     g->chunks = len >> 4;
@@ -32,19 +33,20 @@ void te_gemm_mve_prepare(te_gemm_mve *g, int32_t len)
 }
 
 /* `rows` filter rows from w against columns a and b (tail_a and tail_b: their last len % 16
- * bytes, zero past them), from the biases, into acc_a and acc_b (pixel a's and b's channels),
- * rows in pairs sharing each input vector. One_pixel (b == a): b's products are not computed,
- * acc_b is not written. */
+ * bytes, zero past them), from the biases (halved where `halve`: the doubled biases of a
+ * gemm_double layer), into acc_a and acc_b (pixel a's and b's channels), rows in pairs sharing
+ * each input vector. One_pixel (b == a): b's products are not computed, acc_b is not
+ * written. */
 static inline __attribute__((always_inline)) void dot_rows(const te_gemm_mve *g, const int8_t *a, const int8_t *b,
                                                           int8x16_t tail_a, int8x16_t tail_b, const int8_t *w,
                                                           int32_t rows, const int32_t *bias, int32_t *acc_a,
-                                                          int32_t *acc_b, int one_pixel)
+                                                          int32_t *acc_b, int one_pixel, int halve)
 {
     /* Read once: the stores to acc_a and acc_b may alias *g as far as the compiler knows. */
     const int32_t chunks = g->chunks, stride = g->stride, tail = g->tail;
     const mve_pred16_t tail_lanes = g->tail_lanes;
     for (; rows >= 2; rows -= 2, w += 2 * stride, bias += 2, acc_a += 2, acc_b += 2) {
-        int32_t am = bias[0], an = bias[1], bm = am, bn = an;
+        int32_t am = bias[0] >> halve, an = bias[1] >> halve, bm = am, bn = an;
         const int8_t *x = a, *y = b, *wm = w, *wn = w + stride;
         for (int32_t i = chunks; i > 0; i--, wm += 16, wn += 16, x += 16, y += 16) {
             const int8x16_t m = vldrbq_s8(wm), n = vldrbq_s8(wn);
@@ -74,7 +76,7 @@ static inline __attribute__((always_inline)) void dot_rows(const te_gemm_mve *g,
         }
     }
     if (rows) {
-        int32_t am = *bias, bm = am;
+        int32_t am = *bias >> halve, bm = am;
         for (int32_t i = chunks; i > 0; i--, w += 16, a += 16, b += 16) {
             const int8x16_t m = vldrbq_s8(w);
             am = vmladavaq_s8(am, vldrbq_s8(a), m);
@@ -93,21 +95,19 @@ static inline __attribute__((always_inline)) void dot_rows(const te_gemm_mve *g,
 typedef void (*rows_fn)(const te_gemm_mve *g, const int8_t *a, const int8_t *b, int8x16_t tail_a, int8x16_t tail_b,
                         const int8_t *w, int32_t rows, const int32_t *bias, int32_t *acc_a, int32_t *acc_b);
 
-static void __attribute__((noinline)) rows_two_pixels(const te_gemm_mve *g, const int8_t *a, const int8_t *b,
-                                                      int8x16_t tail_a, int8x16_t tail_b, const int8_t *w,
-                                                      int32_t rows, const int32_t *bias, int32_t *acc_a,
-                                                      int32_t *acc_b)
-{
-    dot_rows(g, a, b, tail_a, tail_b, w, rows, bias, acc_a, acc_b, 0);
-}
-
-static void __attribute__((noinline)) rows_one_pixel(const te_gemm_mve *g, const int8_t *a, const int8_t *b,
-                                                     int8x16_t tail_a, int8x16_t tail_b, const int8_t *w,
-                                                     int32_t rows, const int32_t *bias, int32_t *acc_a,
-                                                     int32_t *acc_b)
-{
-    dot_rows(g, a, b, tail_a, tail_b, w, rows, bias, acc_a, acc_b, 1);
-}
+/* One instance per pixel count and bias form, the shift a constant (the loops keep their registers). */
+#define TE_GEMM_MVE_ROWS(NAME, ONE_PIXEL, HALVE)                                                                \
+    static void __attribute__((noinline)) NAME(const te_gemm_mve *g, const int8_t *a, const int8_t *b,          \
+                                               int8x16_t tail_a, int8x16_t tail_b, const int8_t *w, int32_t rows, \
+                                               const int32_t *bias, int32_t *acc_a, int32_t *acc_b)             \
+    {                                                                                                           \
+        dot_rows(g, a, b, tail_a, tail_b, w, rows, bias, acc_a, acc_b, ONE_PIXEL, HALVE);                      \
+    }
+TE_GEMM_MVE_ROWS(rows_two_pixels, 0, 0)
+TE_GEMM_MVE_ROWS(rows_one_pixel, 1, 0)
+TE_GEMM_MVE_ROWS(rows_two_pixels_halved, 0, 1)
+TE_GEMM_MVE_ROWS(rows_one_pixel_halved, 1, 1)
+#undef TE_GEMM_MVE_ROWS
 
 /* The output stage of four channels (the lanes of `lanes`; full: all four) of both pixels. */
 static inline __attribute__((always_inline)) void store4(const int32_t *multiplier, const int8_t *shift,
@@ -177,7 +177,8 @@ void te_gemm_mve_pair(const te_gemm_mve *g, const te_conv_params *p, const int8_
     /* Padded to whole vectors: the output stage reads four lanes, stores the valid ones. */
     int32_t acc_a[GROUP], acc_b[GROUP];
     const int one_pixel = a == b;
-    const rows_fn rows = one_pixel ? rows_one_pixel : rows_two_pixels;
+    const rows_fn rows = g->halve ? (one_pixel ? rows_one_pixel_halved : rows_two_pixels_halved)
+                                  : (one_pixel ? rows_one_pixel : rows_two_pixels);
     const store_fn store = one_pixel ? store_one_pixel : store_two_pixels;
     /* No lanes (len % 16 == 0): zeros, nothing read. */
     const int8x16_t tail_a = vldrbq_z_s8(a + 16 * g->chunks, g->tail_lanes);
@@ -197,7 +198,7 @@ te_status te_conv_1x1_s8_mve(const te_conv_params *p, const int8_t *input, int8_
         return TE_ERROR_ARGUMENT;
     }
     te_gemm_mve g;
-    te_gemm_mve_prepare(&g, cin);
+    te_gemm_mve_prepare(&g, p, cin);
     const int32_t pixels = p->batches * p->out_h * p->out_w;
     /* Where the output overlaps the input, a pair's inputs are copied whole into the scratch
      * (te_conv_1x1_s8_get_buffer_size bytes, at least 2 in_c) before its outputs are written:
