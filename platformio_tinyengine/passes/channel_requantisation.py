@@ -2,7 +2,8 @@
 equivalent ones they can, exactly.
 
 One channel outside the fast kernels' requantisation (a multiplier >= 0 with a right shift
-in [RIGHT_MIN, RIGHT_MAX]) sends its whole layer to the exact C path, several times slower.
+from 1 to the kernel's most: te_gemm_requant's for CONV_2D, te_depthwise_conv_s8_fast's for
+DEPTHWISE_CONV_2D) sends its whole layer to a slower path.
 Two kinds of such channels have exact equivalents inside it:
 
 - Constant channels. Quantised models carry dead channels: weights so small against the
@@ -25,21 +26,22 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Graph, Operator, Quant
+from ..lowering.conv import GEMM_REQUANT_MAX_RIGHT
 from ..lowering.depthwise import RIGHT_MAX, RIGHT_MIN
 from ..quantization import activation_range, multiply_by_quantized_multiplier, quantize_multipliers
 
-# The weights' axis of the output channels.
+# The weights' axis of the output channels, and the largest right shift the fast kernels take.
 _CHANNEL_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}
+_MAX_RIGHT = {"CONV_2D": GEMM_REQUANT_MAX_RIGHT, "DEPTHWISE_CONV_2D": RIGHT_MAX}
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 # A constant's accumulator is 8 (c - zero point) at effective scale 1/8.
 _SCALE_DOWN = 8
 
 
-def takes_fast_path(multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """Channels every fast kernel requantises: the GEMM's te_gemm_requant_applies and the
-    depthwise kernel's shift range (the narrower)."""
+def takes_fast_path(multiplier: np.ndarray, shift: np.ndarray, max_right: int) -> np.ndarray:
+    """Channels the fast kernel requantises (right shifts up to max_right)."""
     right = ~shift.astype(np.int64)
-    return (multiplier == 0) | ((multiplier > 0) & (right >= RIGHT_MIN) & (right <= RIGHT_MAX))
+    return (multiplier == 0) | ((multiplier > 0) & (right >= RIGHT_MIN) & (right <= max_right))
 
 
 class _Layer:
@@ -49,6 +51,7 @@ class _Layer:
         x, self.w, self.bias = op.inputs[:3]
         y = op.outputs[0]
         self.op, self.axis, self.zp_out, self.act = op, axis, y.quant.zp, (act_min, act_max)
+        self.max_right = _MAX_RIGHT[op.type]
         self.channels = self.w.data.shape[axis]
         self.x_s, self.y_s = float(np.float32(x.quant.s)), float(np.float32(y.quant.s))
         self.scales = np.resize(self.w.quant.scale.astype(np.float32).reshape(-1), self.channels)
@@ -63,6 +66,9 @@ class _Layer:
     def requantisation(self, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """TFLite's multipliers and shifts for weight scales `scales` (as lowering/conv.py)."""
         return quantize_multipliers(self.x_s * scales.astype(np.float64) / self.y_s)
+
+    def fast(self, multiplier: int, shift: int) -> bool:
+        return bool(takes_fast_path(np.array([multiplier]), np.array([shift]), self.max_right)[0])
 
     def output(self, acc: int, multiplier: int, shift: int) -> int:
         y = multiply_by_quantized_multiplier(acc, multiplier, shift) + self.zp_out
@@ -80,7 +86,7 @@ class _Layer:
         scale = np.float32(self.y_s / (_SCALE_DOWN * self.x_s))
         (m1,), (s1,) = self.requantisation(np.array([scale]))
         acc = _SCALE_DOWN * (value - self.zp_out)
-        if not takes_fast_path(np.array([m1]), np.array([s1]))[0] or self.output(acc, int(m1), int(s1)) != value:
+        if not self.fast(m1, s1) or self.output(acc, int(m1), int(s1)) != value:
             return False
         self.rewrite(c, 0, acc, scale)
         return True
@@ -89,7 +95,7 @@ class _Layer:
         if self.multiplier[c] >= 0 or (self.weights[c] == -128).any() or self.acc_lo[c] == INT32_MIN:
             return False
         (m1,), (s1,) = self.requantisation(-self.scales[c:c + 1])
-        if m1 != -self.multiplier[c] or s1 != self.shift[c] or not takes_fast_path(np.array([m1]), np.array([s1]))[0]:
+        if m1 != -self.multiplier[c] or s1 != self.shift[c] or not self.fast(m1, s1):
             return False
         self.rewrite(c, -self.weights[c], -int(self.biases[c]), -self.scales[c])
         return True
@@ -143,7 +149,7 @@ def rewrite_channel_requantisation(graph: Graph) -> None:
         if layer is None:
             continue
         n = 0
-        for c in np.nonzero(~takes_fast_path(layer.multiplier, layer.shift))[0]:
+        for c in np.nonzero(~takes_fast_path(layer.multiplier, layer.shift, layer.max_right))[0]:
             # Both rewrites reason about the accumulator without int32 wrapping.
             if INT32_MIN <= layer.acc_lo[c] and layer.acc_hi[c] <= INT32_MAX:
                 if layer.to_constant(c):
