@@ -53,9 +53,9 @@ static long check_one(int32_t x, int32_t multiplier, int32_t shift, int32_t offs
         got = te_wrapping_add(lanes[lane], offset);
     }
 #endif
-    /* FULLY_CONNECTED's single rounding (te_single_round_apply) where it applies. */
+    /* FULLY_CONNECTED's single rounding (te_single_round_apply). */
     const te_single_round single = te_single_round_prepare(shift, offset);
-    if (got == want && single.right >= 0 && multiplier != INT32_MIN) {
+    if (got == want && multiplier != INT32_MIN) {
         want = te_wrapping_add(te_requantize_single_round(x, multiplier, shift), offset);
         got = te_single_round_apply(&single, x, multiplier);
     }
