@@ -58,7 +58,8 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext, name: str) -> Kern
         batches=batches, in_features=in_features, out_features=out_features,
         filter_offset=-zp, output_offset=y.quant.zp,
         act_min=act_min, act_max=act_max, per_channel=int(per_channel),
-        filter=ctx.const(fc_filter_layout(w.data), "int8_t", f"{name}_weights"),
+        # Word-aligned: the DSP loop loads 4 rows' words with one LDM, which faults unaligned.
+        filter=ctx.const(fc_filter_layout(w.data), "int8_t", f"{name}_weights", align=4),
         # TFLite's bias plus input_offset * sum_i (w[o][i] + filter_offset).
         bias=folded_bias(ctx, name, w, bias, x.quant.zp, weight_zp=zp),
         multiplier=ctx.const(mult, "int32_t", f"{name}_mult"),

@@ -78,7 +78,8 @@ static void __attribute__((cold, noinline)) fc_rows_c(const fc_state *s, const i
  * of te_single_round_apply where start_lo and the offset after the shift are 0 and right >= 1 (one
  * multiplier): the high word of the product plus start_hi is that of the sum, so SMULL, ADD,
  * ASR, the clamp and STRB, the 4 sums taking turns in r0. The sums in r0-r3 and the weights in
- * r8-r11: LDM takes ascending registers. */
+ * r8-r11: LDM takes ascending registers, and faults on an unaligned address (the generator
+ * aligns the filter: lowering/fully_connected.py). */
 static inline __attribute__((always_inline)) void fc_groups(fc_state *s, const int8_t *w)
 {
     register uint32_t a0 __asm__("r0");
