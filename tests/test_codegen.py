@@ -14,7 +14,7 @@ from platformio_tinyengine.codegen.emitter import library_kernels
 from platformio_tinyengine.pipeline import compile_model, emit_sources, write_sources
 from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR, ROOT
 from tests.conftest import SHARED_MODELS, requires_arm_gcc, requires_shared_models
-from tests.test_kernel_conv import conv_model
+from tests.test_kernel_conv import conv_model, fc_model
 
 ARM_FLAGS = ["-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16"]
 STRICT = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-O2"]
@@ -85,7 +85,17 @@ def test_weights_are_const_and_no_malloc(tmp_path):
     files = emit_sources(compile_model(small_model()))
     body = files["genModel.c"]
     assert "malloc" not in body
-    arrays = re.findall(r"^(static const )?\w+ (\w+)\[\d+\] = \{", body, re.MULTILINE)
+    arrays = re.findall(r"^(static const )?(?:_Alignas\(\d+\) )?\w+ (\w+)\[\d+\] = \{", body, re.MULTILINE)
     assert arrays and all(const for const, _ in arrays), "every array with an initialiser must be const"
     for src in C_SOURCE_DIR.rglob("*.c"):
         assert "malloc" not in src.read_text(), src.name
+
+
+def test_fully_connected_weights_are_word_aligned():
+    """te_fully_connected_s8's DSP loop loads its filter with LDM, which faults where the
+    filter is not word-aligned: C leaves an int8_t array's alignment to the compiler (GCC for
+    Arm word-aligns arrays at -O2, not at -Os)."""
+    model = compile_model(fc_model(np.random.default_rng(0), 1, 12, 5))
+    body = emit_sources(model)["genModel.c"]
+    symbol = next(c.params["filter"].symbol for c in model.kernel_calls if c.kernel == "te_fully_connected_s8")
+    assert re.search(rf"^static const _Alignas\(4\) int8_t {symbol}\[", body, re.MULTILINE)

@@ -112,10 +112,11 @@ def test_conv_random_geometry(h, w, cin, cout, k, stride, padding, activation, s
 
 
 def add_fc(b: ModelBuilder, rng, name: str, batch, fin, fout, per_channel=False, with_bias=True, activation=0,
-           weight_zp=0) -> tuple[int, tuple]:
-    """An input -> FULLY_CONNECTED -> output branch; returns its input and shape."""
+           weight_zp=0, input_zp=None, out_scale=None) -> tuple[int, tuple]:
+    """An input -> FULLY_CONNECTED -> output branch; returns its input and shape. out_scale, a
+    factor of input scale x weight scale, sets the requantisation's scale (its shift)."""
     s_in = scale(rng, 0.01, 0.1)
-    x = b.input(f"{name}_x", (batch, fin), "int8", s_in, zero_point(rng))
+    x = b.input(f"{name}_x", (batch, fin), "int8", s_in, zero_point(rng) if input_zp is None else input_zp)
     w_scales = np.array([scale(rng, 0.001, 0.02) for _ in range(fout if per_channel else 1)], np.float32)
     wt = b.const(f"{name}_w", weights(rng, (fout, fin)), w_scales, weight_zp, axis=0)
     inputs = [x, wt]
@@ -124,7 +125,8 @@ def add_fc(b: ModelBuilder, rng, name: str, batch, fin, fout, per_channel=False,
         inputs.append(b.const(f"{name}_bias", bias, bias_scales, 0))
     else:
         inputs.append(-1)
-    y = b.tensor(f"{name}_y", (batch, fout), "int8", scale(rng, 0.02, 0.5), zero_point(rng))
+    s_out = scale(rng, 0.02, 0.5) if out_scale is None else float(np.float32(s_in * w_scales.max() * out_scale))
+    y = b.tensor(f"{name}_y", (batch, fout), "int8", s_out, zero_point(rng))
     b.op("FULLY_CONNECTED", inputs, [y], version=4 if not per_channel else 12, fused_activation_function=activation)
     b.output(y)
     return x, (batch, fin)
@@ -146,6 +148,44 @@ FC_CASES = {
     "per_channel_rows_not_multiple_of_4": dict(batch=2, fin=45, fout=6, per_channel=True),
     "weight_zero_point": dict(batch=2, fin=23, fout=9, weight_zp=3),
 }
+
+
+# The shapes and parameters te_fully_connected_s8's filter layout and DSP loop treat apart:
+# in_features 1 to 9 and not multiples of 4 (the last word's bytes), out_features 1 to 9 (groups
+# of 4 rows and the 1 to 3 left), batches, per channel, a filter offset, input zero points at
+# the ends of int8, the activation clamps, and requantisation shifts outside the single-SMLAL
+# range (>= 0, and < -24).
+FC_EDGE_CASES = {
+    "in1_out9_zp127": dict(batch=1, fin=1, fout=9, input_zp=127),
+    "in2_out8_zp-128_per_channel": dict(batch=1, fin=2, fout=8, input_zp=-128, per_channel=True),
+    "in3_out7_relu6": dict(batch=1, fin=3, fout=7, activation=3),
+    "in4_out6_batches_3": dict(batch=3, fin=4, fout=6, input_zp=-128),
+    "in5_out5_filter_offset": dict(batch=2, fin=5, fout=5, weight_zp=-5, input_zp=127),
+    "in6_out4_relu_n1_to_1_per_channel": dict(batch=1, fin=6, fout=4, activation=2, per_channel=True),
+    "in7_out3_batches_2_per_channel": dict(batch=2, fin=7, fout=3, per_channel=True, input_zp=127),
+    "in8_out2_relu": dict(batch=1, fin=8, fout=2, activation=1, input_zp=-128),
+    "in9_out1_filter_offset_relu": dict(batch=1, fin=9, fout=1, weight_zp=7, activation=1),
+    "in13_out12_per_channel_batches_2": dict(batch=2, fin=13, fout=12, per_channel=True, input_zp=-128),
+    "in11_out8_shift_0": dict(batch=1, fin=11, fout=8, out_scale=1.5),
+    "in300_out5_shift_below_-24": dict(batch=1, fin=300, fout=5, out_scale=2.0**26),
+}
+
+
+def fc_edge_model(rng) -> bytes:
+    """One model with every FC_EDGE_CASES case as its own branch."""
+    b = ModelBuilder()
+    for name, case in FC_EDGE_CASES.items():
+        add_fc(b, rng, name, **case)
+    return b.finish()
+
+
+def test_fully_connected_edge_cases():
+    rng = np.random.default_rng(31)
+    model = fc_edge_model(rng)
+    shapes = [(c["batch"], c["fin"]) for c in FC_EDGE_CASES.values()]
+    fills = [[rng.integers(-128, 128, size=s, dtype=np.int8) for s in shapes] for _ in range(2)]
+    fills += [[np.full(s, v, np.int8) for s in shapes] for v in (-128, 127)]
+    assert_bit_exact(model, rng, inputs=fills)
 
 
 @pytest.mark.parametrize("case", list(FC_CASES), ids=list(FC_CASES))

@@ -20,7 +20,7 @@ from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.resources import C_INCLUDE_DIR
 from tests.conftest import SHARED_MODELS
 from tests.kernel_check import bias_for, scale, weights
-from tests.test_kernel_conv import FC_CASES, add_fc
+from tests.test_kernel_conv import FC_CASES, FC_EDGE_CASES, add_fc
 from tests.model_builder import ModelBuilder
 from tests.reference import run_reference
 
@@ -137,16 +137,18 @@ def test_pointwise_edge_shapes_bit_exact(board_id, tmp_path):
 @requires_qemu
 @pytest.mark.parametrize("board_id", BOARDS)
 def test_fully_connected_edge_shapes_bit_exact(board_id, tmp_path):
-    """te_fully_connected_s8's four-row SMLAD loop, its scalar rows and tails, the filter offset."""
+    """te_fully_connected_s8's four-row LDM loop, its groups of fewer rows and last words, the
+    filter offset, the requantisation outside the single-SMLAL range."""
     rng = np.random.default_rng(23)
     b = ModelBuilder()
     inputs = []
-    for name, case in FC_CASES.items():
+    cases = {**FC_CASES, **FC_EDGE_CASES}
+    for name, case in cases.items():
         _, shape = add_fc(b, rng, name, **case)
         inputs.append(rng.integers(-128, 128, size=shape, dtype=np.int8))
     model = b.finish()
     assert {c.kernel for c in compile_model(model).kernel_calls} == {"te_fully_connected_s8"}
-    assert_matches_reference(model, inputs, run_firmware(model, board_id, inputs, tmp_path), names=list(FC_CASES))
+    assert_matches_reference(model, inputs, run_firmware(model, board_id, inputs, tmp_path), names=list(cases))
 
 
 @requires_qemu

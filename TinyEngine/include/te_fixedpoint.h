@@ -54,6 +54,48 @@ static inline int32_t te_clamp(int32_t x, int32_t lo, int32_t hi)
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
+/* te_requantize_single_round(x, multiplier, shift) + offset, prepared once per channel
+ * (te_single_round_prepare) and applied with one SMLAL and a shift or two (te_single_round_apply),
+ * for every int32 x, multiplier > INT32_MIN, shift in [-31, 30] (TFLite's range) and offset in
+ * [-128, 127].
+ * Why it is identical. With t = 31 - shift in [1, 62] and P = x multiplier (exact in 64 bits,
+ * |P| <= 2^62 - 2^31), the reference is the int32 of floor(S / 2^t), S = P + 2^(t-1), plus the
+ * offset; SMLAL adds P to a start value in 64 bits, exactly (the sums stay below 2^63).
+ * - t >= 32, right = t - 32 = k in [0, 30]: floor(S / 2^t) = floor(floor(S / 2^32) / 2^k), the
+ *   high word of S shifted right arithmetically by k. For k <= TE_SINGLE_ROUND_MAX_RIGHT the offset
+ *   goes into the start value as offset 2^t (an integer added after the floor is a multiple of
+ *   2^t added before it): (2 offset + 1) 2^(t-1), 2^31 in the low word and offset in the high word
+ *   for k = 0, ((2 offset + 1) << k) >> 1 in the high word and a zero low word for k >= 1. The
+ *   high word stays inside int32: |2 offset + 1| <= 255 puts it in
+ *   [-2^30 - 127.5 2^k - 1, 2^30 + 127.5 2^k), inside [-2^31, 2^31) for k <= 23. Wider k add the
+ *   offset after the shift (start 2^(k-1) in the high word).
+ * - t <= 31, right = t - 32 in [-31, -1]: the start value 2^(t-1) in the low word; the int32 of
+ *   floor(S / 2^t) is bits t to t + 31 of S, (hi << (32 - t)) | (lo >> t), with the offset after.
+ * tests/harness/requant_check.c checks it against te_requantize_single_round on edge values, on
+ * the host and on the simulated cores. */
+#define TE_SINGLE_ROUND_MAX_RIGHT 23
+
+typedef struct {
+    uint32_t start_lo;
+    int32_t start_hi;
+    int32_t right;  /* t - 32 */
+    int32_t offset; /* added after the shift; 0 where folded into start_hi */
+} te_single_round;
+
+static inline te_single_round te_single_round_prepare(int32_t shift, int32_t offset)
+{
+    te_single_round q;
+    q.right = -1 - shift;
+    q.offset = offset;
+    q.start_lo = q.right < 0 ? 1u << (30 - shift) : (q.right == 0 ? 0x80000000u : 0u);
+    q.start_hi = q.right >= 1 ? (int32_t)1 << (q.right - 1) : 0;
+    if (q.right >= 0 && q.right <= TE_SINGLE_ROUND_MAX_RIGHT) {
+        q.start_hi = (int32_t)((2u * (uint32_t)offset + 1u) << q.right) >> 1;
+        q.offset = 0;
+    }
+    return q;
+}
+
 /* te_requantize for one output channel, prepared once (te_requant_prepare) and applied to
  * many accumulators (te_requant_apply) with one 64-bit multiply-accumulate (SMLAL), a borrow
  * and a shift instead of gemmlowp's two roundings, giving te_requantize's result for every x
@@ -123,6 +165,17 @@ static inline void te_smlal(uint32_t *lo, int32_t *hi, int32_t a, int32_t b)
     *lo = (uint32_t)sum;
     *hi = (int32_t)(uint32_t)(sum >> 32);
 #endif
+}
+
+/* te_requantize_single_round(x, multiplier, shift) + offset for q = te_single_round_prepare(shift,
+ * offset). */
+static inline int32_t te_single_round_apply(const te_single_round *q, int32_t x, int32_t multiplier)
+{
+    uint32_t lo = q->start_lo;
+    int32_t hi = q->start_hi;
+    te_smlal(&lo, &hi, x, multiplier);
+    const int32_t v = q->right >= 0 ? hi >> q->right : (int32_t)(((uint32_t)hi << -q->right) | (lo >> (32 + q->right)));
+    return te_wrapping_add(v, q->offset);
 }
 
 /* The common case, e in [1, TE_REQUANT_FOLD_MAX_RIGHT + 1] (scales from 2^-24 to 1/2), with

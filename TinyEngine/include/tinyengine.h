@@ -107,7 +107,7 @@ typedef struct {
     int32_t filter_offset, output_offset;
     int32_t act_min, act_max;
     int32_t per_channel; /* 0: multiplier[0]/shift[0] for every output */
-    const int8_t *filter; /* [out_features][in_features] */
+    const int8_t *filter; /* word-aligned, in the DSP loop's order (fully_connected_s8.c) */
     const int32_t *bias;  /* [out_features], folded */
     const int32_t *multiplier;
     const int8_t *shift;

@@ -130,7 +130,8 @@ def render(all_steps: list[KernelCall | Alias], plan: MemoryPlan, constants: lis
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
     context = dict(
         version=__version__, model_name=comment_text(model_name), steps=rendered,
-        constants=[dict(ctype=c.ctype, symbol=c.symbol, count=len(c.values), body=_body(c.values)) for c in constants],
+        constants=[dict(ctype=c.ctype, symbol=c.symbol, count=len(c.values), body=_body(c.values), align=c.align)
+                   for c in constants],
         inputs=[io(t) for t in inputs], outputs=[io(t) for t in outputs],
         arena_bytes=plan.arena_bytes, lower_bound=plan.lower_bound,
         buffers=[dict(offset=b.offset, size=b.size, first=b.first, last=b.last, label=label(b)) for b in plan.buffers],

@@ -31,6 +31,7 @@ class Const:
     symbol: str
     ctype: str
     values: tuple  # flattened integer values
+    align: int = 0  # bytes, where a kernel needs more than the type's alignment (0: the type's)
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,9 +85,9 @@ class LoweringContext:
         self.constants: dict[tuple, Const] = {}
         self._names: set[str] = set()
 
-    def const(self, values: np.ndarray, ctype: str, hint: str) -> Const:
+    def const(self, values: np.ndarray, ctype: str, hint: str, align: int = 0) -> Const:
         flat = tuple(int(v) for v in np.asarray(values).reshape(-1))
-        key = (ctype, flat)
+        key = (ctype, flat, align)
         found = self.constants.get(key)
         if found is not None:
             return found
@@ -96,7 +97,7 @@ class LoweringContext:
             n += 1
             name = f"{base}_{n}"
         self._names.add(name)
-        const = Const(symbol=name, ctype=ctype, values=flat)
+        const = Const(symbol=name, ctype=ctype, values=flat, align=align)
         self.constants[key] = const
         return const
 

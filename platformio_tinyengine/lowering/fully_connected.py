@@ -11,6 +11,18 @@ from .base import KernelCall, LoweringContext, int8_activation, lowers, require
 from .conv import check_bias, folded_bias
 
 
+def fc_filter_layout(weights: np.ndarray) -> np.ndarray:
+    """The filter in the order te_fully_connected_s8 reads it (fully_connected_s8.c): output rows
+    in groups of 4 (the last group the rows left), each row zero-padded to a multiple of 4 bytes
+    (at most 3 bytes a row), and within a group, for each word of 4 input bytes, the group's
+    rows' words side by side."""
+    rows = np.pad(weights, ((0, 0), (0, -weights.shape[1] % 4)))
+    words = rows.shape[1] // 4
+    groups = [rows[o:o + 4].reshape(-1, words, 4).transpose(1, 0, 2).reshape(-1)
+              for o in range(0, rows.shape[0], 4)]
+    return np.concatenate(groups)
+
+
 @lowers("FULLY_CONNECTED")
 def lower_fully_connected(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     x = int8_activation(op.inputs[0], "input")
@@ -46,7 +58,8 @@ def lower_fully_connected(op: Operator, ctx: LoweringContext, name: str) -> Kern
         batches=batches, in_features=in_features, out_features=out_features,
         filter_offset=-zp, output_offset=y.quant.zp,
         act_min=act_min, act_max=act_max, per_channel=int(per_channel),
-        filter=ctx.tensor_const(w, f"{name}_weights"),
+        # Word-aligned: the DSP loop loads 4 rows' words with one LDM, which faults unaligned.
+        filter=ctx.const(fc_filter_layout(w.data), "int8_t", f"{name}_weights", align=4),
         # TFLite's bias plus input_offset * sum_i (w[o][i] + filter_offset).
         bias=folded_bias(ctx, name, w, bias, x.quant.zp, weight_zp=zp),
         multiplier=ctx.const(mult, "int32_t", f"{name}_mult"),

@@ -1,6 +1,7 @@
 /* te_requant_prepare/te_requant_apply (and so te_requant_fast), te_gemm_requant and
  * te_gemm_requant_doubled (the GEMM's output stages, te_gemm_s8.h) against te_requantize
- * (gemmlowp's arithmetic) plus an output offset, on edge values: every shift TFLite allows,
+ * (gemmlowp's arithmetic), and te_single_round_apply (FULLY_CONNECTED's) against
+ * te_requantize_single_round, plus an output offset, on edge values: every shift TFLite allows,
  * offsets at the ends of int8, multipliers at and near the ends of their ranges (and their
  * negations, as SUB uses), accumulators at the int32 ends, around every power of two, a
  * dense band around zero where the roundings tie, and pseudo-random ones. Built for the
@@ -29,7 +30,7 @@ static long check_one(int32_t x, int32_t multiplier, int32_t shift, int32_t offs
                       te_mismatch_report report, long mismatches)
 {
     checks++;
-    const int32_t want = te_wrapping_add(te_requantize(x, multiplier, shift), offset);
+    int32_t want = te_wrapping_add(te_requantize(x, multiplier, shift), offset);
     int32_t got = te_requant_apply(q, x);
     const int32_t right = ~shift;
     /* The output stages of the convolutions and ADD derive the start value from the shift alone
@@ -65,6 +66,12 @@ static long check_one(int32_t x, int32_t multiplier, int32_t shift, int32_t offs
         got = te_wrapping_add(lanes[lane], offset);
     }
 #endif
+    /* FULLY_CONNECTED's single rounding (te_single_round_apply). */
+    const te_single_round single = te_single_round_prepare(shift, offset);
+    if (got == want && multiplier != INT32_MIN) {
+        want = te_wrapping_add(te_requantize_single_round(x, multiplier, shift), offset);
+        got = te_single_round_apply(&single, x, multiplier);
+    }
     if (want != got) {
         if (mismatches == 0 && report != 0) {
             report(x, multiplier, shift, offset, want, got);
