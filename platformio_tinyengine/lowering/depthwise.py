@@ -91,11 +91,25 @@ def wide_words(k: int) -> int:
     return 4 + k * (4 * (k // 2) + 2) + 5
 
 
-def scratch_bytes(channels: int, k_h: int, k_w: int, flags: int) -> int:
-    """te_depthwise_conv_s8_fast_get_buffer_size: the wide blocks of square 3x3, 5x5 and 7x7
-    windows of layers without flags."""
-    takes = k_h == k_w and k_h in (3, 5, 7) and flags == 0 and channels >= 4
-    return 4 * (channels // 4) * wide_words(k_h) if takes else 0
+def band_words(k: int) -> int:
+    """dw_band_words: a channel's record in the band (requantisation, int16 weight pairs)."""
+    return 4 + k * ((k + 1) // 2)
+
+
+def band_cols(out_w: int, stride_w: int, k_w: int) -> int:
+    """dw_band_cols: the int16 columns of one channel's row in the band's ring (2 k rows)."""
+    return (max(out_w, 4) - 1) * stride_w + k_w + 2 & ~1
+
+
+def scratch_bytes(channels: int, k_h: int, k_w: int, flags: int, band: int = 0, out_w: int = 0,
+                  stride_w: int = 1) -> int:
+    """te_depthwise_conv_s8_fast_get_buffer_size: for square 3x3, 5x5 and 7x7 windows of layers
+    without flags, the band (per channel a record and k rows of the ring) or the wide blocks."""
+    if k_h != k_w or k_h not in (3, 5, 7) or flags:
+        return 0
+    if band:
+        return 4 * channels * band_words(k_h) + 4 * k_h * channels * band_cols(out_w, stride_w, k_w)
+    return 4 * (channels // 4) * wide_words(k_h) if channels >= 4 else 0
 
 
 # Per block of 4 channels, measured on the M7 (vww): instructions dw_widen takes, and
@@ -110,13 +124,23 @@ def _whole(out: int, stride: int, pad: int, k: int, size: int) -> int:
     return int(np.count_nonzero((starts >= 0) & (starts + k <= size)))
 
 
+def band_applies(p: dict) -> bool:
+    """The band path's layers: strides 1 and 2, paddings >= 0 (patch tiles may have less)."""
+    return p["stride_h"] in (1, 2) and p["stride_w"] in (1, 2) and p["pad_top"] >= 0 and p["pad_left"] >= 0
+
+
 def optional_scratch(p: dict) -> int:
-    """The scratch worth asking the planner for (te_dw_params' fields in p): the wide blocks where
-    the call's whole windows save more than widening costs, else 0."""
+    """The scratch worth asking the planner for (te_dw_params' fields in p, whose `band` it
+    sets): the band where it applies, else the wide blocks where the call's whole windows save
+    more than widening costs, else 0."""
     k = p["k_h"]
-    size = scratch_bytes(p["channels"], k, p["k_w"], p["flags"])
+    p["band"] = int(band_applies(p))
+    size = scratch_bytes(p["channels"], k, p["k_w"], p["flags"], p["band"], p["out_w"], p["stride_w"])
     if not size:
+        p["band"] = 0
         return 0
+    if p["band"]:
+        return size
     whole = p["batches"] * _whole(p["out_h"], p["stride_h"], p["pad_top"], k, p["in_h"]) * \
         _whole(p["out_w"], p["stride_w"], p["pad_left"], k, p["in_w"])
     return size if whole * WIDE_SAVING[k] > WIDEN_COST[k] else 0
@@ -140,7 +164,7 @@ def lower_depthwise_fast(ctx: LoweringContext, name: str, x: Tensor, y: Tensor, 
         pad_top=g["pad_top"], pad_left=g["pad_left"], input_offset=-x.quant.zp, output_offset=y.quant.zp,
         act_min=g["act_min"], act_max=g["act_max"],
         flags=layer_flags(rights, y.quant.zp, g["act_min"], g["act_max"]),
-        blocks=ctx.const(blocks, "int32_t", f"{name}_blocks"),
+        blocks=ctx.const(blocks, "int32_t", f"{name}_blocks"), band=0,
     )
     macs = g["batches"] * g["out_h"] * g["out_w"] * channels * taps
     # The portable path reads and writes in te_depthwise_conv_s8's order and the DSP path
@@ -153,4 +177,4 @@ def lower_depthwise_fast(ctx: LoweringContext, name: str, x: Tensor, y: Tensor, 
     scratch = optional_scratch(params) if doubled.max() < 1 << 30 else 0
     return KernelCall(kernel=KERNEL, params_type="te_dw_params", params=params, args=[x, y] if scratch else [x, y, "NULL"],
                       inputs=[x], outputs=[y], macs=macs, overlaps=[(x, overlap)], scratch_bytes=scratch,
-                      scratch_optional=bool(scratch))
+                      scratch_optional=bool(scratch), params_declined={"band": 0} if params["band"] else {})
