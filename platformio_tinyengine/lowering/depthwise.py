@@ -96,19 +96,19 @@ def band_words(k: int) -> int:
     return 4 + k * ((k + 1) // 2)
 
 
-def band_cols(out_w: int, stride_w: int, k_w: int) -> int:
-    """dw_band_cols: the int16 columns of one channel's row in the band's ring (2 k rows)."""
-    return (max(out_w, 4) - 1) * stride_w + k_w + 2 & ~1
+def band_cols(out_w: int) -> int:
+    """dw_band_cols: the int16 columns of one channel's row in the band's ring (6 rows)."""
+    return (out_w + 4) & ~1
 
 
-def scratch_bytes(channels: int, k_h: int, k_w: int, flags: int, band: int = 0, out_w: int = 0,
-                  stride_w: int = 1) -> int:
+def scratch_bytes(channels: int, k_h: int, k_w: int, flags: int, band: int = 0, out_w: int = 0) -> int:
     """te_depthwise_conv_s8_fast_get_buffer_size: for square 3x3, 5x5 and 7x7 windows of layers
-    without flags, the band (per channel a record and k rows of the ring) or the wide blocks."""
+    without flags, the band (3x3: per channel a record and 6 rows of the ring) or the wide
+    blocks."""
     if k_h != k_w or k_h not in (3, 5, 7) or flags:
         return 0
-    if band:
-        return 4 * channels * band_words(k_h) + 4 * k_h * channels * band_cols(out_w, stride_w, k_w)
+    if band and k_h == 3:
+        return 4 * channels * band_words(3) + 12 * channels * band_cols(out_w)
     return 4 * (channels // 4) * wide_words(k_h) if channels >= 4 else 0
 
 
@@ -124,22 +124,27 @@ def _whole(out: int, stride: int, pad: int, k: int, size: int) -> int:
     return int(np.count_nonzero((starts >= 0) & (starts + k <= size)))
 
 
-def band_applies(p: dict) -> bool:
-    """The band path's layers: strides 1 and 2, paddings >= 0 (patch tiles may have less)."""
-    return p["stride_h"] in (1, 2) and p["stride_w"] in (1, 2) and p["pad_top"] >= 0 and p["pad_left"] >= 0
+# Instructions on the M7 (vww's layers), per channel and output row: the band's steps of 4
+# outputs and what each row costs besides (widening, calls); the wide blocks' per output.
+BAND_STEP, BAND_ROW, WIDE_OUTPUT = 83, 55, 28
+
+
+def band_pays(p: dict) -> bool:
+    """The band path's layers (3x3, strides 1, paddings >= 0: patch tiles may have less, rows of at
+    least 4 outputs) where it takes fewer instructions than the wide blocks."""
+    applies = p["k_h"] == p["k_w"] == 3 and p["stride_h"] == p["stride_w"] == 1 and p["pad_top"] >= 0 \
+        and p["pad_left"] >= 0 and p["out_w"] >= 4
+    return applies and BAND_STEP * -(-p["out_w"] // 4) + BAND_ROW < WIDE_OUTPUT * p["out_w"]
 
 
 def optional_scratch(p: dict) -> int:
     """The scratch worth asking the planner for (te_dw_params' fields in p, whose `band` it
-    sets): the band where it applies, else the wide blocks where the call's whole windows save
+    sets): the band where it pays, else the wide blocks where the call's whole windows save
     more than widening costs, else 0."""
     k = p["k_h"]
-    p["band"] = int(band_applies(p))
-    size = scratch_bytes(p["channels"], k, p["k_w"], p["flags"], p["band"], p["out_w"], p["stride_w"])
-    if not size:
-        p["band"] = 0
-        return 0
-    if p["band"]:
+    p["band"] = int(band_pays(p) and p["flags"] == 0)
+    size = scratch_bytes(p["channels"], k, p["k_w"], p["flags"], p["band"], p["out_w"])
+    if not size or p["band"]:
         return size
     whole = p["batches"] * _whole(p["out_h"], p["stride_h"], p["pad_top"], k, p["in_h"]) * \
         _whole(p["out_w"], p["stride_w"], p["pad_left"], k, p["in_w"])

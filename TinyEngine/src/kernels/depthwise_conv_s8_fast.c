@@ -65,19 +65,18 @@ static inline int32_t dw_wide_words(int32_t k)
     return DW_BIAS_WORDS + k * (4 * (k >> 1) + 2) + DW_REC_WORDS;
 }
 
-/* The band (te_dw_params.band): per channel a record of dw_band_words(k) words, then a ring of
- * 2k input rows, per row per channel dw_band_cols int16. */
+/* The band (te_dw_params.band, 3x3 kernels): per channel a record of dw_band_words(3) words,
+ * then a ring of 6 input rows, per row per channel dw_band_cols int16. */
 static inline int32_t dw_band_words(int32_t k)
 {
     return 4 + k * ((k + 1) >> 1);
 }
 
-/* The padded columns the output row's windows read, taken four outputs a step (at least 4
- * outputs: a narrower row's others are computed and dropped) up to the top half of the last
+/* The padded columns the output row's windows read (out_w + 2) up to the top half of the last
  * word; even, so every row starts word-aligned. */
 static inline int32_t dw_band_cols(const te_dw_params *p)
 {
-    return (((p->out_w > 4 ? p->out_w : 4) - 1) * p->stride_w + p->k_w + 2) & ~1;
+    return (p->out_w + 4) & ~1;
 }
 
 int32_t te_depthwise_conv_s8_fast_get_buffer_size(const te_dw_params *p)
@@ -86,8 +85,8 @@ int32_t te_depthwise_conv_s8_fast_get_buffer_size(const te_dw_params *p)
     if (p->k_w != k || (k != 3 && k != 5 && k != 7) || p->flags != 0) {
         return 0;
     }
-    if (p->band) {
-        return 4 * p->channels * dw_band_words(k) + 4 * k * p->channels * dw_band_cols(p);
+    if (p->band && k == 3) {
+        return 4 * p->channels * dw_band_words(k) + 12 * p->channels * dw_band_cols(p);
     }
     return p->channels >= 4 ? 4 * (p->channels >> 2) * dw_wide_words(k) : 0;
 }
@@ -402,19 +401,20 @@ static void dw_widen(const dw_layer *l, int32_t k, int32_t *restrict wide)
     }
 }
 
-/* The band: the input rows an output row reads, widened once into the scratch and laid out per
- * channel (x + input offset as int16, zero in the padding), so that every window is whole and
- * SMLAD reads a channel's taps in pairs straight from memory. An output row is computed channel
- * by channel, four outputs a step (dw_band_step), with the requantisation of the wide blocks on
- * sums doubled through the weights (the generator checks they fit).
+/* The band (3x3, stride 1): the input rows an output row reads, widened once into the scratch
+ * and laid out per channel (x + input offset as int16, zero in the padding), so that every
+ * window is whole and SMLAD reads a channel's taps in pairs straight from memory, never
+ * re-pairing them per window. An output row is computed channel by channel, four outputs a step
+ * (dw_band_step), with the requantisation of the wide blocks on sums doubled through the
+ * weights (the generator checks they fit).
  *
- * The ring holds padded input rows r (r - pad_top an input row or the padding) in slots r mod k
- * and r mod k + k, so that the k rows of an output row lie at one stride; each row is widened
- * once, when the first output row reading it starts. Output row y reads rows y * stride_h to
- * y * stride_h + k - 1, all in the ring before any byte of row y is written. So the overlap
- * window_kernel_gap allows still holds: every byte widened for row y lies at or above the
- * first byte window (y, 0) reads (its first row from column 0, as pad_left >= 0), which no
- * output pixel before (y, 0) may clobber; the writes of row y itself come after. */
+ * The ring holds padded input row r (r - pad_top an input row or the padding) in slots r mod 3
+ * and r mod 3 + 3, so that the 3 rows of an output row lie at one stride; each row is widened
+ * once, when the first output row reading it starts. Output row y reads rows y to y + 2, all in
+ * the ring before any byte of row y is written. So the overlap window_kernel_gap allows still
+ * holds: every input byte read for row y lies at or above the first byte window (y, 0) reads
+ * (its first row from column 0, as pad_left >= 0), which no output pixel before (y, 0) may
+ * clobber; the writes of row y itself come after its reads. */
 static inline uint32_t dw_sxtab16_ror8(uint32_t o, uint32_t x)
 {
     uint32_t r;
@@ -515,172 +515,90 @@ DW_NOINLINE void dw_band_widen(const int8_t *in, int16_t *dst, int32_t dup, int3
     }
 }
 
-/* A step's kernel row at r, four outputs' sums a0..a3, one weight word a pair of columns from w.
- * Stride 1: output i's pair j is the unaligned word at column i + 2j; t and u carry columns
- * 2j + 2 and 2j + 3 to the next pair (its outputs 0 and 1). The last column's weight [w 0]
- * takes the bottom halves (SMLABB), output 3's the top of output 2's word (SMLATB).
- * Stride 2: output i's pair j is the word at column 2(i + j); X and Y carry those of outputs 1
- * and 2 to the next pair (its outputs 0 and 1, registers swapped a pair). */
+/* One kernel row of a step at r: four outputs' sums a0..a3, one weight word from w for the
+ * pair of columns 0 and 1, one for column 2 ([w2 0]). Output i's pair is the (unaligned) word at
+ * column i; t and u carry columns 2 and 3 to column 2's taps, which take the bottom halves
+ * (SMLABB) and output 3's the top of output 2's word (SMLATB). */
 #define DWB_W "ldr %[W], [%[w]], #4\n\t"
 #define DWB_MAC(INSN, A, X) INSN " %[" A "], %[" X "], %[W], %[" A "]\n\t"
 #define DWB_LD(X, OFF) "ldr %[" X "], [%[r], #" OFF "]\n\t"
-#define DWB1_J0                                                                                            \
-    DWB_W DWB_LD("t", "0") DWB_MAC("smlad", "a0", "t") DWB_LD("u", "2") DWB_MAC("smlad", "a1", "u")           \
-    DWB_LD("t", "4") DWB_MAC("smlad", "a2", "t") DWB_LD("u", "6") DWB_MAC("smlad", "a3", "u")
-#define DWB1_J(J)                                                                                          \
-    DWB_W DWB_MAC("smlad", "a0", "t") DWB_MAC("smlad", "a1", "u") DWB_LD("t", "4*" #J "+4")                   \
-    DWB_MAC("smlad", "a2", "t") DWB_LD("u", "4*" #J "+6") DWB_MAC("smlad", "a3", "u")
-#define DWB1_LAST(K)                                                                                       \
-    DWB_W DWB_MAC("smlabb", "a0", "t") DWB_MAC("smlabb", "a1", "u") DWB_LD("t", "2*" #K "+2")                 \
+#define DWB_PAIR(INSN, A3)                                                                            \
+    DWB_W DWB_LD("t", "0") INSN " %[a0], %[t], %[W], %[" A3 "]\n\t" DWB_LD("u", "2")                    \
+    INSN " %[a1], %[u], %[W], %[" A3 "]\n\t" DWB_LD("t", "4") INSN " %[a2], %[t], %[W], %[" A3 "]\n\t"     \
+    DWB_LD("u", "6") INSN " %[a3], %[u], %[W], %[" A3 "]\n\t"
+#define DWB_LAST                                                                                      \
+    DWB_W DWB_MAC("smlabb", "a0", "t") DWB_MAC("smlabb", "a1", "u") DWB_LD("t", "8")                    \
     DWB_MAC("smlabb", "a2", "t") DWB_MAC("smlatb", "a3", "t")
-#define DWB2_J0                                                                                            \
-    DWB_W DWB_LD("t", "0") DWB_MAC("smlad", "a0", "t") DWB_LD("t", "4") DWB_MAC("smlad", "a1", "t")           \
-    DWB_LD("t", "8") DWB_MAC("smlad", "a2", "t") DWB_LD("u", "12") DWB_MAC("smlad", "a3", "u")
-#define DWB2_STEP(INSN, J, X, Y)                                                                           \
-    DWB_W DWB_MAC(INSN, "a1", X) DWB_MAC(INSN, "a2", Y) DWB_LD(X, "4*" #J) DWB_MAC(INSN, "a0", X)            \
-    DWB_LD(X, "4*" #J "+12") DWB_MAC(INSN, "a3", X)
-#define DWB1_ROW3 DWB1_J0 DWB1_LAST(3)
-#define DWB1_ROW5 DWB1_J0 DWB1_J(1) DWB1_LAST(5)
-#define DWB1_ROW7 DWB1_J0 DWB1_J(1) DWB1_J(2) DWB1_LAST(7)
-#define DWB2_ROW3 DWB2_J0 DWB2_STEP("smlabb", 1, "t", "u")
-#define DWB2_ROW5 DWB2_J0 DWB2_STEP("smlad", 1, "t", "u") DWB2_STEP("smlabb", 2, "u", "t")
-#define DWB2_ROW7 DWB2_J0 DWB2_STEP("smlad", 1, "t", "u") DWB2_STEP("smlad", 2, "u", "t") DWB2_STEP("smlabb", 3, "t", "u")
 
-/* The four sums requantised (DW16_REQUANTIZE) and stored at o, o + oc, ...; w from the
- * multiplier back to the channel's record (BACK bytes). */
+/* A channel's outputs o, o + oc, ... up to end, 4 a step: q at the first output's window in the
+ * ring, rs bytes from a ring row to the next, w the channel's record. The first row's pair
+ * starts the sums from the bias (in a3); after the rows, the four sums requantised
+ * (DW16_REQUANTIZE) and stored, w back to the record. */
 #define DWB_REQ(A) "smmlar %[" A "], %[" A "], %[W], %[t]\n\t" "asr %[" A "], %[" A "], %[u]\n\t" \
     "ssat %[" A "], #8, %[" A "]\n\t"
-#define DWB_STORE(BACK)                                                                               \
-    "ldrd %[W], %[t], [%[w]]\n\t"                                                                     \
-    "ldr %[u], [%[w], #8]\n\t" DWB_REQ("a0") DWB_REQ("a1") DWB_REQ("a2") DWB_REQ("a3")              \
-    "sub %[w], %[w], #" BACK "\n\t"                                                                   \
-    "strb %[a0], [%[o]]\n\t"                                                                          \
-    "strb %[a1], [%[o], %[oc]]\n\t"                                                                   \
-    "add %[o], %[o], %[oc], lsl #1\n\t"                                                               \
-    "strb %[a2], [%[o]]\n\t"                                                                          \
-    "strb %[a3], [%[o], %[oc]]\n\t"                                                                   \
-    "add %[o], %[o], %[oc], lsl #1\n\t"
-
-#define DWB_OPERANDS                                                                                   \
-    : [q] "+r"(q), [r] "=&r"(r), [w] "+r"(w), [W] "=&r"(W), [a0] "=&r"(a0), [a1] "=&r"(a1),            \
-      [a2] "=&r"(a2), [a3] "=&r"(a3), [t] "=&r"(t), [u] "=&r"(u), [o] "+r"(o)                           \
-    : [rs] "r"(rs), [oc] "r"(oc), [end] "r"(end)
-
-#define DWB_OUTS                                                                                    \
-    : [q] "+r"(q), [r] "=&r"(r), [w] "+r"(w), [W] "=&r"(W), [a0] "=&r"(a0), [a1] "=&r"(a1),         \
-      [a2] "=&r"(a2), [a3] "=&r"(a3), [t] "=&r"(t), [u] "=&r"(u), [o] "+r"(o)
-#define DWB_INS [rs] "r"(rs), [oc] "r"(oc), [end] "r"(end)
-/* The bias (the record's first word) in the four sums. */
-#define DWB_BIAS "ldr %[a3], [%[w]], #4\n\t" "mov %[a0], %[a3]\n\t" "mov %[a1], %[a3]\n\t" "mov %[a2], %[a3]\n\t"
-/* Stride 1's first pair of the first row, starting the sums from the bias. */
-#define DWB1_FIRST                                                                                    \
-    "ldr %[a3], [%[w]], #4\n\t" DWB_W DWB_LD("t", "0") "smlad %[a0], %[t], %[W], %[a3]\n\t"            \
-    DWB_LD("u", "2") "smlad %[a1], %[u], %[W], %[a3]\n\t" DWB_LD("t", "4") "smlad %[a2], %[t], %[W], %[a3]\n\t" \
-    DWB_LD("u", "6") "smlad %[a3], %[u], %[W], %[a3]\n\t"
-#define DWB_NEXT(S, BACK) DWB_STORE(BACK) "add %[q], %[q], #" #S "*8\n\t" "cmp %[o], %[end]\n\t" "bne .Ldwb%=\n\t"
-/* 3 rows unrolled; FIRST: the first row. */
-#define DWB_ROWS3(S, FIRST)                                                                           \
-    __asm__ volatile(".Ldwb%=:\n\t" "mov %[r], %[q]\n\t" FIRST "add %[r], %[r], %[rs]\n\t" DWB##S##_ROW3 \
-                     "add %[r], %[r], %[rs]\n\t" DWB##S##_ROW3 DWB_NEXT(S, "28") DWB_OUTS : DWB_INS : "memory")
-/* 5 and 7 rows in a loop (unrolled they would take too much flash), until r passes the last
- * (q + rows: k ring rows). */
-#define DWB_ROWSK(S, K, BACK)                                                                         \
-    __asm__ volatile(".Ldwb%=:\n\t" DWB_BIAS "mov %[r], %[q]\n"                                      \
-                     ".Ldwb%=row:\n\t" DWB##S##_ROW##K "add %[r], %[r], %[rs]\n\t"                     \
-                     "ldr %[W], %[rows]\n\t" "add %[W], %[W], %[q]\n\t" "cmp %[r], %[W]\n\t"             \
-                     "bne .Ldwb%=row\n\t" DWB_NEXT(S, BACK) DWB_OUTS : DWB_INS, [rows] "m"(rows) : "memory")
-
-/* One channel's outputs o, o + oc, ... up to end (a multiple of 4 of them) of a k x k, stride s
- * layer: q at the first output's window in the ring, rs bytes from a ring row to the next, w
- * the channel's record. */
-DW_ALWAYS_INLINE void dw_band_step(const int16_t *q, int32_t rs, const uint32_t *w, int8_t *o, int32_t oc,
-                                   const int8_t *end, int32_t k, int32_t s)
+DW_NOINLINE void dw_band_step(const int16_t *q, int32_t rs, const uint32_t *w, int8_t *o, int32_t oc,
+                              const int8_t *end)
 {
     const int16_t *r;
     uint32_t W, a0, a1, a2, a3, t, u;
-    const int32_t rows = k * rs;
-    if (k == 3 && s == 1) {
-        DWB_ROWS3(1, DWB1_FIRST DWB1_LAST(3));
-    } else if (k == 3) {
-        DWB_ROWS3(2, DWB_BIAS DWB2_ROW3);
-    } else if (k == 5 && s == 1) {
-        DWB_ROWSK(1, 5, "64");
-    } else if (k == 5) {
-        DWB_ROWSK(2, 5, "64");
-    } else if (s == 1) {
-        DWB_ROWSK(1, 7, "116");
-    } else {
-        DWB_ROWSK(2, 7, "116");
-    }
-    (void)rows;
+    __asm__ volatile(".Ldwb%=:\n\t"
+            "mov %[r], %[q]\n\t"
+            "ldr %[a3], [%[w]], #4\n\t" DWB_PAIR("smlad", "a3") DWB_LAST
+            "add %[r], %[r], %[rs]\n\t" DWB_PAIR("smlad", "a0") DWB_LAST
+            "add %[r], %[r], %[rs]\n\t" DWB_PAIR("smlad", "a0") DWB_LAST
+            "ldrd %[W], %[t], [%[w]]\n\t"
+            "ldr %[u], [%[w], #8]\n\t" DWB_REQ("a0") DWB_REQ("a1") DWB_REQ("a2") DWB_REQ("a3")
+            "sub %[w], %[w], #28\n\t"
+            "strb %[a0], [%[o]]\n\t"
+            "strb %[a1], [%[o], %[oc]]\n\t"
+            "add %[o], %[o], %[oc], lsl #1\n\t"
+            "strb %[a2], [%[o]]\n\t"
+            "strb %[a3], [%[o], %[oc]]\n\t"
+            "add %[o], %[o], %[oc], lsl #1\n\t"
+            "add %[q], %[q], #8\n\t"
+            "cmp %[o], %[end]\n\t"
+            "bne .Ldwb%="
+            : [q] "+r"(q), [r] "=&r"(r), [w] "+r"(w), [W] "=&r"(W), [a0] "=&r"(a0), [a1] "=&r"(a1),
+              [a2] "=&r"(a2), [a3] "=&r"(a3), [t] "=&r"(t), [u] "=&r"(u), [o] "+r"(o)
+            : [rs] "r"(rs), [oc] "r"(oc), [end] "r"(end)
+            : "memory");
 }
 
-#define DW_BAND_STEP(K, S)                                                                             \
-    DW_NOINLINE void dw_band_step##K##S(const int16_t *q, int32_t rs, const uint32_t *w, int8_t *o, int32_t oc, \
-                                        const int8_t *end)                                             \
-    {                                                                                                  \
-        dw_band_step(q, rs, w, o, oc, end, K, S);                                                      \
-    }
-DW_BAND_STEP(3, 1)
-DW_BAND_STEP(3, 2)
-DW_BAND_STEP(5, 1)
-DW_BAND_STEP(5, 2)
-DW_BAND_STEP(7, 1)
-DW_BAND_STEP(7, 2)
-#undef DW_BAND_STEP
-
-typedef void dw_band_fn(const int16_t *, int32_t, const uint32_t *, int8_t *, int32_t, const int8_t *);
-
-/* The whole layer on the band in `scratch` (k = k_h = k_w of 3, 5 or 7, strides 1 or 2, no
- * flags, paddings >= 0: what the generator sets band for). */
+/* The whole layer on the band in `scratch` (3x3, strides 1, no flags, paddings >= 0, rows of at
+ * least 4 outputs: what the generator sets band for). */
 DW_NOINLINE void dw_band(const dw_layer *l, const te_dw_params *p, const int8_t *input, int8_t *output, void *scratch)
 {
-    const int32_t k = p->k_h, channels = p->channels, cols = dw_band_cols(p), plane = channels * cols;
-    const int32_t out_w = p->out_w, full = out_w & ~3, words = dw_band_words(k);
+    const int32_t channels = p->channels, cols = dw_band_cols(p), plane = channels * cols, out_w = p->out_w;
     uint32_t *const rec = scratch;
-    int16_t *const ring = (int16_t *)(rec + channels * words);
+    int16_t *const ring = (int16_t *)(rec + channels * dw_band_words(3));
     const int32_t width = p->in_w < cols - p->pad_left ? p->in_w : cols - p->pad_left;
-    dw_band_fn *const step = k == 3 ? (p->stride_w == 1 ? dw_band_step31 : dw_band_step32)
-                           : k == 5 ? (p->stride_w == 1 ? dw_band_step51 : dw_band_step52)
-                                    : (p->stride_w == 1 ? dw_band_step71 : dw_band_step72);
-    dw_band_records(l, k, rec);
+    dw_band_records(l, 3, rec);
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * channels;
         /* Padding columns and the rows above the input stay zero. */
-        memset(ring, 0, 4u * (size_t)k * (size_t)plane);
-        int32_t next = 0; /* the next padded row to widen */
+        memset(ring, 0, 12u * (size_t)plane);
         for (int32_t oy = 0; oy < p->out_h; oy++, output += out_w * channels) {
-            const int32_t r0 = oy * p->stride_h;
-            for (; next < r0 + k; next++) {
-                const int32_t iy = next - p->pad_top;
-                int16_t *dst = ring + (next % k) * plane + p->pad_left;
+            /* Padded rows oy to oy + 2: widen those not widened yet (all three at first). */
+            for (int32_t r = oy ? oy + 2 : 0; r < oy + 3; r++) {
+                const int32_t iy = r - p->pad_top;
+                int16_t *dst = ring + (r % 3) * plane;
                 if (iy >= p->in_h) {
-                    for (int32_t c = 0; c < channels; c++) {
-                        memset(dst + c * cols, 0, 2u * (size_t)width);
-                        memset(dst + k * plane + c * cols, 0, 2u * (size_t)width);
-                    }
+                    memset(dst, 0, 2u * (size_t)plane);
+                    memset(dst + 3 * plane, 0, 2u * (size_t)plane);
                 } else if (iy >= 0) {
-                    dw_band_widen(in_b + (size_t)iy * p->in_w * channels, dst, k * plane, channels, cols, width,
-                                  l->off2);
+                    dw_band_widen(in_b + (size_t)iy * p->in_w * channels, dst + p->pad_left, 3 * plane, channels,
+                                  cols, width, l->off2);
                 }
             }
-            const int16_t *q = ring + (r0 % k) * plane;
+            const int16_t *q = ring + (oy % 3) * plane;
             const uint32_t *w = rec;
-            for (int32_t c = 0; c < channels; c++, q += cols, w += words) {
-                if (full) {
-                    step(q, 2 * plane, w, output + c, channels, output + c + full * channels);
-                }
-                if (out_w >= 4 && (out_w & 3)) {
+            for (int32_t c = 0; c < channels; c++, q += cols, w += dw_band_words(3)) {
+                int8_t *o = output + c;
+                dw_band_step(q, 2 * plane, w, o, channels, o + (out_w & ~3) * channels);
+                if (out_w & 3) {
                     /* The last 4 outputs again (the same bytes where they overlap the steps'). */
-                    int8_t *o = output + c + (out_w - 4) * channels;
-                    step(q + (out_w - 4) * p->stride_w, 2 * plane, w, o, channels, o + 4 * channels);
-                } else if (out_w < 4) {
-                    /* A row of fewer than 4 outputs: into a buffer of 4 (the ring has their columns). */
-                    int8_t last[4];
-                    step(q, 2 * plane, w, last, 1, last + 4);
-                    for (int32_t i = 0; i < out_w; i++) {
-                        output[i * channels + c] = last[i];
-                    }
+                    o += (out_w - 4) * channels;
+                    dw_band_step(q + out_w - 4, 2 * plane, w, o, channels, o + 4 * channels);
                 }
             }
         }
