@@ -522,10 +522,11 @@ DW_NOINLINE void dw_band_widen(const int8_t *in, int16_t *dst, int32_t dup, int3
 #define DWB_W "ldr %[W], [%[w]], #4\n\t"
 #define DWB_MAC(INSN, A, X) INSN " %[" A "], %[" X "], %[W], %[" A "]\n\t"
 #define DWB_LD(X, OFF) "ldr %[" X "], [%[r], #" OFF "]\n\t"
-#define DWB_PAIR(INSN, A3)                                                                            \
-    DWB_W DWB_LD("t", "0") INSN " %[a0], %[t], %[W], %[" A3 "]\n\t" DWB_LD("u", "2")                    \
-    INSN " %[a1], %[u], %[W], %[" A3 "]\n\t" DWB_LD("t", "4") INSN " %[a2], %[t], %[W], %[" A3 "]\n\t"     \
-    DWB_LD("u", "6") INSN " %[a3], %[u], %[W], %[" A3 "]\n\t"
+/* The pair of columns 0 and 1, the sums from S0..S3 (the bias for the first row). */
+#define DWB_PAIR(S0, S1, S2, S3)                                                                      \
+    DWB_W DWB_LD("t", "0") "smlad %[a0], %[t], %[W], %[" S0 "]\n\t" DWB_LD("u", "2")                    \
+    "smlad %[a1], %[u], %[W], %[" S1 "]\n\t" DWB_LD("t", "4") "smlad %[a2], %[t], %[W], %[" S2 "]\n\t"   \
+    DWB_LD("u", "6") "smlad %[a3], %[u], %[W], %[" S3 "]\n\t"
 #define DWB_LAST                                                                                      \
     DWB_W DWB_MAC("smlabb", "a0", "t") DWB_MAC("smlabb", "a1", "u") DWB_LD("t", "8")                    \
     DWB_MAC("smlabb", "a2", "t") DWB_MAC("smlatb", "a3", "t")
@@ -543,9 +544,9 @@ DW_NOINLINE void dw_band_step(const int16_t *q, int32_t rs, const uint32_t *w, i
     uint32_t W, a0, a1, a2, a3, t, u;
     __asm__ volatile(".Ldwb%=:\n\t"
             "mov %[r], %[q]\n\t"
-            "ldr %[a3], [%[w]], #4\n\t" DWB_PAIR("smlad", "a3") DWB_LAST
-            "add %[r], %[r], %[rs]\n\t" DWB_PAIR("smlad", "a0") DWB_LAST
-            "add %[r], %[r], %[rs]\n\t" DWB_PAIR("smlad", "a0") DWB_LAST
+            "ldr %[a3], [%[w]], #4\n\t" DWB_PAIR("a3", "a3", "a3", "a3") DWB_LAST
+            "add %[r], %[r], %[rs]\n\t" DWB_PAIR("a0", "a1", "a2", "a3") DWB_LAST
+            "add %[r], %[r], %[rs]\n\t" DWB_PAIR("a0", "a1", "a2", "a3") DWB_LAST
             "ldrd %[W], %[t], [%[w]]\n\t"
             "ldr %[u], [%[w], #8]\n\t" DWB_REQ("a0") DWB_REQ("a1") DWB_REQ("a2") DWB_REQ("a3")
             "sub %[w], %[w], #28\n\t"
