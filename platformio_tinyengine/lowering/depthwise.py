@@ -91,9 +91,8 @@ def wide_words(k: int) -> int:
     return 4 + k * (4 * (k // 2) + 2) + 5
 
 
-def band_words(k: int) -> int:
-    """dw_band_words: a channel's record in the band (requantisation, int16 weight pairs)."""
-    return 4 + k * ((k + 1) // 2)
+# DW_BAND_WORDS: a channel's record in the band (bias, 3 int16 weight pairs a row, requantisation).
+BAND_WORDS = 13
 
 
 def band_cols(out_w: int) -> int:
@@ -108,7 +107,7 @@ def scratch_bytes(channels: int, k_h: int, k_w: int, flags: int, band: int = 0, 
     if k_h != k_w or k_h not in (3, 5, 7) or flags:
         return 0
     if band and k_h == 3:
-        return 4 * channels * band_words(3) + 12 * channels * band_cols(out_w)
+        return 4 * channels * BAND_WORDS + 12 * channels * band_cols(out_w)
     return 4 * (channels // 4) * wide_words(k_h) if channels >= 4 else 0
 
 

@@ -65,12 +65,9 @@ static inline int32_t dw_wide_words(int32_t k)
     return DW_BIAS_WORDS + k * (4 * (k >> 1) + 2) + DW_REC_WORDS;
 }
 
-/* The band (te_dw_params.band, 3x3 kernels): per channel a record of dw_band_words(3) words,
+/* The band (te_dw_params.band, 3x3 kernels): per channel a record of DW_BAND_WORDS words,
  * then a ring of 6 input rows, per row per channel dw_band_cols int16. */
-static inline int32_t dw_band_words(int32_t k)
-{
-    return 4 + k * ((k + 1) >> 1);
-}
+enum { DW_BAND_WORDS = 13 };
 
 /* The padded columns the output row's windows read (out_w + 2) up to the top half of the last
  * word; even, so every row starts word-aligned. */
@@ -86,7 +83,7 @@ int32_t te_depthwise_conv_s8_fast_get_buffer_size(const te_dw_params *p)
         return 0;
     }
     if (p->band && k == 3) {
-        return 4 * p->channels * dw_band_words(k) + 12 * p->channels * dw_band_cols(p);
+        return 4 * p->channels * DW_BAND_WORDS + 12 * p->channels * dw_band_cols(p);
     }
     return p->channels >= 4 ? 4 * (p->channels >> 2) * dw_wide_words(k) : 0;
 }
@@ -434,25 +431,25 @@ static inline void dw_store32(void *p, uint32_t v)
     memcpy(p, &v, 4);
 }
 
-/* Per channel: the doubled bias, per kernel row the doubled weights as int16 pairs [w0 w1]
- * [w2 w3] ... and the last column's [w_{k-1} 0], then the multiplier, the start value
- * (2 output offset + 1) << right and right + 1 (DW16_REQUANTIZE's). */
-DW_NOINLINE void dw_band_records(const dw_layer *l, int32_t k, uint32_t *restrict d)
+/* Per channel: the doubled bias, per kernel row its doubled weights as int16 pairs [w0 w1],
+ * [w0 w2], [w1 w2], then the multiplier, the start value (2 output offset + 1) << right and
+ * right + 1 (DW16_REQUANTIZE's). */
+DW_NOINLINE void dw_band_records(const dw_layer *l, uint32_t *restrict d)
 {
-    const int32_t pairs = k >> 1, row_words = l->row_words;
     for (int32_t c = 0; c < l->channels; c++) {
         const int32_t *block = l->blocks + (c >> 2) * l->block_words, j = c & 3;
         const int32_t *r = block + l->block_words - DW_REC_WORDS;
         const int32_t right = ((const int8_t *)(r + 4))[j];
-        /* Channel j's taps a, b of a pair: bytes j & 1 and 2 + (j & 1) of word j >> 1. */
-        const int32_t *w = block + DW_BIAS_WORDS + (j >> 1);
-        const int8_t *last = (const int8_t *)(block + DW_BIAS_WORDS + 2 * pairs) + j;
+        /* Channel j's columns 0 and 1: bytes j & 1 and 2 + (j & 1) of word j >> 1; column 2:
+         * byte j of the row's last word. */
+        const int32_t *w = block + DW_BIAS_WORDS;
         *d++ = 2u * (uint32_t)block[j];
-        for (int32_t ky = 0; ky < k; ky++, w += row_words, last += 4 * row_words) {
-            for (int32_t i = 0; i < pairs; i++) {
-                *d++ = (uint32_t)dw_wide_pair((uint32_t)w[2 * i] >> (8 * (j & 1)));
-            }
-            *d++ = (uint32_t)(2 * *last) & 0xffffu;
+        for (int32_t ky = 0; ky < 3; ky++, w += 3) {
+            const uint32_t w01 = (uint32_t)dw_wide_pair((uint32_t)w[j >> 1] >> (8 * (j & 1)));
+            const uint32_t w2 = (uint32_t)(2 * ((const int8_t *)(w + 2))[j]) << 16;
+            *d++ = w01;
+            *d++ = (w01 & 0xffffu) | w2;
+            *d++ = (w01 >> 16) | w2;
         }
         *d++ = (uint32_t)r[j];
         *d++ = (2u * (uint32_t)l->output_offset + 1u) << right;
@@ -515,21 +512,22 @@ DW_NOINLINE void dw_band_widen(const int8_t *in, int16_t *dst, int32_t dup, int3
     }
 }
 
-/* One kernel row of a step at r: four outputs' sums a0..a3, one weight word from w for the
- * pair of columns 0 and 1, one for column 2 ([w2 0]). Output i's pair is the (unaligned) word at
- * column i; t and u carry columns 2 and 3 to column 2's taps, which take the bottom halves
- * (SMLABB) and output 3's the top of output 2's word (SMLATB). */
+/* One kernel row of a step at R: four outputs' sums a0..a3 (output i's window from column i),
+ * from the aligned words of columns 0-1 (t), 2-3 (u) and 4-5 (t again), against the row's
+ * weight words [w0 w1], [w0 w2], [w1 w2] loaded one at a time into W; the first word's SMLADs
+ * start from S0 and S2 (the bias for the first row). */
 #define DWB_W "ldr %[W], [%[w]], #4\n\t"
-#define DWB_MAC(INSN, A, X) INSN " %[" A "], %[" X "], %[W], %[" A "]\n\t"
-#define DWB_LD(X, OFF) "ldr %[" X "], [%[r], #" OFF "]\n\t"
-/* The pair of columns 0 and 1, the sums from S0..S3 (the bias for the first row). */
-#define DWB_PAIR(S0, S1, S2, S3)                                                                      \
-    DWB_W DWB_LD("t", "0") "smlad %[a0], %[t], %[W], %[" S0 "]\n\t" DWB_LD("u", "2")                    \
-    "smlad %[a1], %[u], %[W], %[" S1 "]\n\t" DWB_LD("t", "4") "smlad %[a2], %[t], %[W], %[" S2 "]\n\t"   \
-    DWB_LD("u", "6") "smlad %[a3], %[u], %[W], %[" S3 "]\n\t"
-#define DWB_LAST                                                                                      \
-    DWB_W DWB_MAC("smlabb", "a0", "t") DWB_MAC("smlabb", "a1", "u") DWB_LD("t", "8")                    \
-    DWB_MAC("smlabb", "a2", "t") DWB_MAC("smlatb", "a3", "t")
+#define DWB_LD(X, R, OFF) "ldr %[" X "], [%[" R "], #" OFF "]\n\t"
+#define DWB_ROW(R, S0, S2)                                                                            \
+    DWB_W DWB_LD("t", R, "0") DWB_LD("u", R, "4")                                                       \
+    "smlad %[a0], %[t], %[W], %[" S0 "]\n\t"                                                           \
+    "smlad %[a2], %[u], %[W], %[" S2 "]\n\t" DWB_W                                                     \
+    "smlatb %[a1], %[t], %[W], %[a1]\n\t"                                                              \
+    "smlabt %[a0], %[u], %[W], %[a0]\n\t"                                                              \
+    "smlatb %[a3], %[u], %[W], %[a3]\n\t" DWB_LD("t", R, "8")                                           \
+    "smlabt %[a2], %[t], %[W], %[a2]\n\t" DWB_W                                                        \
+    "smlad %[a1], %[u], %[W], %[a1]\n\t"                                                               \
+    "smlad %[a3], %[t], %[W], %[a3]\n\t"
 
 /* A channel's outputs o, o + oc, ... up to end, 4 a step: q at the first output's window in the
  * ring, rs bytes from a ring row to the next, w the channel's record. The first row's pair
@@ -543,13 +541,13 @@ DW_NOINLINE void dw_band_step(const int16_t *q, int32_t rs, const uint32_t *w, i
     const int16_t *r;
     uint32_t W, a0, a1, a2, a3, t, u;
     __asm__ volatile(".Ldwb%=:\n\t"
-            "mov %[r], %[q]\n\t"
-            "ldr %[a3], [%[w]], #4\n\t" DWB_PAIR("a3", "a3", "a3", "a3") DWB_LAST
-            "add %[r], %[r], %[rs]\n\t" DWB_PAIR("a0", "a1", "a2", "a3") DWB_LAST
-            "add %[r], %[r], %[rs]\n\t" DWB_PAIR("a0", "a1", "a2", "a3") DWB_LAST
+            "ldr %[a1], [%[w]], #4\n\t"
+            "mov %[a3], %[a1]\n\t" DWB_ROW("q", "a1", "a1")
+            "add %[r], %[q], %[rs]\n\t" DWB_ROW("r", "a0", "a2")
+            "add %[r], %[r], %[rs]\n\t" DWB_ROW("r", "a0", "a2")
             "ldrd %[W], %[t], [%[w]]\n\t"
             "ldr %[u], [%[w], #8]\n\t" DWB_REQ("a0") DWB_REQ("a1") DWB_REQ("a2") DWB_REQ("a3")
-            "sub %[w], %[w], #28\n\t"
+            "sub %[w], %[w], #40\n\t"
             "strb %[a0], [%[o]]\n\t"
             "strb %[a1], [%[o], %[oc]]\n\t"
             "add %[o], %[o], %[oc], lsl #1\n\t"
@@ -571,9 +569,9 @@ DW_NOINLINE void dw_band(const dw_layer *l, const te_dw_params *p, const int8_t 
 {
     const int32_t channels = p->channels, cols = dw_band_cols(p), plane = channels * cols, out_w = p->out_w;
     uint32_t *const rec = scratch;
-    int16_t *const ring = (int16_t *)(rec + channels * dw_band_words(3));
+    int16_t *const ring = (int16_t *)(rec + channels * DW_BAND_WORDS);
     const int32_t width = p->in_w < cols - p->pad_left ? p->in_w : cols - p->pad_left;
-    dw_band_records(l, 3, rec);
+    dw_band_records(l, rec);
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * channels;
         /* Padding columns and the rows above the input stay zero. */
@@ -593,7 +591,7 @@ DW_NOINLINE void dw_band(const dw_layer *l, const te_dw_params *p, const int8_t 
             }
             const int16_t *q = ring + (oy % 3) * plane;
             const uint32_t *w = rec;
-            for (int32_t c = 0; c < channels; c++, q += cols, w += dw_band_words(3)) {
+            for (int32_t c = 0; c < channels; c++, q += cols, w += DW_BAND_WORDS) {
                 int8_t *o = output + c;
                 dw_band_step(q, 2 * plane, w, o, channels, o + (out_w & ~3) * channels);
                 if (out_w & 3) {
