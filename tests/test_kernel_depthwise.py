@@ -336,6 +336,7 @@ int main(int argc, char **argv)
         sscanf(argv[i + 3], "%d", &p.flags);
         sscanf(argv[i + 4], "%d", &p.band);
         sscanf(argv[i + 5], "%d", &p.out_w);
+        p.stride_h = p.stride_w = 1;
         printf("%d ", (int)te_depthwise_conv_s8_fast_get_buffer_size(&p));
     }
     return 0;
@@ -356,12 +357,12 @@ def test_scratch_size_equals_the_kernels(tmp_path):
               (1, 1, 8, 0, 0, 9), (3, 1, 8, 0, 0, 9)]
     # The band (3x3 only): every channel count and row width, never with flags.
     cases += [(3, 3, c, 0, 1, w) for c in (1, 2, 5, 9, 480) for w in (4, 5, 8, 9, 40)]
-    cases += [(3, 3, 8, FLAG_SIGNED, 1, 8), (5, 5, 8, 0, 1, 8), (7, 7, 3, 0, 1, 8)]
+    cases += [(3, 3, 8, FLAG_SIGNED, 1, 8), (3, 3, 8, 0, 1, 3), (5, 5, 8, 0, 1, 8), (7, 7, 3, 0, 1, 8)]
     args = [str(v) for case in cases for v in case]
     got = [int(v) for v in subprocess.run([str(exe), *args], capture_output=True, text=True, check=True).stdout.split()]
     assert got == [scratch_bytes(c, k_h, k_w, f, band, w) for k_h, k_w, c, f, band, w in cases]
-    assert sum(map(bool, got)) == 15 + 25 + 1
-    assert got[-1] == 0 and got[-2] == 4 * (8 // 4) * wide_words(5)
+    assert sum(map(bool, got)) == 15 + 25 + 2
+    assert got[-1] == 0 and got[-2] == 4 * (8 // 4) * wide_words(5) and got[-3] == 4 * (8 // 4) * wide_words(3)
 
 
 def block_fields(p: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

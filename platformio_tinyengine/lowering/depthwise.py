@@ -102,11 +102,11 @@ def band_cols(out_w: int) -> int:
 
 def scratch_bytes(channels: int, k_h: int, k_w: int, flags: int, band: int = 0, out_w: int = 0) -> int:
     """te_depthwise_conv_s8_fast_get_buffer_size: for square 3x3, 5x5 and 7x7 windows of layers
-    without flags, the band (3x3: per channel a record and 6 rows of the ring) or the wide
-    blocks."""
+    without flags, the band (3x3, rows of at least 4 outputs, strides 1 and paddings >= 0 as the
+    caller sets band: per channel a record and 6 rows of the ring) or the wide blocks."""
     if k_h != k_w or k_h not in (3, 5, 7) or flags:
         return 0
-    if band and k_h == 3:
+    if band and k_h == 3 and out_w >= 4:
         return 4 * channels * BAND_WORDS + 12 * channels * band_cols(out_w)
     return 4 * (channels // 4) * wide_words(k_h) if channels >= 4 else 0
 

@@ -76,13 +76,20 @@ static inline int32_t dw_band_cols(const te_dw_params *p)
     return (p->out_w + 4) & ~1;
 }
 
+/* The layers the band takes: 3x3, strides 1, no flags, paddings >= 0, rows of at least 4 outputs. */
+static inline int dw_band_applies(const te_dw_params *p)
+{
+    return p->band && p->k_h == 3 && p->k_w == 3 && p->stride_h == 1 && p->stride_w == 1 && p->flags == 0 &&
+           p->pad_top >= 0 && p->pad_left >= 0 && p->out_w >= 4;
+}
+
 int32_t te_depthwise_conv_s8_fast_get_buffer_size(const te_dw_params *p)
 {
     const int32_t k = p->k_h;
     if (p->k_w != k || (k != 3 && k != 5 && k != 7) || p->flags != 0) {
         return 0;
     }
-    if (p->band && k == 3) {
+    if (dw_band_applies(p)) {
         return 4 * p->channels * DW_BAND_WORDS + 12 * p->channels * dw_band_cols(p);
     }
     return p->channels >= 4 ? 4 * (p->channels >> 2) * dw_wide_words(k) : 0;
@@ -529,15 +536,19 @@ DW_NOINLINE void dw_band_widen(const int8_t *in, int16_t *dst, int32_t dup, int3
     "smlad %[a1], %[u], %[W], %[a1]\n\t"                                                               \
     "smlad %[a3], %[t], %[W], %[a3]\n\t"
 
-/* A channel's outputs o, o + oc, ... up to end, 4 a step: q at the first output's window in the
- * ring, rs bytes from a ring row to the next, w the channel's record. The first row's pair
- * starts the sums from the bias (in a3); after the rows, the four sums requantised
- * (DW16_REQUANTIZE) and stored, w back to the record. */
+/* Every channel's outputs o, o + oc, ... (4 * steps of them; the next channel's from o + 1), 4 a
+ * step: q at channel 0's first window in the ring (the next channel's cols further), rs bytes
+ * from a ring row to the next, w channel 0's record. The first row starts the sums from the bias;
+ * after the rows, the four sums requantised (DW16_REQUANTIZE) and stored, w back to the record. */
 #define DWB_REQ(A) "smmlar %[" A "], %[" A "], %[W], %[t]\n\t" "asr %[" A "], %[" A "], %[u]\n\t" \
     "ssat %[" A "], #8, %[" A "]\n\t"
-DW_NOINLINE void dw_band_step(const int16_t *q, int32_t rs, const uint32_t *w, int8_t *o, int32_t oc,
-                              const int8_t *end)
+DW_NOINLINE void dw_band_steps(const int16_t *q, int32_t rs, const uint32_t *w, int8_t *o, int32_t oc,
+                               int32_t steps, int32_t cols, int32_t channels)
 {
+    const int8_t *end = o + 4 * steps * oc;
+    /* From a channel's last step to the next channel's first (output bytes, ring bytes). */
+    const int32_t o_back = 4 * steps * oc - 1, q_on = 2 * cols - 8 * steps;
+    const uint32_t *const w_end = w + channels * DW_BAND_WORDS;
     const int16_t *r;
     uint32_t W, a0, a1, a2, a3, t, u;
     __asm__ volatile(".Ldwb%=:\n\t"
@@ -556,15 +567,24 @@ DW_NOINLINE void dw_band_step(const int16_t *q, int32_t rs, const uint32_t *w, i
             "add %[o], %[o], %[oc], lsl #1\n\t"
             "add %[q], %[q], #8\n\t"
             "cmp %[o], %[end]\n\t"
+            "bne .Ldwb%=\n\t"
+            "ldr %[t], %[o_back]\n\t"
+            "sub %[o], %[o], %[t]\n\t"
+            "ldr %[t], %[q_on]\n\t"
+            "add %[q], %[q], %[t]\n\t"
+            "add %[end], %[end], #1\n\t"
+            "add %[w], %[w], #4 * %c[words]\n\t"
+            "ldr %[t], %[w_end]\n\t"
+            "cmp %[w], %[t]\n\t"
             "bne .Ldwb%="
             : [q] "+r"(q), [r] "=&r"(r), [w] "+r"(w), [W] "=&r"(W), [a0] "=&r"(a0), [a1] "=&r"(a1),
-              [a2] "=&r"(a2), [a3] "=&r"(a3), [t] "=&r"(t), [u] "=&r"(u), [o] "+r"(o)
-            : [rs] "r"(rs), [oc] "r"(oc), [end] "r"(end)
+              [a2] "=&r"(a2), [a3] "=&r"(a3), [t] "=&r"(t), [u] "=&r"(u), [o] "+r"(o), [end] "+r"(end)
+            : [rs] "r"(rs), [oc] "r"(oc), [o_back] "m"(o_back), [q_on] "m"(q_on), [w_end] "m"(w_end),
+              [words] "i"(DW_BAND_WORDS)
             : "memory");
 }
 
-/* The whole layer on the band in `scratch` (3x3, strides 1, no flags, paddings >= 0, rows of at
- * least 4 outputs: what the generator sets band for). */
+/* The whole layer on the band in `scratch` (dw_band_applies). */
 DW_NOINLINE void dw_band(const dw_layer *l, const te_dw_params *p, const int8_t *input, int8_t *output, void *scratch)
 {
     const int32_t channels = p->channels, cols = dw_band_cols(p), plane = channels * cols, out_w = p->out_w;
@@ -590,15 +610,11 @@ DW_NOINLINE void dw_band(const dw_layer *l, const te_dw_params *p, const int8_t 
                 }
             }
             const int16_t *q = ring + (oy % 3) * plane;
-            const uint32_t *w = rec;
-            for (int32_t c = 0; c < channels; c++, q += cols, w += DW_BAND_WORDS) {
-                int8_t *o = output + c;
-                dw_band_step(q, 2 * plane, w, o, channels, o + (out_w & ~3) * channels);
-                if (out_w & 3) {
-                    /* The last 4 outputs again (the same bytes where they overlap the steps'). */
-                    o += (out_w - 4) * channels;
-                    dw_band_step(q + out_w - 4, 2 * plane, w, o, channels, o + 4 * channels);
-                }
+            dw_band_steps(q, 2 * plane, rec, output, channels, out_w >> 2, cols, channels);
+            if (out_w & 3) {
+                /* The last 4 outputs again (the same bytes where they overlap the steps'). */
+                dw_band_steps(q + out_w - 4, 2 * plane, rec, output + (out_w - 4) * channels, channels, 1, cols,
+                              channels);
             }
         }
     }
@@ -864,7 +880,7 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
 #if DW_DSP
     /* Whole windows of these sizes run unrolled (layers without flags: requantised in assembly). */
     const int32_t unrolled = k_h == k_w && (k_h == 3 || k_h == 5 || k_h == 7) && p->flags == 0;
-    if (unrolled && p->band && scratch != NULL) {
+    if (dw_band_applies(p) && scratch != NULL) {
         dw_band(&l, p, input, output, scratch);
         return TE_OK;
     }
