@@ -125,7 +125,7 @@ def _whole(out: int, stride: int, pad: int, k: int, size: int) -> int:
 
 # Instructions on the M7 (vww's layers), per channel and output row: the band's steps of 4
 # outputs and what each row costs besides (widening, calls); the wide blocks' per output.
-BAND_STEP, BAND_ROW, WIDE_OUTPUT = 83, 55, 28
+BAND_STEP, BAND_ROW, WIDE_OUTPUT = 81, 30, 28.5
 
 
 def band_pays(p: dict) -> bool:
