@@ -221,6 +221,15 @@ DW_NOINLINE void dw_channels(const dw_layer *l, const int8_t *in, int32_t ky0, i
 #define DW_ROW3 DW_LAST3 "add %[q], %[q], %[r]\n\t"
 #define DW_ROW5 DW_LAST5 "add %[q], %[q], %[r]\n\t"
 #define DW_ROW7 DW_LAST7 "add %[q], %[q], %[r]\n\t"
+/* 7 rows in a loop (unrolled they would take 0.7 KB more flash), ending where w passes the
+ * block's last weights; q ends a row further on than unrolled rows leave it. */
+#define DW_ROWS7                                                                      \
+    "add %[t], %[w], #196\n\t"                                                        \
+    "str %[t], %[rows_end]\n"                                                          \
+    ".Ldw%=row:\n\t" DW_ROW7                                                           \
+    "ldr %[t], %[rows_end]\n\t"                                                       \
+    "cmp %[w], %[t]\n\t"                                                              \
+    "bne .Ldw%=row\n\t"
 
 /* dw_requantize of sum S (no flags) saturated to int8 into S: w at its multiplier, u the output
  * offset times 2 plus 1, v's low byte its right less 1 (the start value's shift; SSAT's shift
@@ -310,8 +319,8 @@ DW_ALWAYS_INLINE void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out, 
     const uint32_t off2 = l->off2;
     /* From the last row's moved q back to the next block's input. */
     const int32_t skip = l->row_stride - 2 * ((k >> 1) - 1) * step;
-    const int32_t back = k * l->row_stride - 4 - (wide && k == 7 ? 0 : skip);
-    const int32_t *rows_end; /* DW16_ROWS7's */
+    const int32_t back = k * l->row_stride - 4 - (k == 7 ? 0 : skip);
+    const int32_t *rows_end; /* DW16_ROWS7's and DW_ROWS7's */
     const int32_t odd = 2 * l->output_offset + 1;
     const int32_t *const first = wide ? wide : l->blocks;
     const int32_t *const w_end = first + blocks * (wide ? dw_wide_words(k) : l->block_words);
@@ -351,7 +360,7 @@ DW_ALWAYS_INLINE void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out, 
             } else if (k == 5) {
                 DW_WHOLE(DW_ROW5 DW_ROW5 DW_ROW5 DW_ROW5 DW_LAST5, DW_REQUANTIZE4);
             } else {
-                DW_WHOLE(DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_LAST7, DW_REQUANTIZE4);
+                DW_WHOLE(DW_ROWS7, DW_REQUANTIZE4);
             }
 #undef DW_WHOLE
         }
