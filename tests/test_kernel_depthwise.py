@@ -355,14 +355,16 @@ def test_scratch_size_equals_the_kernels(tmp_path):
     cases = [(k, k, c, 0, 0, 9) for k in (3, 5, 7) for c in (3, 4, 7, 8, 144, 481)]
     cases += [(3, 3, 16, FLAG_SIGNED, 0, 9), (5, 5, 8, FLAG_EXACT, 0, 9), (3, 5, 8, 0, 0, 9), (4, 4, 8, 0, 0, 9),
               (1, 1, 8, 0, 0, 9), (3, 1, 8, 0, 0, 9)]
-    # The band (3x3 only): every channel count and row width, never with flags.
+    # The band (3x3 and 5x5, rows of at least 4 outputs): channel counts and row widths, never with
+    # flags.
     cases += [(3, 3, c, 0, 1, w) for c in (1, 2, 5, 9, 480) for w in (4, 5, 8, 9, 40)]
-    cases += [(3, 3, 8, FLAG_SIGNED, 1, 8), (3, 3, 8, 0, 1, 3), (5, 5, 8, 0, 1, 8), (7, 7, 3, 0, 1, 8)]
+    cases += [(5, 5, c, 0, 1, w) for c in (3, 8) for w in (4, 7, 10)]
+    cases += [(3, 3, 8, FLAG_SIGNED, 1, 8), (5, 5, 8, 0, 1, 3), (3, 3, 8, 0, 1, 3), (7, 7, 3, 0, 1, 8)]
     args = [str(v) for case in cases for v in case]
     got = [int(v) for v in subprocess.run([str(exe), *args], capture_output=True, text=True, check=True).stdout.split()]
     assert got == [scratch_bytes(c, k_h, k_w, f, band, w) for k_h, k_w, c, f, band, w in cases]
-    assert sum(map(bool, got)) == 15 + 25 + 2
-    assert got[-1] == 0 and got[-2] == 4 * (8 // 4) * wide_words(5) and got[-3] == 4 * (8 // 4) * wide_words(3)
+    assert sum(map(bool, got)) == 15 + 25 + 6 + 2
+    assert got[-1] == 0 and got[-2] == 4 * (8 // 4) * wide_words(3) and got[-3] == 4 * (8 // 4) * wide_words(5)
 
 
 def block_fields(p: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -73,10 +73,10 @@ def test_depthwise_wide_blocks_bit_exact(board_id, tmp_path):
     assert_matches_reference(model, inputs, result, names=list(CASES))
 
 
-# The band (3x3, stride 1, no flags: output zero point -128): channels 2 to 9 and 16, rows of 4 to 9
-# and 40 outputs (4 a step, the last step overlapping the one before), 1 to 6 input rows, top
-# and bottom padding, VALID and a fused asymmetric PAD, input zero points -128 and 127, ReLU,
-# two batches. Each case chains a second band layer whose input dies there.
+# The band (3x3 and 5x5, stride 1, no flags: output zero point -128): channels 2 to 9 and 16, rows
+# of 4 to 10 and 40 outputs (4 a step, the last step overlapping the one before), 1 to 7 input
+# rows, top and bottom padding, VALID and fused asymmetric PADs, input zero points -128 and 127,
+# ReLU, two batches. Each case chains a second band layer (3x3) whose input dies there.
 BAND_CASES = {
     "c2_w4_h3": dict(h=3, w=4, c=2),
     "c3_w5_zp127": dict(h=4, w=5, c=3, zp=127),
@@ -87,6 +87,10 @@ BAND_CASES = {
     "c8_w9_batch_2": dict(h=4, w=9, c=8, batch=2),
     "c9_w6_fused_pad": dict(h=4, w=5, c=9, padding=VALID, pad_op=((2, 1), (0, 3))),
     "c16_w40": dict(h=3, w=40, c=16, zp=-128),
+    "5x5_c3_w4_h2": dict(h=2, w=4, c=3, k=(5, 5)),
+    "5x5_c6_w7_zp127": dict(h=5, w=7, c=6, k=(5, 5), zp=127),
+    "5x5_c9_w6_valid": dict(h=7, w=10, c=9, k=(5, 5), padding=VALID),
+    "5x5_c8_w10_fused_pad_batch_2": dict(h=5, w=9, c=8, k=(5, 5), padding=VALID, pad_op=((3, 1), (2, 3)), batch=2),
 }
 
 
@@ -106,9 +110,9 @@ def run_band(model: bytes, inputs: list[np.ndarray], board_id: str, tmp_path) ->
     band = []
     for call in compiled.kernel_calls:
         p = call.params
-        if p["k_h"] == p["k_w"] == 3 and p["stride_w"] == p["stride_h"] == 1 and p["flags"] == 0:
+        if p["k_h"] == p["k_w"] in (3, 5) and p["stride_w"] == p["stride_h"] == 1 and p["flags"] == 0:
             p["band"] = 1
-            call.scratch_bytes = scratch_bytes(p["channels"], 3, 3, 0, 1, p["out_w"])
+            call.scratch_bytes = scratch_bytes(p["channels"], p["k_h"], p["k_w"], 0, 1, p["out_w"])
             call.args = call.args[:2]
             band.append(call)
     plan = compiled.plan = plan_memory(compiled.steps, compiled.graph.inputs, compiled.graph.outputs)
@@ -127,7 +131,7 @@ def test_depthwise_band_bit_exact(board_id, tmp_path):
 
 @requires_qemu
 @pytest.mark.parametrize("board_id", ["qemu_cortex_m7", "qemu_cortex_m4"])
-@pytest.mark.parametrize("case", ["c3_w5_zp127", "c9_w6_fused_pad", "c8_w9_batch_2"])
+@pytest.mark.parametrize("case", ["c3_w5_zp127", "c9_w6_fused_pad", "5x5_c8_w10_fused_pad_batch_2"])
 def test_depthwise_band_in_place(board_id, case, tmp_path):
     """A branch alone: both band layers' outputs placed over their inputs (less than a whole
     input apart), as window_kernel_gap allows."""

@@ -91,23 +91,25 @@ def wide_words(k: int) -> int:
     return 4 + k * (4 * (k // 2) + 2) + 5
 
 
-# DW_BAND_WORDS: a channel's record in the band (bias, 3 int16 weight pairs a row, requantisation).
-BAND_WORDS = 13
+def band_words(k: int) -> int:
+    """dw_band_words: a channel's record in the band (bias, k - 1 int16 weight pairs a row,
+    requantisation)."""
+    return 4 + k * (k - 1)
 
 
-def band_cols(out_w: int) -> int:
-    """dw_band_cols: the int16 columns of one channel's row in the band's ring (6 rows)."""
-    return (out_w + 4) & ~1
+def band_cols(out_w: int, k: int) -> int:
+    """dw_band_cols: the int16 columns of one channel's row in the band's ring (2 k rows)."""
+    return (out_w + k + 2) & ~1
 
 
 def scratch_bytes(channels: int, k_h: int, k_w: int, flags: int, band: int = 0, out_w: int = 0) -> int:
     """te_depthwise_conv_s8_fast_get_buffer_size: for square 3x3, 5x5 and 7x7 windows of layers
-    without flags, the band (3x3, rows of at least 4 outputs, strides 1 and paddings >= 0 as the
-    caller sets band: per channel a record and 6 rows of the ring) or the wide blocks."""
+    without flags, the band (3x3 and 5x5, rows of at least 4 outputs, strides 1 and paddings >= 0
+    as the caller sets band: per channel a record and 2 k rows of the ring) or the wide blocks."""
     if k_h != k_w or k_h not in (3, 5, 7) or flags:
         return 0
-    if band and k_h == 3 and out_w >= 4:
-        return 4 * channels * BAND_WORDS + 12 * channels * band_cols(out_w)
+    if band and k_h in (3, 5) and out_w >= 4:
+        return 4 * channels * band_words(k_h) + 4 * k_h * channels * band_cols(out_w, k_h)
     return 4 * (channels // 4) * wide_words(k_h) if channels >= 4 else 0
 
 
@@ -125,15 +127,16 @@ def _whole(out: int, stride: int, pad: int, k: int, size: int) -> int:
 
 # Instructions on the M7 (vww's layers), per channel and output row: the band's steps of 4
 # outputs and what each row costs besides (widening, calls); the wide blocks' per output.
-BAND_STEP, BAND_ROW, WIDE_OUTPUT = 81, 30, 28.5
+BAND_STEP, BAND_ROW, WIDE_OUTPUT = {3: 81, 5: 145}, 30, {3: 28.5, 5: 61.5}
 
 
 def band_pays(p: dict) -> bool:
-    """The band path's layers (3x3, strides 1, paddings >= 0: patch tiles may have less, rows of at
-    least 4 outputs) where it takes fewer instructions than the wide blocks."""
-    applies = p["k_h"] == p["k_w"] == 3 and p["stride_h"] == p["stride_w"] == 1 and p["pad_top"] >= 0 \
+    """The band path's layers (3x3 and 5x5, strides 1, paddings >= 0: patch tiles may have less,
+    rows of at least 4 outputs) where it takes fewer instructions than the wide blocks."""
+    k = p["k_h"]
+    applies = k == p["k_w"] and k in (3, 5) and p["stride_h"] == p["stride_w"] == 1 and p["pad_top"] >= 0 \
         and p["pad_left"] >= 0 and p["out_w"] >= 4
-    return applies and BAND_STEP * -(-p["out_w"] // 4) + BAND_ROW < WIDE_OUTPUT * p["out_w"]
+    return applies and BAND_STEP[k] * -(-p["out_w"] // 4) + BAND_ROW < WIDE_OUTPUT[k] * p["out_w"]
 
 
 def optional_scratch(p: dict) -> int:

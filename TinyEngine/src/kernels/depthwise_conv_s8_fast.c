@@ -65,22 +65,26 @@ static inline int32_t dw_wide_words(int32_t k)
     return DW_BIAS_WORDS + k * (4 * (k >> 1) + 2) + DW_REC_WORDS;
 }
 
-/* The band (te_dw_params.band, 3x3 kernels): per channel a record of DW_BAND_WORDS words,
- * then a ring of 6 input rows, per row per channel dw_band_cols int16. */
-enum { DW_BAND_WORDS = 13 };
-
-/* The padded columns the output row's windows read (out_w + 2) up to the top half of the last
- * word; even, so every row starts word-aligned. */
-static inline int32_t dw_band_cols(const te_dw_params *p)
+/* The band (te_dw_params.band, 3x3 and 5x5 kernels): per channel a record of dw_band_words(k)
+ * words, then a ring of 2k input rows, per row per channel dw_band_cols int16. */
+static inline int32_t dw_band_words(int32_t k)
 {
-    return (p->out_w + 4) & ~1;
+    return 4 + k * (k - 1);
 }
 
-/* The layers the band takes: 3x3, strides 1, no flags, paddings >= 0, rows of at least 4 outputs. */
+/* The padded columns the output row's windows read (out_w + k - 1) up to the top half of the
+ * last word the steps load; even, so every row starts word-aligned. */
+static inline int32_t dw_band_cols(const te_dw_params *p)
+{
+    return (p->out_w + p->k_w + 2) & ~1;
+}
+
+/* The layers the band takes: 3x3 and 5x5, strides 1, no flags, paddings >= 0, rows of at least 4
+ * outputs. */
 static inline int dw_band_applies(const te_dw_params *p)
 {
-    return p->band && p->k_h == 3 && p->k_w == 3 && p->stride_h == 1 && p->stride_w == 1 && p->flags == 0 &&
-           p->pad_top >= 0 && p->pad_left >= 0 && p->out_w >= 4;
+    return p->band && p->k_h == p->k_w && (p->k_h == 3 || p->k_h == 5) && p->stride_h == 1 && p->stride_w == 1 &&
+           p->flags == 0 && p->pad_top >= 0 && p->pad_left >= 0 && p->out_w >= 4;
 }
 
 int32_t te_depthwise_conv_s8_fast_get_buffer_size(const te_dw_params *p)
@@ -90,7 +94,7 @@ int32_t te_depthwise_conv_s8_fast_get_buffer_size(const te_dw_params *p)
         return 0;
     }
     if (dw_band_applies(p)) {
-        return 4 * p->channels * DW_BAND_WORDS + 12 * p->channels * dw_band_cols(p);
+        return 4 * p->channels * dw_band_words(k) + 4 * k * p->channels * dw_band_cols(p);
     }
     return p->channels >= 4 ? 4 * (p->channels >> 2) * dw_wide_words(k) : 0;
 }
@@ -414,20 +418,20 @@ static void dw_widen(const dw_layer *l, int32_t k, int32_t *restrict wide)
     }
 }
 
-/* The band (3x3, stride 1): the input rows an output row reads, widened once into the scratch
- * and laid out per channel (x + input offset as int16, zero in the padding), so that every
- * window is whole and SMLAD reads a channel's taps in pairs straight from memory, never
+/* The band (3x3 and 5x5, stride 1): the input rows an output row reads, widened once into the
+ * scratch and laid out per channel (x + input offset as int16, zero in the padding), so that
+ * every window is whole and SMLAD reads a channel's taps in pairs straight from memory, never
  * re-pairing them per window. An output row is computed channel by channel, four outputs a step
- * (dw_band_step), with the requantisation of the wide blocks on sums doubled through the
+ * (dw_band_steps), with the requantisation of the wide blocks on sums doubled through the
  * weights (the generator checks they fit).
  *
- * The ring holds padded input row r (r - pad_top an input row or the padding) in slots r mod 3
- * and r mod 3 + 3, so that the 3 rows of an output row lie at one stride; each row is widened
- * once, when the first output row reading it starts. Output row y reads rows y to y + 2, all in
- * the ring before any byte of row y is written. So the overlap window_kernel_gap allows still
- * holds: every input byte read for row y lies at or above the first byte window (y, 0) reads
- * (its first row from column 0, as pad_left >= 0), which no output pixel before (y, 0) may
- * clobber; the writes of row y itself come after its reads. */
+ * The ring holds padded input row r (r - pad_top an input row or the padding) in slots r mod k
+ * and r mod k + k, so that the k rows of an output row lie at one stride; each row is widened
+ * once, when the first output row reading it starts. Output row y reads rows y to y + k - 1,
+ * all in the ring before any byte of row y is written. So the overlap window_kernel_gap allows
+ * still holds: every input byte read for row y lies at or above the first byte window (y, 0)
+ * reads (its first row from column 0, as pad_left >= 0), which no output pixel before (y, 0)
+ * may clobber; the writes of row y itself come after its reads. */
 static inline uint32_t dw_sxtab16_ror8(uint32_t o, uint32_t x)
 {
     uint32_t r;
@@ -447,25 +451,29 @@ static inline void dw_store32(void *p, uint32_t v)
     memcpy(p, &v, 4);
 }
 
-/* Per channel: the doubled bias, per kernel row its doubled weights as int16 pairs [w0 w1],
- * [w0 w2], [w1 w2], then the multiplier, the start value (2 output offset + 1) << right and
- * right + 1 (DW16_REQUANTIZE's). */
-DW_NOINLINE void dw_band_records(const dw_layer *l, uint32_t *restrict d)
+/* Per channel: the doubled bias, per kernel row its doubled weights as the int16 pairs of columns
+ * [w0 w1] [w2 w3] ... (k / 2 of them), then the same shifted by a column, [w1 w2] [w3 w4] ...,
+ * then the multiplier, the start value (2 output offset + 1) << right and right + 1
+ * (DW16_REQUANTIZE's). */
+DW_NOINLINE void dw_band_records(const dw_layer *l, int32_t k, uint32_t *restrict d)
 {
+    const int32_t pairs = k >> 1;
     for (int32_t c = 0; c < l->channels; c++) {
         const int32_t *block = l->blocks + (c >> 2) * l->block_words, j = c & 3;
         const int32_t *r = block + l->block_words - DW_REC_WORDS;
         const int32_t right = ((const int8_t *)(r + 4))[j];
-        /* Channel j's columns 0 and 1: bytes j & 1 and 2 + (j & 1) of word j >> 1; column 2:
-         * byte j of the row's last word. */
+        /* Channel j's columns 2i and 2i + 1: bytes j & 1 and 2 + (j & 1) of pair i's word j >> 1;
+         * the last column: byte j of the row's last word. */
         const int32_t *w = block + DW_BIAS_WORDS;
         *d++ = 2u * (uint32_t)block[j];
-        for (int32_t ky = 0; ky < 3; ky++, w += 3) {
-            const uint32_t w01 = (uint32_t)dw_wide_pair((uint32_t)w[j >> 1] >> (8 * (j & 1)));
-            const uint32_t w2 = (uint32_t)(2 * ((const int8_t *)(w + 2))[j]) << 16;
-            *d++ = w01;
-            *d++ = (w01 & 0xffffu) | w2;
-            *d++ = (w01 >> 16) | w2;
+        for (int32_t ky = 0; ky < k; ky++, w += l->row_words, d += 2 * pairs) {
+            for (int32_t i = 0; i < pairs; i++) {
+                d[i] = (uint32_t)dw_wide_pair((uint32_t)w[2 * i + (j >> 1)] >> (8 * (j & 1)));
+            }
+            for (int32_t i = 0; i < pairs; i++) {
+                const uint32_t next = i + 1 < pairs ? d[i + 1] : (uint32_t)(2 * ((const int8_t *)(w + 2 * pairs))[j]);
+                d[pairs + i] = d[i] >> 16 | next << 16;
+            }
         }
         *d++ = (uint32_t)r[j];
         *d++ = (2u * (uint32_t)l->output_offset + 1u) << right;
@@ -528,102 +536,127 @@ DW_NOINLINE void dw_band_widen(const int8_t *in, int16_t *dst, int32_t dup, int3
     }
 }
 
-/* One kernel row of a step at R: four outputs' sums a0..a3 (output i's window from column i),
- * from the aligned words of columns 0-1 (t), 2-3 (u) and 4-5 (t again), against the row's
- * weight words [w0 w1], [w0 w2], [w1 w2] loaded one at a time into W; the first word's SMLADs
- * start from S0 and S2 (the bias for the first row). */
+/* One kernel row of a step at R: four outputs' sums a0..a3 (output i's window from column i) from
+ * the aligned words of columns 0-1, 2-3, ... (in t and u, each loaded once) against the row's
+ * weight words loaded one at a time into W: output i's pairs from [w0 w1] [w2 w3] ... on words
+ * at column i (i even) or from [w1 w2] [w3 w4] ... on words at column i + 1 (i odd), whose
+ * column i takes the bottom of [w0 w1] (SMLATB); the last column of the even outputs the top
+ * of the last shifted pair (SMLABT). The first [w0 w1]'s sums start from S0..S3 (the bias, in
+ * a3, for the first row). */
 #define DWB_W "ldr %[W], [%[w]], #4\n\t"
 #define DWB_LD(X, R, OFF) "ldr %[" X "], [%[" R "], #" OFF "]\n\t"
-#define DWB_ROW(R, S0, S2)                                                                            \
-    DWB_W DWB_LD("t", R, "0") DWB_LD("u", R, "4")                                                       \
-    "smlad %[a0], %[t], %[W], %[" S0 "]\n\t"                                                           \
-    "smlad %[a2], %[u], %[W], %[" S2 "]\n\t" DWB_W                                                     \
-    "smlatb %[a1], %[t], %[W], %[a1]\n\t"                                                              \
-    "smlabt %[a0], %[u], %[W], %[a0]\n\t"                                                              \
-    "smlatb %[a3], %[u], %[W], %[a3]\n\t" DWB_LD("t", R, "8")                                           \
-    "smlabt %[a2], %[t], %[W], %[a2]\n\t" DWB_W                                                        \
-    "smlad %[a1], %[u], %[W], %[a1]\n\t"                                                               \
-    "smlad %[a3], %[t], %[W], %[a3]\n\t"
+#define DWB_MAC(INSN, A, X, S) INSN " %[" A "], %[" X "], %[W], %[" S "]\n\t"
+#define DWB_FIRST(R, S0, S1, S2, S3)                                                                  \
+    DWB_W DWB_LD("t", R, "0") DWB_LD("u", R, "4") DWB_MAC("smlad", "a0", "t", S0)                       \
+    DWB_MAC("smlatb", "a1", "t", S1) DWB_MAC("smlad", "a2", "u", S2) DWB_MAC("smlatb", "a3", "u", S3)
+#define DWB_ROW3(R, S0, S1, S2, S3)                                                                   \
+    DWB_FIRST(R, S0, S1, S2, S3) DWB_W DWB_LD("t", R, "8") DWB_MAC("smlad", "a1", "u", "a1")            \
+    DWB_MAC("smlad", "a3", "t", "a3") DWB_MAC("smlabt", "a0", "u", "a0") DWB_MAC("smlabt", "a2", "t", "a2")
+#define DWB_ROW5(R, S0, S1, S2, S3)                                                                   \
+    DWB_FIRST(R, S0, S1, S2, S3) DWB_W DWB_LD("t", R, "8") DWB_MAC("smlad", "a0", "u", "a0")            \
+    DWB_MAC("smlad", "a2", "t", "a2") DWB_W DWB_MAC("smlad", "a1", "u", "a1") DWB_MAC("smlad", "a3", "t", "a3") \
+    DWB_LD("u", R, "12") DWB_W DWB_MAC("smlad", "a1", "t", "a1") DWB_MAC("smlad", "a3", "u", "a3")       \
+    DWB_MAC("smlabt", "a0", "t", "a0") DWB_MAC("smlabt", "a2", "u", "a2")
+#define DWB_NEXT_ROW "add %[r], %[r], %[rs]\n\t"
+#define DWB_RING3(ROW) ROW("q", "a3", "a3", "a3", "a3") "add %[r], %[q], %[rs]\n\t" ROW("r", "a0", "a1", "a2", "a3") DWB_NEXT_ROW \
+    ROW("r", "a0", "a1", "a2", "a3")
+#define DWB_RING5(ROW) DWB_RING3(ROW) DWB_NEXT_ROW ROW("r", "a0", "a1", "a2", "a3") DWB_NEXT_ROW ROW("r", "a0", "a1", "a2", "a3")
 
 /* Every channel's outputs o, o + oc, ... (4 * steps of them; the next channel's from o + 1), 4 a
  * step: q at channel 0's first window in the ring (the next channel's cols further), rs bytes
- * from a ring row to the next, w channel 0's record. The first row starts the sums from the bias;
- * after the rows, the four sums requantised (DW16_REQUANTIZE) and stored, w back to the record. */
+ * from a ring row to the next, w channel 0's record. After the rows, the four sums requantised
+ * (DW16_REQUANTIZE) and stored, w back to the record. */
 #define DWB_REQ(A) "smmlar %[" A "], %[" A "], %[W], %[t]\n\t" "asr %[" A "], %[" A "], %[u]\n\t" \
     "ssat %[" A "], #8, %[" A "]\n\t"
-DW_NOINLINE void dw_band_steps(const int16_t *q, int32_t rs, const uint32_t *w, int8_t *o, int32_t oc,
-                               int32_t steps, int32_t cols, int32_t channels)
+#define DWB_STEPS(ROWS, WORDS)                                                                            \
+    __asm__ volatile(".Ldwb%=:\n\t"                                                                       \
+            "ldr %[a3], [%[w]], #4\n\t" ROWS                                                              \
+            "ldrd %[W], %[t], [%[w]]\n\t"                                                                 \
+            "ldr %[u], [%[w], #8]\n\t" DWB_REQ("a0") DWB_REQ("a1") DWB_REQ("a2") DWB_REQ("a3")          \
+            "sub %[w], %[w], #4 * (" #WORDS " - 3)\n\t"                                                   \
+            "strb %[a0], [%[o]]\n\t"                                                                      \
+            "strb %[a1], [%[o], %[oc]]\n\t"                                                               \
+            "add %[o], %[o], %[oc], lsl #1\n\t"                                                           \
+            "strb %[a2], [%[o]]\n\t"                                                                      \
+            "strb %[a3], [%[o], %[oc]]\n\t"                                                               \
+            "add %[o], %[o], %[oc], lsl #1\n\t"                                                           \
+            "add %[q], %[q], #8\n\t"                                                                      \
+            "cmp %[o], %[end]\n\t"                                                                        \
+            "bne .Ldwb%=\n\t"                                                                             \
+            "ldr %[t], %[o_back]\n\t"                                                                     \
+            "sub %[o], %[o], %[t]\n\t"                                                                    \
+            "ldr %[t], %[q_on]\n\t"                                                                       \
+            "add %[q], %[q], %[t]\n\t"                                                                    \
+            "add %[end], %[end], #1\n\t"                                                                  \
+            "add %[w], %[w], #4 * " #WORDS "\n\t"                                                         \
+            "ldr %[t], %[w_end]\n\t"                                                                      \
+            "cmp %[w], %[t]\n\t"                                                                          \
+            "bne .Ldwb%="                                                                                 \
+            : [q] "+r"(q), [r] "=&r"(r), [w] "+r"(w), [W] "=&r"(W), [a0] "=&r"(a0), [a1] "=&r"(a1),       \
+              [a2] "=&r"(a2), [a3] "=&r"(a3), [t] "=&r"(t), [u] "=&r"(u), [o] "+r"(o), [end] "+r"(end)    \
+            : [rs] "r"(rs), [oc] "r"(oc), [o_back] "m"(o_back), [q_on] "m"(q_on), [w_end] "m"(w_end)    \
+            : "memory")
+DW_ALWAYS_INLINE void dw_band_steps(const int16_t *q, int32_t rs, const uint32_t *w, int8_t *o, int32_t oc,
+                                    int32_t steps, int32_t cols, int32_t channels, int32_t k)
 {
     const int8_t *end = o + 4 * steps * oc;
     /* From a channel's last step to the next channel's first (output bytes, ring bytes). */
     const int32_t o_back = 4 * steps * oc - 1, q_on = 2 * cols - 8 * steps;
-    const uint32_t *const w_end = w + channels * DW_BAND_WORDS;
+    const uint32_t *const w_end = w + channels * dw_band_words(k);
     const int16_t *r;
     uint32_t W, a0, a1, a2, a3, t, u;
-    __asm__ volatile(".Ldwb%=:\n\t"
-            "ldr %[a1], [%[w]], #4\n\t"
-            "mov %[a3], %[a1]\n\t" DWB_ROW("q", "a1", "a1")
-            "add %[r], %[q], %[rs]\n\t" DWB_ROW("r", "a0", "a2")
-            "add %[r], %[r], %[rs]\n\t" DWB_ROW("r", "a0", "a2")
-            "ldrd %[W], %[t], [%[w]]\n\t"
-            "ldr %[u], [%[w], #8]\n\t" DWB_REQ("a0") DWB_REQ("a1") DWB_REQ("a2") DWB_REQ("a3")
-            "sub %[w], %[w], #40\n\t"
-            "strb %[a0], [%[o]]\n\t"
-            "strb %[a1], [%[o], %[oc]]\n\t"
-            "add %[o], %[o], %[oc], lsl #1\n\t"
-            "strb %[a2], [%[o]]\n\t"
-            "strb %[a3], [%[o], %[oc]]\n\t"
-            "add %[o], %[o], %[oc], lsl #1\n\t"
-            "add %[q], %[q], #8\n\t"
-            "cmp %[o], %[end]\n\t"
-            "bne .Ldwb%=\n\t"
-            "ldr %[t], %[o_back]\n\t"
-            "sub %[o], %[o], %[t]\n\t"
-            "ldr %[t], %[q_on]\n\t"
-            "add %[q], %[q], %[t]\n\t"
-            "add %[end], %[end], #1\n\t"
-            "add %[w], %[w], #4 * %c[words]\n\t"
-            "ldr %[t], %[w_end]\n\t"
-            "cmp %[w], %[t]\n\t"
-            "bne .Ldwb%="
-            : [q] "+r"(q), [r] "=&r"(r), [w] "+r"(w), [W] "=&r"(W), [a0] "=&r"(a0), [a1] "=&r"(a1),
-              [a2] "=&r"(a2), [a3] "=&r"(a3), [t] "=&r"(t), [u] "=&r"(u), [o] "+r"(o), [end] "+r"(end)
-            : [rs] "r"(rs), [oc] "r"(oc), [o_back] "m"(o_back), [q_on] "m"(q_on), [w_end] "m"(w_end),
-              [words] "i"(DW_BAND_WORDS)
-            : "memory");
+    if (k == 3) {
+        DWB_STEPS(DWB_RING3(DWB_ROW3), 10);
+    } else {
+        DWB_STEPS(DWB_RING5(DWB_ROW5), 24);
+    }
+}
+
+DW_NOINLINE void dw_band_steps3(const int16_t *q, int32_t rs, const uint32_t *w, int8_t *o, int32_t oc,
+                                int32_t steps, int32_t cols, int32_t channels)
+{
+    dw_band_steps(q, rs, w, o, oc, steps, cols, channels, 3);
+}
+
+DW_NOINLINE void dw_band_steps5(const int16_t *q, int32_t rs, const uint32_t *w, int8_t *o, int32_t oc,
+                                int32_t steps, int32_t cols, int32_t channels)
+{
+    dw_band_steps(q, rs, w, o, oc, steps, cols, channels, 5);
 }
 
 /* The whole layer on the band in `scratch` (dw_band_applies). */
 DW_NOINLINE void dw_band(const dw_layer *l, const te_dw_params *p, const int8_t *input, int8_t *output, void *scratch)
 {
-    const int32_t channels = p->channels, cols = dw_band_cols(p), plane = channels * cols, out_w = p->out_w;
+    const int32_t k = p->k_h, channels = p->channels, cols = dw_band_cols(p), plane = channels * cols;
+    const int32_t out_w = p->out_w;
     uint32_t *const rec = scratch;
-    int16_t *const ring = (int16_t *)(rec + channels * DW_BAND_WORDS);
+    int16_t *const ring = (int16_t *)(rec + channels * dw_band_words(k));
     const int32_t width = p->in_w < cols - p->pad_left ? p->in_w : cols - p->pad_left;
-    dw_band_records(l, rec);
+    void (*const steps)(const int16_t *, int32_t, const uint32_t *, int8_t *, int32_t, int32_t, int32_t, int32_t) =
+        k == 3 ? dw_band_steps3 : dw_band_steps5;
+    dw_band_records(l, k, rec);
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * channels;
         /* Padding columns and the rows above the input stay zero. */
-        memset(ring, 0, 12u * (size_t)plane);
+        memset(ring, 0, 4u * (size_t)k * (size_t)plane);
         for (int32_t oy = 0; oy < p->out_h; oy++, output += out_w * channels) {
-            /* Padded rows oy to oy + 2: widen those not widened yet (all three at first). */
-            for (int32_t r = oy ? oy + 2 : 0; r < oy + 3; r++) {
+            /* Padded rows oy to oy + k - 1: widen those not widened yet (all at first). */
+            for (int32_t r = oy ? oy + k - 1 : 0; r < oy + k; r++) {
                 const int32_t iy = r - p->pad_top;
-                int16_t *dst = ring + (r % 3) * plane;
+                int16_t *dst = ring + (r % k) * plane;
                 if (iy >= p->in_h) {
                     memset(dst, 0, 2u * (size_t)plane);
-                    memset(dst + 3 * plane, 0, 2u * (size_t)plane);
+                    memset(dst + k * plane, 0, 2u * (size_t)plane);
                 } else if (iy >= 0) {
-                    dw_band_widen(in_b + (size_t)iy * p->in_w * channels, dst + p->pad_left, 3 * plane, channels,
+                    dw_band_widen(in_b + (size_t)iy * p->in_w * channels, dst + p->pad_left, k * plane, channels,
                                   cols, width, l->off2);
                 }
             }
-            const int16_t *q = ring + (oy % 3) * plane;
-            dw_band_steps(q, 2 * plane, rec, output, channels, out_w >> 2, cols, channels);
+            const int16_t *q = ring + (oy % k) * plane;
+            steps(q, 2 * plane, rec, output, channels, out_w >> 2, cols, channels);
             if (out_w & 3) {
                 /* The last 4 outputs again (the same bytes where they overlap the steps'). */
-                dw_band_steps(q + out_w - 4, 2 * plane, rec, output + (out_w - 4) * channels, channels, 1, cols,
-                              channels);
+                steps(q + out_w - 4, 2 * plane, rec, output + (out_w - 4) * channels, channels, 1, cols, channels);
             }
         }
     }
