@@ -92,24 +92,30 @@ def wide_words(k: int) -> int:
 
 
 def band_words(k: int) -> int:
-    """dw_band_words: a channel's record in the band (bias, k - 1 int16 weight pairs a row,
-    requantisation)."""
-    return 4 + k * (k - 1)
+    """dw_band_words: a channel's record in the band (bias, int16 weight pairs: k - 1 a row for
+    stride 1, 4 for 7x7 of stride 2, requantisation)."""
+    return 4 + 7 * 4 if k == 7 else 4 + k * (k - 1)
 
 
-def band_cols(out_w: int, k: int) -> int:
+def band_cols(out_w: int, k: int, stride: int) -> int:
     """dw_band_cols: the int16 columns of one channel's row in the band's ring (2 k rows)."""
-    return (out_w + k + 2) & ~1
+    return ((out_w - 1) * stride + k + 2) & ~1
 
 
-def scratch_bytes(channels: int, k_h: int, k_w: int, flags: int, band: int = 0, out_w: int = 0) -> int:
+def band_applies(k_h: int, k_w: int, stride: int) -> bool:
+    """The kernels the band has steps for: 3x3 and 5x5 of stride 1, 7x7 of stride 2."""
+    return k_h == k_w and (k_h, stride) in ((3, 1), (5, 1), (7, 2))
+
+
+def scratch_bytes(channels: int, k_h: int, k_w: int, flags: int, band: int = 0, out_w: int = 0,
+                  stride: int = 1) -> int:
     """te_depthwise_conv_s8_fast_get_buffer_size: for square 3x3, 5x5 and 7x7 windows of layers
-    without flags, the band (3x3 and 5x5, rows of at least 4 outputs, strides 1 and paddings >= 0
-    as the caller sets band: per channel a record and 2 k rows of the ring) or the wide blocks."""
+    without flags, the band (band_applies, rows of at least 4 outputs, paddings >= 0 as the
+    caller sets band: per channel a record and 2 k rows of the ring) or the wide blocks."""
     if k_h != k_w or k_h not in (3, 5, 7) or flags:
         return 0
-    if band and k_h in (3, 5) and out_w >= 4:
-        return 4 * channels * band_words(k_h) + 4 * k_h * channels * band_cols(out_w, k_h)
+    if band and band_applies(k_h, k_w, stride) and out_w >= 4:
+        return 4 * channels * band_words(k_h) + 4 * k_h * channels * band_cols(out_w, k_h, stride)
     return 4 * (channels // 4) * wide_words(k_h) if channels >= 4 else 0
 
 
@@ -127,14 +133,14 @@ def _whole(out: int, stride: int, pad: int, k: int, size: int) -> int:
 
 # Instructions on the M7 (vww's layers), per channel and output row: the band's steps of 4
 # outputs and what each row costs besides (widening, calls); the wide blocks' per output.
-BAND_STEP, BAND_ROW, WIDE_OUTPUT = {3: 81, 5: 145}, 30, {3: 28.5, 5: 61.5}
+BAND_STEP, BAND_ROW, WIDE_OUTPUT = {3: 81, 5: 145, 7: 255}, 30, {3: 28.5, 5: 61.5, 7: 110}
 
 
 def band_pays(p: dict) -> bool:
-    """The band path's layers (3x3 and 5x5, strides 1, paddings >= 0: patch tiles may have less,
-    rows of at least 4 outputs) where it takes fewer instructions than the wide blocks."""
+    """The band path's layers (band_applies, equal strides, paddings >= 0: patch tiles may have
+    less, rows of at least 4 outputs) where it takes fewer instructions than the wide blocks."""
     k = p["k_h"]
-    applies = k == p["k_w"] and k in (3, 5) and p["stride_h"] == p["stride_w"] == 1 and p["pad_top"] >= 0 \
+    applies = band_applies(k, p["k_w"], p["stride_w"]) and p["stride_h"] == p["stride_w"] and p["pad_top"] >= 0 \
         and p["pad_left"] >= 0 and p["out_w"] >= 4
     return applies and BAND_STEP[k] * -(-p["out_w"] // 4) + BAND_ROW < WIDE_OUTPUT[k] * p["out_w"]
 
@@ -145,7 +151,7 @@ def optional_scratch(p: dict) -> int:
     more than widening costs, else 0."""
     k = p["k_h"]
     p["band"] = int(band_pays(p) and p["flags"] == 0)
-    size = scratch_bytes(p["channels"], k, p["k_w"], p["flags"], p["band"], p["out_w"])
+    size = scratch_bytes(p["channels"], k, p["k_w"], p["flags"], p["band"], p["out_w"], p["stride_w"])
     if not size or p["band"]:
         return size
     whole = p["batches"] * _whole(p["out_h"], p["stride_h"], p["pad_top"], k, p["in_h"]) * \

@@ -65,25 +65,27 @@ static inline int32_t dw_wide_words(int32_t k)
     return DW_BIAS_WORDS + k * (4 * (k >> 1) + 2) + DW_REC_WORDS;
 }
 
-/* The band (te_dw_params.band, 3x3 and 5x5 kernels): per channel a record of dw_band_words(k)
- * words, then a ring of 2k input rows, per row per channel dw_band_cols int16. */
+/* The band (te_dw_params.band: 3x3 and 5x5 kernels of stride 1, 7x7 of stride 2): per channel a
+ * record of dw_band_words(k) words, then a ring of 2k input rows, per row per channel
+ * dw_band_cols int16. */
 static inline int32_t dw_band_words(int32_t k)
 {
-    return 4 + k * (k - 1);
+    return k == 7 ? 4 + 7 * 4 : 4 + k * (k - 1);
 }
 
-/* The padded columns the output row's windows read (out_w + k - 1) up to the top half of the
- * last word the steps load; even, so every row starts word-aligned. */
+/* The padded columns the output row's windows read ((out_w - 1) * stride + k) up to the top half
+ * of the last word the steps load; even, so every row starts word-aligned. */
 static inline int32_t dw_band_cols(const te_dw_params *p)
 {
-    return (p->out_w + p->k_w + 2) & ~1;
+    return ((p->out_w - 1) * p->stride_w + p->k_w + 2) & ~1;
 }
 
-/* The layers the band takes: 3x3 and 5x5, strides 1, no flags, paddings >= 0, rows of at least 4
- * outputs. */
+/* The layers the band takes: 3x3 and 5x5 of stride 1, 7x7 of stride 2, no flags, paddings >= 0,
+ * rows of at least 4 outputs. */
 static inline int dw_band_applies(const te_dw_params *p)
 {
-    return p->band && p->k_h == p->k_w && (p->k_h == 3 || p->k_h == 5) && p->stride_h == 1 && p->stride_w == 1 &&
+    const int32_t k = p->k_h, s = p->stride_w;
+    return p->band && p->k_w == k && p->stride_h == s && ((s == 1 && (k == 3 || k == 5)) || (s == 2 && k == 7)) &&
            p->flags == 0 && p->pad_top >= 0 && p->pad_left >= 0 && p->out_w >= 4;
 }
 
@@ -225,12 +227,13 @@ DW_NOINLINE void dw_channels(const dw_layer *l, const int8_t *in, int32_t ky0, i
 #define DW_ROW3 DW_LAST3 "add %[q], %[q], %[r]\n\t"
 #define DW_ROW5 DW_LAST5 "add %[q], %[q], %[r]\n\t"
 #define DW_ROW7 DW_LAST7 "add %[q], %[q], %[r]\n\t"
-/* 7 rows in a loop (unrolled they would take 0.7 KB more flash), ending where w passes the
- * block's last weights; q ends a row further on than unrolled rows leave it. */
-#define DW_ROWS7                                                                      \
-    "add %[t], %[w], #196\n\t"                                                        \
+/* 5 or 7 rows in a loop (unrolled they would take 0.4 and 0.7 KB more flash), ending where w
+ * passes the block's last weights (BYTES further); q ends a row further on than unrolled rows
+ * leave it. */
+#define DW_ROWS(ROW, BYTES)                                                            \
+    "add %[t], %[w], #" #BYTES "\n\t"                                                   \
     "str %[t], %[rows_end]\n"                                                          \
-    ".Ldw%=row:\n\t" DW_ROW7                                                           \
+    ".Ldw%=row:\n\t" ROW                                                               \
     "ldr %[t], %[rows_end]\n\t"                                                       \
     "cmp %[w], %[t]\n\t"                                                              \
     "bne .Ldw%=row\n\t"
@@ -284,15 +287,7 @@ DW_NOINLINE void dw_channels(const dw_layer *l, const int8_t *in, int32_t ky0, i
 #define DW16_LAST5 DW_LOAD_PAIR_ON DW16_PAIR DW16_LAST3
 #define DW16_ROW3 DW16_LAST3 "add %[q], %[q], %[r]\n\t"
 #define DW16_ROW5 DW16_LAST5 "add %[q], %[q], %[r]\n\t"
-/* 7 rows in a loop (unrolled they would take 1.2 KB more flash), ending where w passes the
- * block's last weights; q ends a row further on than unrolled rows leave it. */
-#define DW16_ROWS7                                                                   \
-    "add %[t], %[w], #392\n\t"                                                       \
-    "str %[t], %[rows_end]\n"                                                         \
-    ".Ldw%=row:\n\t" DW_LOAD_PAIR_ON DW16_PAIR DW_LOAD_PAIR_ON DW16_PAIR DW16_ROW3   \
-    "ldr %[t], %[rows_end]\n\t"                                                      \
-    "cmp %[w], %[t]\n\t"                                                             \
-    "bne .Ldw%=row\n\t"
+#define DW16_ROW7 DW_LOAD_PAIR_ON DW16_PAIR DW_LOAD_PAIR_ON DW16_PAIR DW16_ROW3
 
 /* dw_requantize of the doubled sum S: with P = S * m / 2, the SMLAL form's
  * (P + 2^30 + 2^32 * start_hi) >> (32 + right) is (2P + 2^31 + 2^32 * 2 start_hi) >> (33 + right),
@@ -323,8 +318,8 @@ DW_ALWAYS_INLINE void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out, 
     const uint32_t off2 = l->off2;
     /* From the last row's moved q back to the next block's input. */
     const int32_t skip = l->row_stride - 2 * ((k >> 1) - 1) * step;
-    const int32_t back = k * l->row_stride - 4 - (k == 7 ? 0 : skip);
-    const int32_t *rows_end; /* DW16_ROWS7's and DW_ROWS7's */
+    const int32_t back = k * l->row_stride - 4 - (k == 3 ? skip : 0);
+    const int32_t *rows_end; /* DW_ROWS' */
     const int32_t odd = 2 * l->output_offset + 1;
     const int32_t *const first = wide ? wide : l->blocks;
     const int32_t *const w_end = first + blocks * (wide ? dw_wide_words(k) : l->block_words);
@@ -355,16 +350,16 @@ DW_ALWAYS_INLINE void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out, 
                 if (k == 3) {
                     DW_WHOLE(DW16_ROW3 DW16_ROW3 DW16_LAST3, DW16_REQUANTIZE4);
                 } else if (k == 5) {
-                    DW_WHOLE(DW16_ROW5 DW16_ROW5 DW16_ROW5 DW16_ROW5 DW16_LAST5, DW16_REQUANTIZE4);
+                    DW_WHOLE(DW_ROWS(DW16_ROW5, 200), DW16_REQUANTIZE4);
                 } else {
-                    DW_WHOLE(DW16_ROWS7, DW16_REQUANTIZE4);
+                    DW_WHOLE(DW_ROWS(DW16_ROW7, 392), DW16_REQUANTIZE4);
                 }
             } else if (k == 3) {
                 DW_WHOLE(DW_ROW3 DW_ROW3 DW_LAST3, DW_REQUANTIZE4);
             } else if (k == 5) {
-                DW_WHOLE(DW_ROW5 DW_ROW5 DW_ROW5 DW_ROW5 DW_LAST5, DW_REQUANTIZE4);
+                DW_WHOLE(DW_ROWS(DW_ROW5, 100), DW_REQUANTIZE4);
             } else {
-                DW_WHOLE(DW_ROWS7, DW_REQUANTIZE4);
+                DW_WHOLE(DW_ROWS(DW_ROW7, 196), DW_REQUANTIZE4);
             }
 #undef DW_WHOLE
         }
@@ -452,12 +447,12 @@ static inline void dw_store32(void *p, uint32_t v)
 }
 
 /* Per channel: the doubled bias, per kernel row its doubled weights as the int16 pairs of columns
- * [w0 w1] [w2 w3] ... (k / 2 of them), then the same shifted by a column, [w1 w2] [w3 w4] ...,
- * then the multiplier, the start value (2 output offset + 1) << right and right + 1
- * (DW16_REQUANTIZE's). */
+ * [w0 w1] [w2 w3] ... (k / 2 of them), then for stride 1 the same shifted by a column,
+ * [w1 w2] [w3 w4] ..., for stride 2 the last column [w_{k-1} 0]; then the multiplier, the start
+ * value (2 output offset + 1) << right and right + 1 (DW16_REQUANTIZE's). */
 DW_NOINLINE void dw_band_records(const dw_layer *l, int32_t k, uint32_t *restrict d)
 {
-    const int32_t pairs = k >> 1;
+    const int32_t pairs = k >> 1, row = k == 7 ? pairs + 1 : 2 * pairs;
     for (int32_t c = 0; c < l->channels; c++) {
         const int32_t *block = l->blocks + (c >> 2) * l->block_words, j = c & 3;
         const int32_t *r = block + l->block_words - DW_REC_WORDS;
@@ -466,13 +461,13 @@ DW_NOINLINE void dw_band_records(const dw_layer *l, int32_t k, uint32_t *restric
          * the last column: byte j of the row's last word. */
         const int32_t *w = block + DW_BIAS_WORDS;
         *d++ = 2u * (uint32_t)block[j];
-        for (int32_t ky = 0; ky < k; ky++, w += l->row_words, d += 2 * pairs) {
+        for (int32_t ky = 0; ky < k; ky++, w += l->row_words, d += row) {
             for (int32_t i = 0; i < pairs; i++) {
                 d[i] = (uint32_t)dw_wide_pair((uint32_t)w[2 * i + (j >> 1)] >> (8 * (j & 1)));
             }
-            for (int32_t i = 0; i < pairs; i++) {
-                const uint32_t next = i + 1 < pairs ? d[i + 1] : (uint32_t)(2 * ((const int8_t *)(w + 2 * pairs))[j]);
-                d[pairs + i] = d[i] >> 16 | next << 16;
+            const uint32_t last = (uint32_t)(2 * ((const int8_t *)(w + 2 * pairs))[j]);
+            for (int32_t i = 0; i < row - pairs; i++) {
+                d[pairs + i] = k == 7 ? last & 0xffffu : d[i] >> 16 | (i + 1 < pairs ? d[i + 1] : last) << 16;
             }
         }
         *d++ = (uint32_t)r[j];
@@ -557,10 +552,22 @@ DW_NOINLINE void dw_band_widen(const int8_t *in, int16_t *dst, int32_t dup, int3
     DWB_MAC("smlad", "a2", "t", "a2") DWB_W DWB_MAC("smlad", "a1", "u", "a1") DWB_MAC("smlad", "a3", "t", "a3") \
     DWB_LD("u", R, "12") DWB_W DWB_MAC("smlad", "a1", "t", "a1") DWB_MAC("smlad", "a3", "u", "a3")       \
     DWB_MAC("smlabt", "a0", "t", "a0") DWB_MAC("smlabt", "a2", "u", "a2")
+/* Stride 2 (7x7): output i's pairs are the words at columns 2i, 2i + 2, ...; t and u carry the
+ * words of outputs 1 and 2 to the next pair (its outputs 0 and 1, registers swapped a pair), and
+ * the last column [w6 0] takes the bottom halves. */
+#define DWB2_PAIR(INSN, R, J, X, Y)                                                                   \
+    DWB_W DWB_MAC(INSN, "a1", X, "a1") DWB_MAC(INSN, "a2", Y, "a2") DWB_LD(X, R, "4 * " #J)              \
+    DWB_MAC(INSN, "a0", X, "a0") DWB_LD(X, R, "4 * " #J " + 12") DWB_MAC(INSN, "a3", X, "a3")
+#define DWB_ROW7(R, S0, S1, S2, S3)                                                                   \
+    DWB_W DWB_LD("t", R, "0") DWB_MAC("smlad", "a0", "t", S0) DWB_LD("t", R, "4")                       \
+    DWB_MAC("smlad", "a1", "t", S1) DWB_LD("t", R, "8") DWB_MAC("smlad", "a2", "t", S2)                 \
+    DWB_LD("u", R, "12") DWB_MAC("smlad", "a3", "u", S3) DWB2_PAIR("smlad", R, 1, "t", "u")             \
+    DWB2_PAIR("smlad", R, 2, "u", "t") DWB2_PAIR("smlabb", R, 3, "t", "u")
 #define DWB_NEXT_ROW "add %[r], %[r], %[rs]\n\t"
 #define DWB_RING3(ROW) ROW("q", "a3", "a3", "a3", "a3") "add %[r], %[q], %[rs]\n\t" ROW("r", "a0", "a1", "a2", "a3") DWB_NEXT_ROW \
     ROW("r", "a0", "a1", "a2", "a3")
 #define DWB_RING5(ROW) DWB_RING3(ROW) DWB_NEXT_ROW ROW("r", "a0", "a1", "a2", "a3") DWB_NEXT_ROW ROW("r", "a0", "a1", "a2", "a3")
+#define DWB_RING7(ROW) DWB_RING5(ROW) DWB_NEXT_ROW ROW("r", "a0", "a1", "a2", "a3") DWB_NEXT_ROW ROW("r", "a0", "a1", "a2", "a3")
 
 /* Every channel's outputs o, o + oc, ... (4 * steps of them; the next channel's from o + 1), 4 a
  * step: q at channel 0's first window in the ring (the next channel's cols further), rs bytes
@@ -568,7 +575,7 @@ DW_NOINLINE void dw_band_widen(const int8_t *in, int16_t *dst, int32_t dup, int3
  * (DW16_REQUANTIZE) and stored, w back to the record. */
 #define DWB_REQ(A) "smmlar %[" A "], %[" A "], %[W], %[t]\n\t" "asr %[" A "], %[" A "], %[u]\n\t" \
     "ssat %[" A "], #8, %[" A "]\n\t"
-#define DWB_STEPS(ROWS, WORDS)                                                                            \
+#define DWB_STEPS(ROWS, WORDS, ON)                                                                          \
     __asm__ volatile(".Ldwb%=:\n\t"                                                                       \
             "ldr %[a3], [%[w]], #4\n\t" ROWS                                                              \
             "ldrd %[W], %[t], [%[w]]\n\t"                                                                 \
@@ -580,7 +587,7 @@ DW_NOINLINE void dw_band_widen(const int8_t *in, int16_t *dst, int32_t dup, int3
             "strb %[a2], [%[o]]\n\t"                                                                      \
             "strb %[a3], [%[o], %[oc]]\n\t"                                                               \
             "add %[o], %[o], %[oc], lsl #1\n\t"                                                           \
-            "add %[q], %[q], #8\n\t"                                                                      \
+            "add %[q], %[q], #" #ON "\n\t"                                                                \
             "cmp %[o], %[end]\n\t"                                                                        \
             "bne .Ldwb%=\n\t"                                                                             \
             "ldr %[t], %[o_back]\n\t"                                                                     \
@@ -601,14 +608,16 @@ DW_ALWAYS_INLINE void dw_band_steps(const int16_t *q, int32_t rs, const uint32_t
 {
     const int8_t *end = o + 4 * steps * oc;
     /* From a channel's last step to the next channel's first (output bytes, ring bytes). */
-    const int32_t o_back = 4 * steps * oc - 1, q_on = 2 * cols - 8 * steps;
+    const int32_t o_back = 4 * steps * oc - 1, q_on = 2 * cols - (k == 7 ? 16 : 8) * steps;
     const uint32_t *const w_end = w + channels * dw_band_words(k);
     const int16_t *r;
     uint32_t W, a0, a1, a2, a3, t, u;
     if (k == 3) {
-        DWB_STEPS(DWB_RING3(DWB_ROW3), 10);
+        DWB_STEPS(DWB_RING3(DWB_ROW3), 10, 8);
+    } else if (k == 5) {
+        DWB_STEPS(DWB_RING5(DWB_ROW5), 24, 8);
     } else {
-        DWB_STEPS(DWB_RING5(DWB_ROW5), 24);
+        DWB_STEPS(DWB_RING7(DWB_ROW7), 32, 16);
     }
 }
 
@@ -624,6 +633,12 @@ DW_NOINLINE void dw_band_steps5(const int16_t *q, int32_t rs, const uint32_t *w,
     dw_band_steps(q, rs, w, o, oc, steps, cols, channels, 5);
 }
 
+DW_NOINLINE void dw_band_steps7(const int16_t *q, int32_t rs, const uint32_t *w, int8_t *o, int32_t oc,
+                                int32_t steps, int32_t cols, int32_t channels)
+{
+    dw_band_steps(q, rs, w, o, oc, steps, cols, channels, 7);
+}
+
 /* The whole layer on the band in `scratch` (dw_band_applies). */
 DW_NOINLINE void dw_band(const dw_layer *l, const te_dw_params *p, const int8_t *input, int8_t *output, void *scratch)
 {
@@ -633,15 +648,17 @@ DW_NOINLINE void dw_band(const dw_layer *l, const te_dw_params *p, const int8_t 
     int16_t *const ring = (int16_t *)(rec + channels * dw_band_words(k));
     const int32_t width = p->in_w < cols - p->pad_left ? p->in_w : cols - p->pad_left;
     void (*const steps)(const int16_t *, int32_t, const uint32_t *, int8_t *, int32_t, int32_t, int32_t, int32_t) =
-        k == 3 ? dw_band_steps3 : dw_band_steps5;
+        k == 3 ? dw_band_steps3 : k == 5 ? dw_band_steps5 : dw_band_steps7;
+    const int32_t s = p->stride_w;
     dw_band_records(l, k, rec);
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * channels;
         /* Padding columns and the rows above the input stay zero. */
         memset(ring, 0, 4u * (size_t)k * (size_t)plane);
         for (int32_t oy = 0; oy < p->out_h; oy++, output += out_w * channels) {
-            /* Padded rows oy to oy + k - 1: widen those not widened yet (all at first). */
-            for (int32_t r = oy ? oy + k - 1 : 0; r < oy + k; r++) {
+            /* Padded rows s oy to s oy + k - 1: widen those not widened yet (all at first). */
+            const int32_t r0 = s * oy;
+            for (int32_t r = oy ? r0 + k - s : 0; r < r0 + k; r++) {
                 const int32_t iy = r - p->pad_top;
                 int16_t *dst = ring + (r % k) * plane;
                 if (iy >= p->in_h) {
@@ -652,11 +669,12 @@ DW_NOINLINE void dw_band(const dw_layer *l, const te_dw_params *p, const int8_t 
                                   cols, width, l->off2);
                 }
             }
-            const int16_t *q = ring + (oy % k) * plane;
+            const int16_t *q = ring + (r0 % k) * plane;
             steps(q, 2 * plane, rec, output, channels, out_w >> 2, cols, channels);
             if (out_w & 3) {
                 /* The last 4 outputs again (the same bytes where they overlap the steps'). */
-                steps(q + out_w - 4, 2 * plane, rec, output + (out_w - 4) * channels, channels, 1, cols, channels);
+                steps(q + s * (out_w - 4), 2 * plane, rec, output + (out_w - 4) * channels, channels, 1, cols,
+                      channels);
             }
         }
     }
