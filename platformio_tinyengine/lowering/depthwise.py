@@ -11,9 +11,11 @@ keeps gemmlowp's arithmetic in C (TE_DW_EXACT). Depth multipliers other than 1, 
 kernels wider than 7 columns stay on te_depthwise_conv_s8.
 
 The kernel also takes an optional arena scratch (KernelCall.scratch_optional: the planner
-leaves it out where it would raise the arena): the DSP path widens the weights of square 3x3, 5x5 and
-7x7 windows into it once per call, which costs less than it saves where there are enough
-whole windows (optional_scratch).
+leaves it out where it would raise the arena, and the kernel runs without it). The DSP path
+either widens the input rows into it once per call (te_dw_params.band: 3x3 and 5x5 of stride 1,
+7x7 of stride 2, where its steps of 4 outputs take fewer instructions than the other way,
+band_pays), or widens the weights of square 3x3, 5x5 and 7x7 windows into it, which costs less
+than it saves where there are enough whole windows (optional_scratch).
 """
 
 from __future__ import annotations

@@ -11,12 +11,15 @@
  * both taps side by side, SXTAB16 sign-extends them and adds the input offset, SXTB16 splits
  * the weights the same way and one SMLAD multiplies-accumulates both taps of a channel; a
  * column alone takes SMLA<x><y>. Square 3x3, 5x5 and 7x7 windows clear of the padding run
- * fully unrolled; clipped windows run row by row, each row a jump into the steps its columns
- * need. Requantisation is te_requant_fast's one SMLAL (exact for every accumulator). With a
- * scratch (te_depthwise_conv_s8_fast_get_buffer_size bytes; the generator asks for it where
- * the layer's whole windows save more than it costs, and where the sums doubled fit int32),
- * whole windows read wide blocks made once per call: int16 weights, doubled, one LDRD for two
- * channels' taps instead of LDR and two SXTB16, and the doubled sums requantised by SMMLAR.
+ * unrolled (5 and 7 rows in a loop); clipped windows run row by row, each row a jump into the
+ * steps its columns need. Requantisation is te_requant_fast's one SMLAL (exact for every
+ * accumulator). With a scratch (te_depthwise_conv_s8_fast_get_buffer_size bytes; the generator
+ * asks for it where it saves more than it costs, and where the sums doubled fit int32), one of:
+ * - whole windows read wide blocks made once per call: int16 weights, doubled, one LDRD for two
+ *   channels' taps instead of LDR and two SXTB16, and the doubled sums requantised by SMMLAR;
+ * - with te_dw_params.band (3x3 and 5x5 of stride 1, 7x7 of stride 2), the band: the input rows
+ *   widened once per call to int16, channel by channel, padding included, so that SMLAD takes
+ *   a channel's taps in pairs straight from memory, four outputs a step (dw_band).
  *
  * Generator contract (platformio_tinyengine/lowering/depthwise.py): `blocks` holds, per block
  * of 4 channels (zero for channels past the last), in the order the DSP path reads it, no more
