@@ -469,8 +469,13 @@ DW_NOINLINE void dw_band_records(const dw_layer *l, int32_t k, uint32_t *restric
                 d[i] = (uint32_t)dw_wide_pair((uint32_t)w[2 * i + (j >> 1)] >> (8 * (j & 1)));
             }
             const uint32_t last = (uint32_t)(2 * ((const int8_t *)(w + 2 * pairs))[j]);
-            for (int32_t i = 0; i < row - pairs; i++) {
-                d[pairs + i] = k == 7 ? last & 0xffffu : d[i] >> 16 | (i + 1 < pairs ? d[i + 1] : last) << 16;
+            if (k == 7) {
+                d[pairs] = last & 0xffffu;
+            } else {
+                for (int32_t i = 0; i + 1 < pairs; i++) {
+                    d[pairs + i] = d[i] >> 16 | d[i + 1] << 16;
+                }
+                d[2 * pairs - 1] = d[pairs - 1] >> 16 | last << 16;
             }
         }
         *d++ = (uint32_t)r[j];
