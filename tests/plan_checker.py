@@ -101,7 +101,8 @@ def kernel_slots(call: KernelCall) -> tuple[np.ndarray, np.ndarray] | None:
     if call.kernel == "te_depthwise_conv_s8_fast":
         # Its portable path reads and writes in te_depthwise_conv_s8's order (depth multiplier
         # 1); its DSP path reads each block of 4 channels before writing any of the block's
-        # outputs, so only earlier: this order proves both.
+        # outputs, and with the band (band in params) every input row before writing any output
+        # of the first row reading it, so only earlier: this order proves all three.
         return _window_last_reads(p, depthwise=True, pool=False)
     if call.kernel == "te_conv_1x1_s8":
         # Blocks of pixels in order: a block's input read whole (slot 2 * block), then its

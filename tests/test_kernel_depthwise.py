@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 
 from platformio_tinyengine.lowering.depthwise import (FLAG_CLAMP, FLAG_EXACT, FLAG_SHIFT_1, FLAG_SIGNED, RIGHT_MAX,
-                                                     RIGHT_MIN, pack_rows, scratch_bytes, wide_words)
+                                                     RIGHT_MIN, band_cols, band_pays, band_words,
+                                                     pack_rows, scratch_bytes, wide_words)
 from platformio_tinyengine.memory.planner import plan_memory
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.quantization import quantize_multipliers
 from platformio_tinyengine.resources import C_INCLUDE_DIR, C_SOURCE_DIR
+from tests.conftest import SHARED_MODELS, requires_shared_models
 from tests.harness import WARNINGS
 from tests.kernel_check import assert_bit_exact, bias_for, scale, weights
 from tests.model_builder import ModelBuilder
@@ -109,10 +111,12 @@ def weight_scales(rng: np.random.Generator, c: int, shifts: str, s_in: float, s_
 
 def add_depthwise(b: ModelBuilder, rng: np.random.Generator, name: str, h: int, w: int, c: int, k=(3, 3),
                   stride=1, padding=SAME, zp=None, activation=0, pad_op=None, batch=1, shifts="",
-                  dead_bias=False, with_bias=True, out_zp=None, sums_bound=None) -> tuple[int, tuple]:
+                  dead_bias=False, with_bias=True, out_zp=None, sums_bound=None, chain=False) -> tuple[int, tuple]:
     """An input -> [PAD ->] DEPTHWISE_CONV_2D -> output branch; returns its input and shape.
     sums_bound: biases of alternating signs making |bias| + 255 * sum |weights| = 2^30 + sums_bound
-    (the largest sum the kernel's wide blocks take is 2^30 - 1)."""
+    (the largest sum the kernel's wide blocks take is 2^30 - 1). chain: a second DEPTHWISE_CONV_2D,
+    3x3 SAME with output zero point -128, after the first (its input dies there: the planner may
+    place its output over it)."""
     sh, sw = (stride, stride) if isinstance(stride, int) else stride
     s_in = scale(rng, 0.01, 0.1)
     z_in = int(rng.integers(-128, 128)) if zp is None else zp
@@ -142,6 +146,17 @@ def add_depthwise(b: ModelBuilder, rng: np.random.Generator, name: str, h: int, 
                  "int8", s_out, int(rng.integers(-128, 128)) if out_zp is None else out_zp)
     b.op("DEPTHWISE_CONV_2D", inputs, [y], version=3, padding=padding, stride_h=sh, stride_w=sw,
          dilation_h_factor=1, dilation_w_factor=1, depth_multiplier=1, fused_activation_function=activation)
+    if chain:
+        y_shape = (batch, out_size(ch, k[0], sh, padding), out_size(cw, k[1], sw, padding), c)
+        s_next = scale(rng, 0.02, 0.5)
+        w_next = weights(rng, (1, 3, 3, c))
+        w_next_scales = weight_scales(rng, c, "", s_out, s_next)
+        bias_next, bias_next_scales = bias_for(rng, c, s_out, w_next_scales)
+        z = b.tensor(f"{name}_z", y_shape, "int8", s_next, -128)
+        b.op("DEPTHWISE_CONV_2D", [y, b.const(f"{name}_w2", w_next, w_next_scales, 0, axis=3),
+                                   b.const(f"{name}_b2", bias_next, bias_next_scales, 0)], [z], version=3,
+             padding=SAME, stride_h=1, stride_w=1, dilation_h_factor=1, dilation_w_factor=1, depth_multiplier=1)
+        y = z
     b.output(y)
     return x, (batch, h, w, c)
 
@@ -239,9 +254,9 @@ def test_cases_cover_every_variant():
 
 
 def test_wide_blocks_where_they_pay_and_the_doubled_sums_fit():
-    """The optional scratch (the DSP path's wide blocks, te_depthwise_conv_s8_fast_get_buffer_size
-    bytes): asked for by layers without flags whose whole windows save more than widening
-    costs, and whose doubled sums fit int32 (|bias| + 255 * sum |weights| < 2^30); granted only
+    """The optional scratch (the DSP path's band or wide blocks, te_depthwise_conv_s8_fast_get_buffer_size
+    bytes): asked for by layers without flags where the band pays or whose whole windows save
+    more than widening costs, and whose doubled sums fit int32 (|bias| + 255 * sum |weights| < 2^30); granted only
     where the arena does not grow (a layer alone: never)."""
     asked = {}
     for name, case in CASES.items():
@@ -254,7 +269,8 @@ def test_wide_blocks_where_they_pay_and_the_doubled_sums_fit():
         if call.scratch_declined:
             p = call.params
             assert p["flags"] == 0 and p["k_h"] == p["k_w"] in (3, 5, 7)
-            assert call.scratch_declined == 4 * (p["channels"] // 4) * wide_words(p["k_h"])
+            assert call.scratch_declined == scratch_bytes(p["channels"], p["k_h"], p["k_w"], 0, band_pays(p),
+                                                          p["out_w"], p["stride_w"])
     assert asked["3x3_sums_at_the_wide_bound_c8"] and not asked["3x3_sums_over_the_wide_bound_c8"]
     assert asked["3x3_unrolled_c20"] and asked["5x5_unrolled_c12_zp_minus128"] and asked["7x7_unrolled_c8"]
     # No whole window (the kernel is larger than the map): widening would not pay.
@@ -278,17 +294,55 @@ def test_optional_scratch_granted_where_the_arena_does_not_grow():
     assert plan_memory(model.steps, model.graph.inputs, model.graph.outputs).arena_bytes == arena
 
 
+def test_band_where_it_pays_declined_where_the_arena_grows():
+    """3x3 stride-1 layers without flags whose rows are wide enough ask for the band
+    (te_dw_params.band; scratch_bytes(..., band=1, out_w) bytes), others the wide blocks; a layer
+    alone would grow the arena: declined, band back to 0 and NULL in the scratch's place."""
+    asked = {}
+    for name, case in {"wide_rows": dict(h=5, w=16, c=8), "narrow_rows": dict(h=5, w=6, c=8),
+                       "stride_2": dict(h=9, w=16, c=8, stride=2), "relu6": dict(h=5, w=16, c=8, activation=3)}.items():
+        b = ModelBuilder()
+        add_depthwise(b, np.random.default_rng(3), "dw", out_zp=-128, **case)
+        call = compile_model(b.finish()).kernel_calls[0]
+        assert call.params["band"] == 0 and call.args[-1] == "NULL" and call.scratch_bytes == 0
+        asked[name] = call.scratch_declined
+    assert asked["wide_rows"] == scratch_bytes(8, 3, 3, 0, band=1, out_w=16)
+    assert asked["narrow_rows"] == asked["stride_2"] == scratch_bytes(8, 3, 3, 0)
+    assert asked["relu6"] == 0
+
+
+@requires_shared_models
+def test_vww_band_layers_granted():
+    """On vww the band is granted to the 3x3 stride-1 layers of rows of 10 to 40 outputs, the 5x5
+    one and the 7x7 stride-2 one of rows of 10, the arena staying what it is without any optional
+    scratch."""
+    with open(SHARED_MODELS / "vww.tflite", "rb") as f:
+        model = compile_model(f.read())
+    band = [call for call in model.kernel_calls if call.kernel == FAST and call.params["band"]]
+    assert [(call.params["k_h"], call.params["stride_w"], call.params["out_w"]) for call in band] == \
+        [(3, 1, 40), (3, 1, 20), (3, 1, 20), (7, 2, 10), (3, 1, 10), (5, 1, 10)]
+    assert all(call.scratch_optional and call.scratch_bytes == scratch_bytes(
+        call.params["channels"], call.params["k_h"], call.params["k_w"], 0, 1, call.params["out_w"],
+        call.params["stride_w"]) for call in band)
+    bound = plan_memory(model.steps, model.graph.inputs, model.graph.outputs, optional=())
+    assert model.plan.arena_bytes == bound.arena_bytes
+
+
 DW_BUFFER_SIZE_MAIN = r"""
 #include <stdio.h>
 #include "tinyengine.h"
 int main(int argc, char **argv)
 {
-    for (int i = 1; i + 3 < argc; i += 4) {
+    for (int i = 1; i + 6 < argc; i += 7) {
         te_dw_params p = {0};
         sscanf(argv[i], "%d", &p.k_h);
         sscanf(argv[i + 1], "%d", &p.k_w);
         sscanf(argv[i + 2], "%d", &p.channels);
         sscanf(argv[i + 3], "%d", &p.flags);
+        sscanf(argv[i + 4], "%d", &p.band);
+        sscanf(argv[i + 5], "%d", &p.out_w);
+        sscanf(argv[i + 6], "%d", &p.stride_w);
+        p.stride_h = p.stride_w;
         printf("%d ", (int)te_depthwise_conv_s8_fast_get_buffer_size(&p));
     }
     return 0;
@@ -304,12 +358,22 @@ def test_scratch_size_equals_the_kernels(tmp_path):
     sources = [C_SOURCE_DIR / "kernels" / f for f in ("depthwise_conv_s8_fast.c", "depthwise_conv_s8_mve.c")]
     subprocess.run(["gcc", *WARNINGS, "-O2", "-I", str(C_INCLUDE_DIR), str(main), *map(str, sources), "-o", str(exe)],
                    check=True)
-    cases = [(k, k, c, 0) for k in (3, 5, 7) for c in (3, 4, 7, 8, 144, 481)]
-    cases += [(3, 3, 16, FLAG_SIGNED), (5, 5, 8, FLAG_EXACT), (3, 5, 8, 0), (4, 4, 8, 0), (1, 1, 8, 0), (3, 1, 8, 0)]
+    cases = [(k, k, c, 0, 0, 9, 1) for k in (3, 5, 7) for c in (3, 4, 7, 8, 144, 481)]
+    cases += [(3, 3, 16, FLAG_SIGNED, 0, 9, 1), (5, 5, 8, FLAG_EXACT, 0, 9, 1), (3, 5, 8, 0, 0, 9, 1),
+              (4, 4, 8, 0, 0, 9, 1), (1, 1, 8, 0, 0, 9, 1), (3, 1, 8, 0, 0, 9, 1)]
+    # The band (3x3 and 5x5 of stride 1, 7x7 of stride 2, rows of at least 4 outputs): channel
+    # counts and row widths, never with flags.
+    cases += [(3, 3, c, 0, 1, w, 1) for c in (1, 2, 5, 9, 480) for w in (4, 5, 8, 9, 40)]
+    cases += [(k, k, c, 0, 1, w, s) for k, s in ((5, 1), (7, 2)) for c in (3, 8) for w in (4, 7, 10)]
+    # Where it does not apply: the wide blocks (or nothing).
+    cases += [(3, 3, 8, FLAG_SIGNED, 1, 8, 1), (5, 5, 8, 0, 1, 3, 1), (3, 3, 8, 0, 1, 3, 1), (3, 3, 8, 0, 1, 8, 2),
+              (7, 7, 8, 0, 1, 8, 1), (7, 7, 3, 0, 1, 8, 2)]
     args = [str(v) for case in cases for v in case]
     got = [int(v) for v in subprocess.run([str(exe), *args], capture_output=True, text=True, check=True).stdout.split()]
-    assert got == [scratch_bytes(c, k_h, k_w, f) for k_h, k_w, c, f in cases]
-    assert sum(map(bool, got)) == 15
+    assert got == [scratch_bytes(c, k_h, k_w, f, band, w, s) for k_h, k_w, c, f, band, w, s in cases]
+    assert sum(map(bool, got)) == 15 + 25 + 12 + 5
+    assert got[-6:] == [0, 4 * 2 * wide_words(5), 4 * 2 * wide_words(3), 4 * 2 * wide_words(3),
+                        4 * 2 * wide_words(7), 4 * 3 * band_words(7) + 4 * 7 * 3 * band_cols(8, 7, 2)]
 
 
 def block_fields(p: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

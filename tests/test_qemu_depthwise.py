@@ -11,10 +11,11 @@ import pytest
 
 from platformio_tinyengine import firmware, qemu
 from platformio_tinyengine.boards import resolve_board
+from platformio_tinyengine.lowering.depthwise import band_applies, scratch_bytes
 from platformio_tinyengine.memory.planner import plan_memory
 from platformio_tinyengine.pipeline import compile_model
 from tests.model_builder import ModelBuilder
-from tests.test_kernel_depthwise import CASES, FAST, add_depthwise
+from tests.test_kernel_depthwise import CASES, FAST, SAME, VALID, add_depthwise
 from tests.test_qemu import BOARDS, assert_matches_reference, requires_qemu, run_firmware
 
 
@@ -64,8 +65,81 @@ def test_depthwise_wide_blocks_bit_exact(board_id, tmp_path):
     for call in wide:
         if call.scratch_declined:
             call.scratch_bytes, call.args = call.scratch_declined, call.args[:-1]
+            call.params["band"] = int("band" in call.params_declined)
     assert len(wide) >= 8
     compiled.plan = plan_memory(compiled.steps, compiled.graph.inputs, compiled.graph.outputs)
     board = resolve_board(board_id)
     result = qemu.run(firmware.build(compiled, board, tmp_path, inputs=inputs).elf, board)
     assert_matches_reference(model, inputs, result, names=list(CASES))
+
+
+# The band (3x3 and 5x5 of stride 1, 7x7 of stride 2, no flags: output zero point -128): channels 2
+# to 9, 12 and 16, rows of 4 to 10 and 40 outputs (4 a step, the last step overlapping the one
+# before), 1 to 20 input rows, top and bottom padding, VALID and fused asymmetric PADs, input zero
+# points -128 and 127, ReLU, two batches. Each case chains a second band layer (3x3) whose input
+# dies there.
+BAND_CASES = {
+    "c2_w4_h3": dict(h=3, w=4, c=2),
+    "c3_w5_zp127": dict(h=4, w=5, c=3, zp=127),
+    "c4_w6_zp_minus128": dict(h=5, w=6, c=4, zp=-128),
+    "c5_w7_h2_relu": dict(h=2, w=7, c=5, activation=1),
+    "c6_w8_valid": dict(h=6, w=10, c=6, padding=VALID),
+    "c7_w9_h1": dict(h=1, w=9, c=7),
+    "c8_w9_batch_2": dict(h=4, w=9, c=8, batch=2),
+    "c9_w6_fused_pad": dict(h=4, w=5, c=9, padding=VALID, pad_op=((2, 1), (0, 3))),
+    "c16_w40": dict(h=3, w=40, c=16, zp=-128),
+    "5x5_c3_w4_h2": dict(h=2, w=4, c=3, k=(5, 5)),
+    "5x5_c6_w7_zp127": dict(h=5, w=7, c=6, k=(5, 5), zp=127),
+    "5x5_c9_w6_valid": dict(h=7, w=10, c=9, k=(5, 5), padding=VALID),
+    "5x5_c8_w10_fused_pad_batch_2": dict(h=5, w=9, c=8, k=(5, 5), padding=VALID, pad_op=((3, 1), (2, 3)), batch=2),
+    "7x7_stride_2_c5_w4": dict(h=3, w=8, c=5, k=(7, 7), stride=2),
+    "7x7_stride_2_c12_w10_zp127": dict(h=20, w=20, c=12, k=(7, 7), stride=2, zp=127),
+    "7x7_stride_2_c7_w5_valid": dict(h=9, w=15, c=7, k=(7, 7), stride=2, padding=VALID),
+    "7x7_stride_2_c4_w6_fused_pad": dict(h=4, w=10, c=4, k=(7, 7), stride=2, padding=VALID, pad_op=((3, 2), (1, 6))),
+}
+
+
+def band_model(rng: np.random.Generator, cases: dict) -> tuple[bytes, list[np.ndarray]]:
+    b = ModelBuilder()
+    inputs = []
+    for name, case in cases.items():
+        _, shape = add_depthwise(b, rng, name, out_zp=-128, chain=True, **case)
+        inputs.append(rng.integers(-128, 128, size=shape, dtype=np.int8))
+    return b.finish(), inputs
+
+
+def run_band(model: bytes, inputs: list[np.ndarray], board_id: str, tmp_path) -> list:
+    """The model with every layer the band applies to on the band (its scratch granted whatever
+    the cost model says), run on the board against TFLite; the band calls."""
+    compiled = compile_model(model)
+    band = []
+    for call in compiled.kernel_calls:
+        p = call.params
+        if band_applies(p["k_h"], p["k_w"], p["stride_w"]) and p["stride_h"] == p["stride_w"] and p["flags"] == 0:
+            p["band"] = 1
+            call.scratch_bytes = scratch_bytes(p["channels"], p["k_h"], p["k_w"], 0, 1, p["out_w"], p["stride_w"])
+            call.args = call.args[:2]
+            band.append(call)
+    plan = compiled.plan = plan_memory(compiled.steps, compiled.graph.inputs, compiled.graph.outputs)
+    board = resolve_board(board_id)
+    result = qemu.run(firmware.build(compiled, board, tmp_path, inputs=inputs).elf, board)
+    assert_matches_reference(model, inputs, result)
+    return [(call, plan.offset(call.inputs[0]) - plan.offset(call.outputs[0])) for call in band]
+
+
+@requires_qemu
+@pytest.mark.parametrize("board_id", BOARDS)
+def test_depthwise_band_bit_exact(board_id, tmp_path):
+    model, inputs = band_model(np.random.default_rng(23), BAND_CASES)
+    assert len(run_band(model, inputs, board_id, tmp_path)) == 2 * len(BAND_CASES)
+
+
+@requires_qemu
+@pytest.mark.parametrize("board_id", ["qemu_cortex_m7", "qemu_cortex_m4"])
+@pytest.mark.parametrize("case", ["c3_w5_zp127", "5x5_c9_w6_valid", "7x7_stride_2_c12_w10_zp127"])
+def test_depthwise_band_in_place(board_id, case, tmp_path):
+    """A branch alone: a band layer's output placed over its input (less than a whole input
+    apart), as window_kernel_gap allows."""
+    model, inputs = band_model(np.random.default_rng(29), {case: BAND_CASES[case]})
+    calls = run_band(model, inputs, board_id, tmp_path)
+    assert len(calls) == 2 and any(0 <= distance < call.inputs[0].nbytes for call, distance in calls)

@@ -86,10 +86,12 @@ typedef struct {
     int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
     int32_t input_offset, output_offset, act_min, act_max, flags;
     const int32_t *blocks; /* per 4 channels: biases, int8 weight rows, multipliers, shifts */
+    int32_t band; /* non-zero: the scratch holds the band (input rows widened), not the wide blocks */
 } te_dw_params;
 
 /* `scratch`: te_depthwise_conv_s8_fast_get_buffer_size(p) bytes, 8-byte aligned, or NULL (it
- * only saves instructions: whole windows of the DSP path read weights widened there). */
+ * only saves instructions: the DSP path widens there the weights of whole windows, or with
+ * `band` the input rows an output row reads). */
 te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, int8_t *output, void *scratch);
 int32_t te_depthwise_conv_s8_fast_get_buffer_size(const te_dw_params *p);
 

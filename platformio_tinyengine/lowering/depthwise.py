@@ -11,9 +11,11 @@ keeps gemmlowp's arithmetic in C (TE_DW_EXACT). Depth multipliers other than 1, 
 kernels wider than 7 columns stay on te_depthwise_conv_s8.
 
 The kernel also takes an optional arena scratch (KernelCall.scratch_optional: the planner
-leaves it out where it would raise the arena): the DSP path widens the weights of square 3x3, 5x5 and
-7x7 windows into it once per call, which costs less than it saves where there are enough
-whole windows (optional_scratch).
+leaves it out where it would raise the arena, and the kernel runs without it). The DSP path
+either widens the input rows into it once per call (te_dw_params.band: 3x3 and 5x5 of stride 1,
+7x7 of stride 2, where its steps of 4 outputs take fewer instructions than the other way,
+band_pays), or widens the weights of square 3x3, 5x5 and 7x7 windows into it, which costs less
+than it saves where there are enough whole windows (optional_scratch).
 """
 
 from __future__ import annotations
@@ -91,11 +93,32 @@ def wide_words(k: int) -> int:
     return 4 + k * (4 * (k // 2) + 2) + 5
 
 
-def scratch_bytes(channels: int, k_h: int, k_w: int, flags: int) -> int:
-    """te_depthwise_conv_s8_fast_get_buffer_size: the wide blocks of square 3x3, 5x5 and 7x7
-    windows of layers without flags."""
-    takes = k_h == k_w and k_h in (3, 5, 7) and flags == 0 and channels >= 4
-    return 4 * (channels // 4) * wide_words(k_h) if takes else 0
+def band_words(k: int) -> int:
+    """dw_band_words: a channel's record in the band (bias, int16 weight pairs: k - 1 a row for
+    stride 1, 4 for 7x7 of stride 2, requantisation)."""
+    return 4 + 7 * 4 if k == 7 else 4 + k * (k - 1)
+
+
+def band_cols(out_w: int, k: int, stride: int) -> int:
+    """dw_band_cols: the int16 columns of one channel's row in the band's ring (2 k rows)."""
+    return ((out_w - 1) * stride + k + 2) & ~1
+
+
+def band_applies(k_h: int, k_w: int, stride: int) -> bool:
+    """The kernels the band has steps for: 3x3 and 5x5 of stride 1, 7x7 of stride 2."""
+    return k_h == k_w and (k_h, stride) in ((3, 1), (5, 1), (7, 2))
+
+
+def scratch_bytes(channels: int, k_h: int, k_w: int, flags: int, band: int = 0, out_w: int = 0,
+                  stride: int = 1) -> int:
+    """te_depthwise_conv_s8_fast_get_buffer_size: for square 3x3, 5x5 and 7x7 windows of layers
+    without flags, the band (band_applies, rows of at least 4 outputs, paddings >= 0 as the
+    caller sets band: per channel a record and 2 k rows of the ring) or the wide blocks."""
+    if k_h != k_w or k_h not in (3, 5, 7) or flags:
+        return 0
+    if band and band_applies(k_h, k_w, stride) and out_w >= 4:
+        return 4 * channels * band_words(k_h) + 4 * k_h * channels * band_cols(out_w, k_h, stride)
+    return 4 * (channels // 4) * wide_words(k_h) if channels >= 4 else 0
 
 
 # Per block of 4 channels, measured on the M7 (vww): instructions dw_widen takes, and
@@ -110,13 +133,29 @@ def _whole(out: int, stride: int, pad: int, k: int, size: int) -> int:
     return int(np.count_nonzero((starts >= 0) & (starts + k <= size)))
 
 
-def optional_scratch(p: dict) -> int:
-    """The scratch worth asking the planner for (te_dw_params' fields in p): the wide blocks where
-    the call's whole windows save more than widening costs, else 0."""
+# Instructions on the M7 (vww's layers), per channel and output row: the band's steps of 4
+# outputs and what each row costs besides (widening, calls); the wide blocks' per output.
+BAND_STEP, BAND_ROW, WIDE_OUTPUT = {3: 81, 5: 145, 7: 255}, 30, {3: 28.5, 5: 61.5, 7: 110}
+
+
+def band_pays(p: dict) -> bool:
+    """The band path's layers (band_applies, equal strides, paddings >= 0: patch tiles may have
+    less, rows of at least 4 outputs) where it takes fewer instructions than the wide blocks."""
     k = p["k_h"]
-    size = scratch_bytes(p["channels"], k, p["k_w"], p["flags"])
-    if not size:
-        return 0
+    applies = band_applies(k, p["k_w"], p["stride_w"]) and p["stride_h"] == p["stride_w"] and p["pad_top"] >= 0 \
+        and p["pad_left"] >= 0 and p["out_w"] >= 4
+    return applies and BAND_STEP[k] * -(-p["out_w"] // 4) + BAND_ROW < WIDE_OUTPUT[k] * p["out_w"]
+
+
+def optional_scratch(p: dict) -> int:
+    """The scratch worth asking the planner for (te_dw_params' fields in p, whose `band` it
+    sets): the band where it pays, else the wide blocks where the call's whole windows save
+    more than widening costs, else 0."""
+    k = p["k_h"]
+    p["band"] = int(band_pays(p) and p["flags"] == 0)
+    size = scratch_bytes(p["channels"], k, p["k_w"], p["flags"], p["band"], p["out_w"], p["stride_w"])
+    if not size or p["band"]:
+        return size
     whole = p["batches"] * _whole(p["out_h"], p["stride_h"], p["pad_top"], k, p["in_h"]) * \
         _whole(p["out_w"], p["stride_w"], p["pad_left"], k, p["in_w"])
     return size if whole * WIDE_SAVING[k] > WIDEN_COST[k] else 0
@@ -140,7 +179,7 @@ def lower_depthwise_fast(ctx: LoweringContext, name: str, x: Tensor, y: Tensor, 
         pad_top=g["pad_top"], pad_left=g["pad_left"], input_offset=-x.quant.zp, output_offset=y.quant.zp,
         act_min=g["act_min"], act_max=g["act_max"],
         flags=layer_flags(rights, y.quant.zp, g["act_min"], g["act_max"]),
-        blocks=ctx.const(blocks, "int32_t", f"{name}_blocks"),
+        blocks=ctx.const(blocks, "int32_t", f"{name}_blocks"), band=0,
     )
     macs = g["batches"] * g["out_h"] * g["out_w"] * channels * taps
     # The portable path reads and writes in te_depthwise_conv_s8's order and the DSP path
@@ -153,4 +192,4 @@ def lower_depthwise_fast(ctx: LoweringContext, name: str, x: Tensor, y: Tensor, 
     scratch = optional_scratch(params) if doubled.max() < 1 << 30 else 0
     return KernelCall(kernel=KERNEL, params_type="te_dw_params", params=params, args=[x, y] if scratch else [x, y, "NULL"],
                       inputs=[x], outputs=[y], macs=macs, overlaps=[(x, overlap)], scratch_bytes=scratch,
-                      scratch_optional=bool(scratch))
+                      scratch_optional=bool(scratch), params_declined={"band": 0} if params["band"] else {})

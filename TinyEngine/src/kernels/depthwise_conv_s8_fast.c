@@ -11,12 +11,15 @@
  * both taps side by side, SXTAB16 sign-extends them and adds the input offset, SXTB16 splits
  * the weights the same way and one SMLAD multiplies-accumulates both taps of a channel; a
  * column alone takes SMLA<x><y>. Square 3x3, 5x5 and 7x7 windows clear of the padding run
- * fully unrolled; clipped windows run row by row, each row a jump into the steps its columns
- * need. Requantisation is te_requant_fast's one SMLAL (exact for every accumulator). With a
- * scratch (te_depthwise_conv_s8_fast_get_buffer_size bytes; the generator asks for it where
- * the layer's whole windows save more than it costs, and where the sums doubled fit int32),
- * whole windows read wide blocks made once per call: int16 weights, doubled, one LDRD for two
- * channels' taps instead of LDR and two SXTB16, and the doubled sums requantised by SMMLAR.
+ * unrolled (5 and 7 rows in a loop); clipped windows run row by row, each row a jump into the
+ * steps its columns need. Requantisation is te_requant_fast's one SMLAL (exact for every
+ * accumulator). With a scratch (te_depthwise_conv_s8_fast_get_buffer_size bytes; the generator
+ * asks for it where it saves more than it costs, and where the sums doubled fit int32), one of:
+ * - whole windows read wide blocks made once per call: int16 weights, doubled, one LDRD for two
+ *   channels' taps instead of LDR and two SXTB16, and the doubled sums requantised by SMMLAR;
+ * - with te_dw_params.band (3x3 and 5x5 of stride 1, 7x7 of stride 2), the band: the input rows
+ *   widened once per call to int16, channel by channel, padding included, so that SMLAD takes
+ *   a channel's taps in pairs straight from memory, four outputs a step (dw_band).
  *
  * Generator contract (platformio_tinyengine/lowering/depthwise.py): `blocks` holds, per block
  * of 4 channels (zero for channels past the last), in the order the DSP path reads it, no more
@@ -65,11 +68,40 @@ static inline int32_t dw_wide_words(int32_t k)
     return DW_BIAS_WORDS + k * (4 * (k >> 1) + 2) + DW_REC_WORDS;
 }
 
+/* The band (te_dw_params.band: 3x3 and 5x5 kernels of stride 1, 7x7 of stride 2): per channel a
+ * record of dw_band_words(k) words, then a ring of 2k input rows, per row per channel
+ * dw_band_cols int16. */
+static inline int32_t dw_band_words(int32_t k)
+{
+    return k == 7 ? 4 + 7 * 4 : 4 + k * (k - 1);
+}
+
+/* The padded columns the output row's windows read ((out_w - 1) * stride + k) up to the top half
+ * of the last word the steps load; even, so every row starts word-aligned. */
+static inline int32_t dw_band_cols(const te_dw_params *p)
+{
+    return ((p->out_w - 1) * p->stride_w + p->k_w + 2) & ~1;
+}
+
+/* The layers the band takes: 3x3 and 5x5 of stride 1, 7x7 of stride 2, no flags, paddings >= 0,
+ * rows of at least 4 outputs. */
+static inline int dw_band_applies(const te_dw_params *p)
+{
+    const int32_t k = p->k_h, s = p->stride_w;
+    return p->band && p->k_w == k && p->stride_h == s && ((s == 1 && (k == 3 || k == 5)) || (s == 2 && k == 7)) &&
+           p->flags == 0 && p->pad_top >= 0 && p->pad_left >= 0 && p->out_w >= 4;
+}
+
 int32_t te_depthwise_conv_s8_fast_get_buffer_size(const te_dw_params *p)
 {
     const int32_t k = p->k_h;
-    const int32_t takes = p->k_w == k && (k == 3 || k == 5 || k == 7) && p->flags == 0 && p->channels >= 4;
-    return takes ? 4 * (p->channels >> 2) * dw_wide_words(k) : 0;
+    if (p->k_w != k || (k != 3 && k != 5 && k != 7) || p->flags != 0) {
+        return 0;
+    }
+    if (dw_band_applies(p)) {
+        return 4 * p->channels * dw_band_words(k) + 4 * k * p->channels * dw_band_cols(p);
+    }
+    return p->channels >= 4 ? 4 * (p->channels >> 2) * dw_wide_words(k) : 0;
 }
 
 /* The layer's constants, copied once per call into locals: the compiler need not reload them
@@ -198,6 +230,16 @@ DW_NOINLINE void dw_channels(const dw_layer *l, const int8_t *in, int32_t ky0, i
 #define DW_ROW3 DW_LAST3 "add %[q], %[q], %[r]\n\t"
 #define DW_ROW5 DW_LAST5 "add %[q], %[q], %[r]\n\t"
 #define DW_ROW7 DW_LAST7 "add %[q], %[q], %[r]\n\t"
+/* 5 or 7 rows in a loop (unrolled they would take 0.4 and 0.7 KB more flash), ending where w
+ * passes the block's last weights (BYTES further); q ends a row further on than unrolled rows
+ * leave it. */
+#define DW_ROWS(ROW, BYTES)                                                            \
+    "add %[t], %[w], #" #BYTES "\n\t"                                                   \
+    "str %[t], %[rows_end]\n"                                                          \
+    ".Ldw%=row:\n\t" ROW                                                               \
+    "ldr %[t], %[rows_end]\n\t"                                                       \
+    "cmp %[w], %[t]\n\t"                                                              \
+    "bne .Ldw%=row\n\t"
 
 /* dw_requantize of sum S (no flags) saturated to int8 into S: w at its multiplier, u the output
  * offset times 2 plus 1, v's low byte its right less 1 (the start value's shift; SSAT's shift
@@ -248,15 +290,7 @@ DW_NOINLINE void dw_channels(const dw_layer *l, const int8_t *in, int32_t ky0, i
 #define DW16_LAST5 DW_LOAD_PAIR_ON DW16_PAIR DW16_LAST3
 #define DW16_ROW3 DW16_LAST3 "add %[q], %[q], %[r]\n\t"
 #define DW16_ROW5 DW16_LAST5 "add %[q], %[q], %[r]\n\t"
-/* 7 rows in a loop (unrolled they would take 1.2 KB more flash), ending where w passes the
- * block's last weights; q ends a row further on than unrolled rows leave it. */
-#define DW16_ROWS7                                                                   \
-    "add %[t], %[w], #392\n\t"                                                       \
-    "str %[t], %[rows_end]\n"                                                         \
-    ".Ldw%=row:\n\t" DW_LOAD_PAIR_ON DW16_PAIR DW_LOAD_PAIR_ON DW16_PAIR DW16_ROW3   \
-    "ldr %[t], %[rows_end]\n\t"                                                      \
-    "cmp %[w], %[t]\n\t"                                                             \
-    "bne .Ldw%=row\n\t"
+#define DW16_ROW7 DW_LOAD_PAIR_ON DW16_PAIR DW_LOAD_PAIR_ON DW16_PAIR DW16_ROW3
 
 /* dw_requantize of the doubled sum S: with P = S * m / 2, the SMLAL form's
  * (P + 2^30 + 2^32 * start_hi) >> (32 + right) is (2P + 2^31 + 2^32 * 2 start_hi) >> (33 + right),
@@ -287,8 +321,8 @@ DW_ALWAYS_INLINE void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out, 
     const uint32_t off2 = l->off2;
     /* From the last row's moved q back to the next block's input. */
     const int32_t skip = l->row_stride - 2 * ((k >> 1) - 1) * step;
-    const int32_t back = k * l->row_stride - 4 - (wide && k == 7 ? 0 : skip);
-    const int32_t *rows_end; /* DW16_ROWS7's */
+    const int32_t back = k * l->row_stride - 4 - (k == 3 ? skip : 0);
+    const int32_t *rows_end; /* DW_ROWS' */
     const int32_t odd = 2 * l->output_offset + 1;
     const int32_t *const first = wide ? wide : l->blocks;
     const int32_t *const w_end = first + blocks * (wide ? dw_wide_words(k) : l->block_words);
@@ -319,16 +353,16 @@ DW_ALWAYS_INLINE void dw_whole(const dw_layer *l, const int8_t *q, int8_t *out, 
                 if (k == 3) {
                     DW_WHOLE(DW16_ROW3 DW16_ROW3 DW16_LAST3, DW16_REQUANTIZE4);
                 } else if (k == 5) {
-                    DW_WHOLE(DW16_ROW5 DW16_ROW5 DW16_ROW5 DW16_ROW5 DW16_LAST5, DW16_REQUANTIZE4);
+                    DW_WHOLE(DW_ROWS(DW16_ROW5, 200), DW16_REQUANTIZE4);
                 } else {
-                    DW_WHOLE(DW16_ROWS7, DW16_REQUANTIZE4);
+                    DW_WHOLE(DW_ROWS(DW16_ROW7, 392), DW16_REQUANTIZE4);
                 }
             } else if (k == 3) {
                 DW_WHOLE(DW_ROW3 DW_ROW3 DW_LAST3, DW_REQUANTIZE4);
             } else if (k == 5) {
-                DW_WHOLE(DW_ROW5 DW_ROW5 DW_ROW5 DW_ROW5 DW_LAST5, DW_REQUANTIZE4);
+                DW_WHOLE(DW_ROWS(DW_ROW5, 100), DW_REQUANTIZE4);
             } else {
-                DW_WHOLE(DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_ROW7 DW_LAST7, DW_REQUANTIZE4);
+                DW_WHOLE(DW_ROWS(DW_ROW7, 196), DW_REQUANTIZE4);
             }
 #undef DW_WHOLE
         }
@@ -379,6 +413,278 @@ static void dw_widen(const dw_layer *l, int32_t k, int32_t *restrict wide)
         *(dw_records *)(void *)wide = *(const dw_records *)(const void *)x;
         wide += DW_REC_WORDS;
         x += DW_REC_WORDS;
+    }
+}
+
+/* The band (3x3 and 5x5, stride 1): the input rows an output row reads, widened once into the
+ * scratch and laid out per channel (x + input offset as int16, zero in the padding), so that
+ * every window is whole and SMLAD reads a channel's taps in pairs straight from memory, never
+ * re-pairing them per window. An output row is computed channel by channel, four outputs a step
+ * (dw_band_steps), with the requantisation of the wide blocks on sums doubled through the
+ * weights (the generator checks they fit).
+ *
+ * The ring holds padded input row r (r - pad_top an input row or the padding) in slots r mod k
+ * and r mod k + k, so that the k rows of an output row lie at one stride; each row is widened
+ * once, when the first output row reading it starts. Output row y reads rows y to y + k - 1,
+ * all in the ring before any byte of row y is written. So the overlap window_kernel_gap allows
+ * still holds: every input byte read for row y lies at or above the first byte window (y, 0)
+ * reads (its first row from column 0, as pad_left >= 0), which no output pixel before (y, 0)
+ * may clobber; the writes of row y itself come after its reads. */
+static inline uint32_t dw_sxtab16_ror8(uint32_t o, uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(o), "r"(x));
+    return r;
+}
+
+static inline uint32_t dw_load32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline void dw_store32(void *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+/* Per channel: the doubled bias, per kernel row its doubled weights as the int16 pairs of columns
+ * [w0 w1] [w2 w3] ... (k / 2 of them), then for stride 1 the same shifted by a column,
+ * [w1 w2] [w3 w4] ..., for stride 2 the last column [w_{k-1} 0]; then the multiplier, the start
+ * value (2 output offset + 1) << right and right + 1 (DW16_REQUANTIZE's). */
+DW_NOINLINE void dw_band_records(const dw_layer *l, int32_t k, uint32_t *restrict d)
+{
+    const int32_t pairs = k >> 1, row = k == 7 ? pairs + 1 : 2 * pairs;
+    for (int32_t c = 0; c < l->channels; c++) {
+        const int32_t *block = l->blocks + (c >> 2) * l->block_words, j = c & 3;
+        const int32_t *r = block + l->block_words - DW_REC_WORDS;
+        const int32_t right = ((const int8_t *)(r + 4))[j];
+        /* Channel j's columns 2i and 2i + 1: bytes j & 1 and 2 + (j & 1) of pair i's word j >> 1;
+         * the last column: byte j of the row's last word. */
+        const int32_t *w = block + DW_BIAS_WORDS;
+        *d++ = 2u * (uint32_t)block[j];
+        for (int32_t ky = 0; ky < k; ky++, w += l->row_words, d += row) {
+            for (int32_t i = 0; i < pairs; i++) {
+                d[i] = (uint32_t)dw_wide_pair((uint32_t)w[2 * i + (j >> 1)] >> (8 * (j & 1)));
+            }
+            const uint32_t last = (uint32_t)(2 * ((const int8_t *)(w + 2 * pairs))[j]);
+            if (k == 7) {
+                d[pairs] = last & 0xffffu;
+            } else {
+                for (int32_t i = 0; i + 1 < pairs; i++) {
+                    d[pairs + i] = d[i] >> 16 | d[i + 1] << 16;
+                }
+                d[2 * pairs - 1] = d[pairs - 1] >> 16 | last << 16;
+            }
+        }
+        *d++ = (uint32_t)r[j];
+        *d++ = (2u * (uint32_t)l->output_offset + 1u) << right;
+        *d++ = (uint32_t)right + 1u;
+    }
+}
+
+/* Input row `in` (width pixels) widened into the ring rows `dst` and `dst + dup` of channel 0
+ * (channel c's at + c * cols): two pixels of 4 channels a step, SXTAB16 adding the input offset
+ * and PKHBT/PKHTB pairing each channel's two values (in assembly: GCC 12 makes PKHBT of neither
+ * C nor ACLE, and spills the row offsets). */
+DW_NOINLINE void dw_band_widen(const int8_t *in, int16_t *dst, int32_t dup, int32_t channels, int32_t cols,
+                               int32_t width, uint32_t off2)
+{
+    const int32_t offset = (int16_t)off2, row = 2 * cols, row3 = 3 * row;
+    int32_t c = 0;
+    for (; c + 4 <= channels; c += 4, dst += 4 * cols) {
+        const int8_t *x = in + c;
+        int16_t *d = dst, *e = dst + dup;
+        const int16_t *const d_end = dst + (width & ~1);
+        if (width >= 2) {
+            uint32_t a, b, f, g, h;
+            __asm__ volatile(".Ldwbw%=:\n\t"
+                    "ldr %[a], [%[x]]\n\t"
+                    "ldr %[b], [%[x], %[ch]]\n\t"
+                    "add %[x], %[x], %[ch], lsl #1\n\t"
+                    "sxtab16 %[f], %[o], %[a]\n\t"
+                    "sxtab16 %[g], %[o], %[b]\n\t"
+                    "sxtab16 %[a], %[o], %[a], ror #8\n\t"
+                    "sxtab16 %[b], %[o], %[b], ror #8\n\t"
+                    "pkhbt %[h], %[f], %[g], lsl #16\n\t"
+                    "pkhtb %[f], %[g], %[f], asr #16\n\t"
+                    "str %[f], [%[d], %[row], lsl #1]\n\t"
+                    "str %[f], [%[e], %[row], lsl #1]\n\t"
+                    "pkhbt %[g], %[a], %[b], lsl #16\n\t"
+                    "pkhtb %[a], %[b], %[a], asr #16\n\t"
+                    "str %[g], [%[d], %[row]]\n\t"
+                    "str %[g], [%[e], %[row]]\n\t"
+                    "str %[a], [%[d], %[row3]]\n\t"
+                    "str %[a], [%[e], %[row3]]\n\t"
+                    "str %[h], [%[e]], #4\n\t"
+                    "str %[h], [%[d]], #4\n\t"
+                    "cmp %[d], %[end]\n\t"
+                    "bne .Ldwbw%="
+                    : [x] "+r"(x), [d] "+r"(d), [e] "+r"(e), [a] "=&r"(a), [b] "=&r"(b), [f] "=&r"(f), [g] "=&r"(g),
+                      [h] "=&r"(h)
+                    : [ch] "r"(channels), [o] "r"(off2), [row] "r"(row), [row3] "r"(row3), [end] "r"(d_end)
+                    : "memory");
+        }
+        if (width & 1) {
+            for (int32_t j = 0; j < 4; j++) {
+                d[j * cols] = d[dup + j * cols] = (int16_t)(x[j] + offset);
+            }
+        }
+    }
+    for (; c < channels; c++, dst += cols) {
+        for (int32_t i = 0; i < width; i++) {
+            dst[i] = dst[dup + i] = (int16_t)(in[i * channels + c] + offset);
+        }
+    }
+}
+
+/* One kernel row of a step at R: four outputs' sums a0..a3 (output i's window from column i) from
+ * the aligned words of columns 0-1, 2-3, ... (in t and u, each loaded once) against the row's
+ * weight words loaded one at a time into W: output i's pairs from [w0 w1] [w2 w3] ... on words
+ * at column i (i even) or from [w1 w2] [w3 w4] ... on words at column i + 1 (i odd), whose
+ * column i takes the bottom of [w0 w1] (SMLATB); the last column of the even outputs the top
+ * of the last shifted pair (SMLABT). The first [w0 w1]'s sums start from S0..S3 (the bias, in
+ * a3, for the first row). */
+#define DWB_W "ldr %[W], [%[w]], #4\n\t"
+#define DWB_LD(X, R, OFF) "ldr %[" X "], [%[" R "], #" OFF "]\n\t"
+#define DWB_MAC(INSN, A, X, S) INSN " %[" A "], %[" X "], %[W], %[" S "]\n\t"
+#define DWB_FIRST(R, S0, S1, S2, S3)                                                                  \
+    DWB_W DWB_LD("t", R, "0") DWB_LD("u", R, "4") DWB_MAC("smlad", "a0", "t", S0)                       \
+    DWB_MAC("smlatb", "a1", "t", S1) DWB_MAC("smlad", "a2", "u", S2) DWB_MAC("smlatb", "a3", "u", S3)
+#define DWB_ROW3(R, S0, S1, S2, S3)                                                                   \
+    DWB_FIRST(R, S0, S1, S2, S3) DWB_W DWB_LD("t", R, "8") DWB_MAC("smlad", "a1", "u", "a1")            \
+    DWB_MAC("smlad", "a3", "t", "a3") DWB_MAC("smlabt", "a0", "u", "a0") DWB_MAC("smlabt", "a2", "t", "a2")
+#define DWB_ROW5(R, S0, S1, S2, S3)                                                                   \
+    DWB_FIRST(R, S0, S1, S2, S3) DWB_W DWB_LD("t", R, "8") DWB_MAC("smlad", "a0", "u", "a0")            \
+    DWB_MAC("smlad", "a2", "t", "a2") DWB_W DWB_MAC("smlad", "a1", "u", "a1") DWB_MAC("smlad", "a3", "t", "a3") \
+    DWB_LD("u", R, "12") DWB_W DWB_MAC("smlad", "a1", "t", "a1") DWB_MAC("smlad", "a3", "u", "a3")       \
+    DWB_MAC("smlabt", "a0", "t", "a0") DWB_MAC("smlabt", "a2", "u", "a2")
+/* Stride 2 (7x7): output i's pairs are the words at columns 2i, 2i + 2, ...; t and u carry the
+ * words of outputs 1 and 2 to the next pair (its outputs 0 and 1, registers swapped a pair), and
+ * the last column [w6 0] takes the bottom halves. */
+#define DWB2_PAIR(INSN, R, J, X, Y)                                                                   \
+    DWB_W DWB_MAC(INSN, "a1", X, "a1") DWB_MAC(INSN, "a2", Y, "a2") DWB_LD(X, R, "4 * " #J)              \
+    DWB_MAC(INSN, "a0", X, "a0") DWB_LD(X, R, "4 * " #J " + 12") DWB_MAC(INSN, "a3", X, "a3")
+#define DWB_ROW7(R, S0, S1, S2, S3)                                                                   \
+    DWB_W DWB_LD("t", R, "0") DWB_MAC("smlad", "a0", "t", S0) DWB_LD("t", R, "4")                       \
+    DWB_MAC("smlad", "a1", "t", S1) DWB_LD("t", R, "8") DWB_MAC("smlad", "a2", "t", S2)                 \
+    DWB_LD("u", R, "12") DWB_MAC("smlad", "a3", "u", S3) DWB2_PAIR("smlad", R, 1, "t", "u")             \
+    DWB2_PAIR("smlad", R, 2, "u", "t") DWB2_PAIR("smlabb", R, 3, "t", "u")
+#define DWB_NEXT_ROW "add %[r], %[r], %[rs]\n\t"
+#define DWB_RING3(ROW) ROW("q", "a3", "a3", "a3", "a3") "add %[r], %[q], %[rs]\n\t" ROW("r", "a0", "a1", "a2", "a3") DWB_NEXT_ROW \
+    ROW("r", "a0", "a1", "a2", "a3")
+#define DWB_RING5(ROW) DWB_RING3(ROW) DWB_NEXT_ROW ROW("r", "a0", "a1", "a2", "a3") DWB_NEXT_ROW ROW("r", "a0", "a1", "a2", "a3")
+#define DWB_RING7(ROW) DWB_RING5(ROW) DWB_NEXT_ROW ROW("r", "a0", "a1", "a2", "a3") DWB_NEXT_ROW ROW("r", "a0", "a1", "a2", "a3")
+
+/* Every channel's outputs o, o + oc, ... (4 * steps of them; the next channel's from o + 1), 4 a
+ * step: q at channel 0's first window in the ring (the next channel's cols further), rs bytes
+ * from a ring row to the next, w channel 0's record. After the rows, the four sums requantised
+ * (DW16_REQUANTIZE) and stored, w back to the record. */
+#define DWB_REQ(A) "smmlar %[" A "], %[" A "], %[W], %[t]\n\t" "asr %[" A "], %[" A "], %[u]\n\t" \
+    "ssat %[" A "], #8, %[" A "]\n\t"
+#define DWB_STEPS(ROWS, WORDS, ON)                                                                          \
+    __asm__ volatile(".Ldwb%=:\n\t"                                                                       \
+            "ldr %[a3], [%[w]], #4\n\t" ROWS                                                              \
+            "ldrd %[W], %[t], [%[w]]\n\t"                                                                 \
+            "ldr %[u], [%[w], #8]\n\t" DWB_REQ("a0") DWB_REQ("a1") DWB_REQ("a2") DWB_REQ("a3")          \
+            "sub %[w], %[w], #4 * (" #WORDS " - 3)\n\t"                                                   \
+            "strb %[a0], [%[o]]\n\t"                                                                      \
+            "strb %[a1], [%[o], %[oc]]\n\t"                                                               \
+            "add %[o], %[o], %[oc], lsl #1\n\t"                                                           \
+            "strb %[a2], [%[o]]\n\t"                                                                      \
+            "strb %[a3], [%[o], %[oc]]\n\t"                                                               \
+            "add %[o], %[o], %[oc], lsl #1\n\t"                                                           \
+            "add %[q], %[q], #" #ON "\n\t"                                                                \
+            "cmp %[o], %[end]\n\t"                                                                        \
+            "bne .Ldwb%=\n\t"                                                                             \
+            "ldr %[t], %[o_back]\n\t"                                                                     \
+            "sub %[o], %[o], %[t]\n\t"                                                                    \
+            "ldr %[t], %[q_on]\n\t"                                                                       \
+            "add %[q], %[q], %[t]\n\t"                                                                    \
+            "add %[end], %[end], #1\n\t"                                                                  \
+            "add %[w], %[w], #4 * " #WORDS "\n\t"                                                         \
+            "ldr %[t], %[w_end]\n\t"                                                                      \
+            "cmp %[w], %[t]\n\t"                                                                          \
+            "bne .Ldwb%="                                                                                 \
+            : [q] "+r"(q), [r] "=&r"(r), [w] "+r"(w), [W] "=&r"(W), [a0] "=&r"(a0), [a1] "=&r"(a1),       \
+              [a2] "=&r"(a2), [a3] "=&r"(a3), [t] "=&r"(t), [u] "=&r"(u), [o] "+r"(o), [end] "+r"(end)    \
+            : [rs] "r"(rs), [oc] "r"(oc), [o_back] "m"(o_back), [q_on] "m"(q_on), [w_end] "m"(w_end)    \
+            : "memory")
+DW_ALWAYS_INLINE void dw_band_steps(const int16_t *q, int32_t rs, const uint32_t *w, int8_t *o, int32_t oc,
+                                    int32_t steps, int32_t cols, int32_t channels, int32_t k)
+{
+    const int8_t *end = o + 4 * steps * oc;
+    /* From a channel's last step to the next channel's first (output bytes, ring bytes). */
+    const int32_t o_back = 4 * steps * oc - 1, q_on = 2 * cols - (k == 7 ? 16 : 8) * steps;
+    const uint32_t *const w_end = w + channels * dw_band_words(k);
+    const int16_t *r;
+    uint32_t W, a0, a1, a2, a3, t, u;
+    if (k == 3) {
+        DWB_STEPS(DWB_RING3(DWB_ROW3), 10, 8);
+    } else if (k == 5) {
+        DWB_STEPS(DWB_RING5(DWB_ROW5), 24, 8);
+    } else {
+        DWB_STEPS(DWB_RING7(DWB_ROW7), 32, 16);
+    }
+}
+
+DW_NOINLINE void dw_band_steps3(const int16_t *q, int32_t rs, const uint32_t *w, int8_t *o, int32_t oc,
+                                int32_t steps, int32_t cols, int32_t channels)
+{
+    dw_band_steps(q, rs, w, o, oc, steps, cols, channels, 3);
+}
+
+DW_NOINLINE void dw_band_steps5(const int16_t *q, int32_t rs, const uint32_t *w, int8_t *o, int32_t oc,
+                                int32_t steps, int32_t cols, int32_t channels)
+{
+    dw_band_steps(q, rs, w, o, oc, steps, cols, channels, 5);
+}
+
+DW_NOINLINE void dw_band_steps7(const int16_t *q, int32_t rs, const uint32_t *w, int8_t *o, int32_t oc,
+                                int32_t steps, int32_t cols, int32_t channels)
+{
+    dw_band_steps(q, rs, w, o, oc, steps, cols, channels, 7);
+}
+
+/* The whole layer on the band in `scratch` (dw_band_applies). */
+DW_NOINLINE void dw_band(const dw_layer *l, const te_dw_params *p, const int8_t *input, int8_t *output, void *scratch)
+{
+    const int32_t k = p->k_h, channels = p->channels, cols = dw_band_cols(p), plane = channels * cols;
+    const int32_t out_w = p->out_w;
+    uint32_t *const rec = scratch;
+    int16_t *const ring = (int16_t *)(rec + channels * dw_band_words(k));
+    const int32_t width = p->in_w < cols - p->pad_left ? p->in_w : cols - p->pad_left;
+    void (*const steps)(const int16_t *, int32_t, const uint32_t *, int8_t *, int32_t, int32_t, int32_t, int32_t) =
+        k == 3 ? dw_band_steps3 : k == 5 ? dw_band_steps5 : dw_band_steps7;
+    const int32_t s = p->stride_w;
+    dw_band_records(l, k, rec);
+    for (int32_t b = 0; b < p->batches; b++) {
+        const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * channels;
+        /* Padding columns and the rows above the input stay zero. */
+        memset(ring, 0, 4u * (size_t)k * (size_t)plane);
+        for (int32_t oy = 0; oy < p->out_h; oy++, output += out_w * channels) {
+            /* Padded rows s oy to s oy + k - 1: widen those not widened yet (all at first). */
+            const int32_t r0 = s * oy;
+            for (int32_t r = oy ? r0 + k - s : 0; r < r0 + k; r++) {
+                const int32_t iy = r - p->pad_top;
+                int16_t *dst = ring + (r % k) * plane;
+                if (iy >= p->in_h) {
+                    memset(dst, 0, 2u * (size_t)plane);
+                    memset(dst + k * plane, 0, 2u * (size_t)plane);
+                } else if (iy >= 0) {
+                    dw_band_widen(in_b + (size_t)iy * p->in_w * channels, dst + p->pad_left, k * plane, channels,
+                                  cols, width, l->off2);
+                }
+            }
+            const int16_t *q = ring + (r0 % k) * plane;
+            steps(q, 2 * plane, rec, output, channels, out_w >> 2, cols, channels);
+            if (out_w & 3) {
+                /* The last 4 outputs again (the same bytes where they overlap the steps'). */
+                steps(q + s * (out_w - 4), 2 * plane, rec, output + (out_w - 4) * channels, channels, 1, cols,
+                      channels);
+            }
+        }
     }
 }
 
@@ -642,6 +948,10 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
 #if DW_DSP
     /* Whole windows of these sizes run unrolled (layers without flags: requantised in assembly). */
     const int32_t unrolled = k_h == k_w && (k_h == 3 || k_h == 5 || k_h == 7) && p->flags == 0;
+    if (dw_band_applies(p) && scratch != NULL) {
+        dw_band(&l, p, input, output, scratch);
+        return TE_OK;
+    }
     /* With a scratch their weights are widened once per call (fewer instructions a window). */
     int32_t *const wide = unrolled && p->channels >= 4 ? (int32_t *)scratch : NULL;
     if (wide != NULL) {
