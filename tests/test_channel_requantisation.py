@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from platformio_tinyengine.errors import UnsupportedModelError
 from platformio_tinyengine.lowering.depthwise import FLAG_EXACT, RIGHT_MAX
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.quantization import quantize_multipliers
@@ -132,3 +133,10 @@ def test_a_negative_scale_with_weight_minus_128_is_left_alone():
     model = conv_model("CONV_2D", NEGATIVE, min_weight=-128)
     assert not gemm_takes_every_channel(compile_model(model).kernel_calls[0])
     assert_bit_exact(model, np.random.default_rng(6), inputs=extreme_inputs(model))
+
+
+def test_a_scale_too_large_is_reported_once_by_the_lowering():
+    """A requantisation scale beyond 32-bit fixed point (found by the fuzzer): the pass leaves
+    the layer alone and the lowering names it, the one clear error."""
+    with pytest.raises(UnsupportedModelError, match="too large for 32-bit fixed point"):
+        compile_model(conv_model("CONV_2D", [1e25, 0.01, 0.02, 0.03]))

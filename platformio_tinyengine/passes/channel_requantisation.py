@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import UnsupportedOperator
 from ..ir import Graph, Operator, Quant
 from ..lowering.conv import GEMM_REQUANT_MAX_RIGHT
 from ..lowering.depthwise import RIGHT_MAX, RIGHT_MIN
@@ -127,9 +128,9 @@ def _layer(op: Operator) -> _Layer | None:
         return None
     try:
         act_min, act_max = activation_range(op.options.get("fused_activation_function", 0), y.quant.s, y.quant.zp)
-    except ValueError:
+        return _Layer(op, axis, act_min, act_max)
+    except (ValueError, UnsupportedOperator):
         return None
-    return _Layer(op, axis, act_min, act_max)
 
 
 def rewrite_channel_requantisation(graph: Graph) -> None:
