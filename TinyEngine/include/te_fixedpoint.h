@@ -167,6 +167,19 @@ static inline void te_smlal(uint32_t *lo, int32_t *hi, int32_t a, int32_t b)
 #endif
 }
 
+/* c plus the rounded high word of a * b, (a * b + 2^31) >> 32, wrapping: one SMMLAR on the DSP
+ * path. */
+static inline int32_t te_smmlar(int32_t a, int32_t b, int32_t c)
+{
+#if TE_USE_DSP
+    int32_t v;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(v) : "r"(a), "r"(b), "r"(c));
+    return v;
+#else
+    return (int32_t)((uint32_t)c + (uint32_t)(((int64_t)a * b + 0x80000000LL) >> 32));
+#endif
+}
+
 /* te_requantize_single_round(x, multiplier, shift) + offset for q = te_single_round_prepare(shift,
  * offset). */
 static inline int32_t te_single_round_apply(const te_single_round *q, int32_t x, int32_t multiplier)

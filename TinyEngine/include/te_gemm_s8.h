@@ -30,6 +30,18 @@
 #define TE_GEMM_ASM 0
 #endif
 
+/* Four sums in r0-r3 and four words in r8-r11, for inline assembly that moves them with LDM or
+ * STM (ascending registers): the GEMM's dot products and FULLY_CONNECTED's loop. */
+#define TE_LDM_REGISTERS(A0, A1, A2, A3, X0, X1, X2, X3) \
+    register uint32_t A0 __asm__("r0");                   \
+    register uint32_t A1 __asm__("r1");                   \
+    register uint32_t A2 __asm__("r2");                   \
+    register uint32_t A3 __asm__("r3");                   \
+    register uint32_t X0 __asm__("r8");                   \
+    register uint32_t X1 __asm__("r9");                   \
+    register uint32_t X2 __asm__("r10");                  \
+    register uint32_t X3 __asm__("r11")
+
 #if TE_USE_DSP
 #include <arm_acle.h>
 
@@ -88,12 +100,7 @@ static inline int32_t te_gemm_requant(int32_t x, int32_t multiplier, int32_t sta
 static inline int32_t te_gemm_requant_doubled(int32_t s2, int32_t multiplier, int32_t start, int32_t right,
                                               int32_t sign)
 {
-#if TE_USE_DSP
-    int32_t v;
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(v) : "r"(s2), "r"(multiplier), "r"(start));
-#else
-    const int32_t v = start + (int32_t)(((int64_t)s2 * multiplier + 0x80000000LL) >> 32);
-#endif
+    const int32_t v = te_smmlar(s2, multiplier, start);
     return (int32_t)((uint32_t)v - (sign & (uint32_t)s2 >> 31)) >> right >> 1;
 }
 

@@ -44,12 +44,7 @@
  * x = -1, m = 2^30 (h = 0), where [x < 0] gives the same 0 for right >= 1. */
 ADD_ALWAYS_INLINE int32_t add_rescale(int32_t x2, int32_t multiplier, int32_t start, int32_t right)
 {
-#if TE_USE_DSP
-    int32_t acc;
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(acc) : "r"(x2), "r"(multiplier), "r"(start));
-#else
-    const int32_t acc = start + (int32_t)(((int64_t)x2 * multiplier + 0x80000000LL) >> 32);
-#endif
+    const int32_t acc = te_smmlar(x2, multiplier, start);
     return (int32_t)((uint32_t)acc - ((uint32_t)x2 >> 31)) >> right;
 }
 

@@ -329,16 +329,7 @@ static inline __attribute__((always_inline)) void gemm_dot_rows(const int16_t *c
     uint32_t *accp = acc, jump[2] = {0, 0};
     const int16_t *xp;
     uint32_t n, w, we;
-    /* LDM and STM move registers in ascending order: the sums and the four scratch words go to
-     * fixed registers. */
-    register uint32_t a0 __asm__("r0");
-    register uint32_t a1 __asm__("r1");
-    register uint32_t a2 __asm__("r2");
-    register uint32_t a3 __asm__("r3");
-    register uint32_t x0 __asm__("r8");
-    register uint32_t x1 __asm__("r9");
-    register uint32_t x2 __asm__("r10");
-    register uint32_t x3 __asm__("r11");
+    TE_LDM_REGISTERS(a0, a1, a2, a3, x0, x1, x2, x3);
 #define GEMM_DOT_OPERANDS                                                                                         \
     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1),           \
       [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we), [n] "=&r"(n), [xp] "=&r"(xp), [wp] "+r"(w8), \

@@ -82,14 +82,7 @@ static void __attribute__((cold, noinline)) fc_rows_c(const fc_state *s, const i
  * aligns the filter: lowering/fully_connected.py). */
 static inline __attribute__((always_inline)) void fc_groups(fc_state *s, const int8_t *w)
 {
-    register uint32_t a0 __asm__("r0");
-    register uint32_t a1 __asm__("r1");
-    register uint32_t a2 __asm__("r2");
-    register uint32_t a3 __asm__("r3");
-    register uint32_t w0 __asm__("r8");
-    register uint32_t w1 __asm__("r9");
-    register uint32_t w2 __asm__("r10");
-    register uint32_t w3 __asm__("r11");
+    TE_LDM_REGISTERS(a0, a1, a2, a3, w0, w1, w2, w3);
     uint32_t xe, xo, t, end;
     const int8_t *xp;
     __asm__ volatile("0:\n\t"
