@@ -51,7 +51,7 @@ class _Layer:
     def __init__(self, op: Operator, axis: int, act_min: int, act_max: int) -> None:
         x, self.w, self.bias = op.inputs[:3]
         y = op.outputs[0]
-        self.op, self.axis, self.zp_out, self.act = op, axis, y.quant.zp, (act_min, act_max)
+        self.axis, self.zp_out, self.act = axis, y.quant.zp, (act_min, act_max)
         self.max_right = _MAX_RIGHT[op.type]
         self.channels = self.w.data.shape[axis]
         self.x_s, self.y_s = float(np.float32(x.quant.s)), float(np.float32(y.quant.s))
