@@ -430,24 +430,6 @@ static void dw_widen(const dw_layer *l, int32_t k, int32_t *restrict wide)
  * still holds: every input byte read for row y lies at or above the first byte window (y, 0)
  * reads (its first row from column 0, as pad_left >= 0), which no output pixel before (y, 0)
  * may clobber; the writes of row y itself come after its reads. */
-static inline uint32_t dw_sxtab16_ror8(uint32_t o, uint32_t x)
-{
-    uint32_t r;
-    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(o), "r"(x));
-    return r;
-}
-
-static inline uint32_t dw_load32(const void *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static inline void dw_store32(void *p, uint32_t v)
-{
-    memcpy(p, &v, 4);
-}
 
 /* Per channel: the doubled bias, per kernel row its doubled weights as the int16 pairs of columns
  * [w0 w1] [w2 w3] ... (k / 2 of them), then for stride 1 the same shifted by a column,
