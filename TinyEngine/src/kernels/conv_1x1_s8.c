@@ -33,8 +33,7 @@
     "ldr %[w], [%[wp]], #4\n\t"      \
     "sxtb16 %[we], %[w]\n\t"         \
     "sxtb16 %[w], %[w], ror #8\n\t"
-#define GEMM_PIXEL(A, X, Y) GEMM_PIXEL_FROM(A, X, Y, A)
-/* The same starting from sum S (the row's bias for its first chunk). */
+/* One pixel's two SMLAD into sum A, starting from sum S (the row's bias for its first chunk). */
 #define GEMM_PIXEL_FROM(A, X, Y, S)                 \
     "smlad %[" A "], %[" X "], %[we], %[" S "]\n\t" \
     "smlad %[" A "], %[" Y "], %[w], %[" A "]\n\t"
