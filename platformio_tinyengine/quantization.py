@@ -70,6 +70,16 @@ def activation_range(activation: int, scale: float, zero_point: int,
 ACTIVATION_NAMES = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT", 6: "SIGMOID"}
 
 
+def accumulator_range(rows: np.ndarray, bias: np.ndarray, input_zp: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per output channel (rows: its weights), the least and the greatest accumulator
+    bias + sum((x - input_zp) * w) over every int8 input, without int32 wrapping (a padding tap
+    adds 0, which every tap's range holds)."""
+    rows = rows.astype(np.int64)
+    up, down = rows * (127 - input_zp), rows * (-128 - input_zp)
+    bias = bias.astype(np.int64)
+    return bias + np.minimum(up, down).sum(axis=1), bias + np.maximum(up, down).sum(axis=1)
+
+
 # gemmlowp fixed-point primitives on Python ints (exact, arbitrary precision).
 
 def saturating_rounding_doubling_high_mul(a: int, b: int) -> int:

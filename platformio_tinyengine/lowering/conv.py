@@ -9,7 +9,7 @@ import numpy as np
 
 from ..ir import Operator, Tensor
 from ..memory.overlap import pixel_block_gap, window_kernel_gap
-from ..quantization import activation_range, quantize_multipliers
+from ..quantization import accumulator_range, activation_range, quantize_multipliers
 from .base import KernelCall, LoweringContext, int8_activation, lowers, require
 from .depthwise import lower_depthwise_fast
 
@@ -258,11 +258,9 @@ def gemm_doubled(params: dict, weights: np.ndarray, bias: Tensor | None, input_z
     saving = params["out_c"] * (3 if params["output_offset"] == -128 else 2)
     if not gemm_fused(params) or 2 * -(-column_bytes // 4) >= saving:
         return False
-    rows = weights.reshape(weights.shape[0], -1).astype(np.int64)
-    base = bias.data.astype(np.int64) if bias is not None else np.zeros(rows.shape[0], np.int64)
-    up, down = 127 - input_zp, -128 - input_zp
-    high = base + np.maximum(rows * up, rows * down).sum(axis=1)
-    low = base + np.minimum(rows * up, rows * down).sum(axis=1)
+    rows = weights.reshape(weights.shape[0], -1)
+    base = bias.data if bias is not None else np.zeros(rows.shape[0], np.int64)
+    low, high = accumulator_range(rows, base, input_zp)
     if low.min() < -(1 << 30) or high.max() > (1 << 30) - 1:
         return False
     multiplier = np.asarray(params["multiplier"].values, np.int64)

@@ -29,7 +29,8 @@ from ..errors import UnsupportedOperator
 from ..ir import Graph, Operator, Quant
 from ..lowering.conv import GEMM_REQUANT_MAX_RIGHT
 from ..lowering.depthwise import RIGHT_MAX, RIGHT_MIN
-from ..quantization import activation_range, multiply_by_quantized_multiplier, quantize_multipliers
+from ..quantization import (accumulator_range, activation_range, multiply_by_quantized_multiplier,
+                            quantize_multipliers)
 
 # The weights' axis of the output channels, and the largest right shift the fast kernels take.
 _CHANNEL_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}
@@ -59,9 +60,7 @@ class _Layer:
         self.multiplier, self.shift = self.requantisation(self.scales)
         self.weights = np.moveaxis(self.w.data, axis, 0).reshape(self.channels, -1).astype(np.int64)
         self.biases = self.bias.data.astype(np.int64)
-        low, high = -128 - x.quant.zp, 127 - x.quant.zp
-        self.acc_lo = self.biases + np.minimum(self.weights * low, self.weights * high).sum(axis=1)
-        self.acc_hi = self.biases + np.maximum(self.weights * low, self.weights * high).sum(axis=1)
+        self.acc_lo, self.acc_hi = accumulator_range(self.weights, self.biases, x.quant.zp)
         self.rewritten = 0
 
     def requantisation(self, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
