@@ -310,7 +310,11 @@ def plan_memory_fitting(steps: list[KernelCall | Alias], inputs: list[Tensor], o
                         stage_overlaps: list[tuple[Tensor, Tensor, int, bool]] = ()) -> MemoryPlan:
     """plan_memory, after dropping the optional scratch buffers (they only save time) that
     would raise the arena above its size without any: all kept if they fit, else the largest
-    layers' first, one at a time while the arena holds."""
+    layers' first while the arena holds.
+
+    Candidates are tried in groups, halved where a group does not fit: a patched graph has
+    hundreds of them and only a few that do not fit, so this takes a few dozen plans where
+    trying them one at a time took one plan each."""
     plan = plan_memory(steps, inputs, outputs, stage_overlaps)
     optional = [i for i, s in enumerate(steps) if isinstance(s, KernelCall) and s.scratch_optional]
     if not optional:
@@ -318,15 +322,19 @@ def plan_memory_fitting(steps: list[KernelCall | Alias], inputs: list[Tensor], o
     bound = plan_memory(steps, inputs, outputs, stage_overlaps, optional=())
     if plan.arena_bytes <= bound.arena_bytes:
         return plan
+    # The step's live bytes (with its fallback scratch) bound any placement from below: skip
+    # what cannot fit.
+    candidates = [i for i in sorted(optional, key=lambda i: -steps[i].outputs[0].size)
+                  if bound.live_bytes[i] - steps[i].scratch_fallback + steps[i].scratch_bytes <= bound.arena_bytes]
     plan, kept = bound, set()
-    for i in sorted(optional, key=lambda i: -steps[i].outputs[0].size):
-        # The step's live bytes (with its fallback scratch) bound any placement from below:
-        # skip what cannot fit.
-        if bound.live_bytes[i] - steps[i].scratch_fallback + steps[i].scratch_bytes > bound.arena_bytes:
-            continue
-        trial = plan_memory(steps, inputs, outputs, stage_overlaps, optional=kept | {i})
+    pending = [candidates] if candidates else []
+    while pending:
+        group = pending.pop()
+        trial = plan_memory(steps, inputs, outputs, stage_overlaps, optional=kept | set(group))
         if trial.arena_bytes <= bound.arena_bytes:
-            plan, kept = trial, kept | {i}
+            plan, kept = trial, kept | set(group)
+        elif len(group) > 1:
+            pending += [group[len(group) // 2:], group[:len(group) // 2]]
     for i in optional:
         if i not in kept:
             drop_scratch(steps[i])
