@@ -11,9 +11,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from platformio_tinyengine.lowering.conv import (CONV_COLUMN_MAX, GEMM_BLOCK_HALVES, GEMM_SCRATCH_HALVES,
-                                                 POINTWISE_MAX_IN_C, conv_s8_scratch_bytes, gemm_blocks,
-                                                 gemm_filter_layout, gemm_fused, gemm_scratch_bytes)
+from platformio_tinyengine.lowering.conv import (CONV_COLUMN_MAX, GEMM_BLOCK_HALVES, GEMM_MAX_GENERAL_ROWS,
+                                                 GEMM_SCRATCH_HALVES, POINTWISE_MAX_IN_C, conv_s8_scratch_bytes,
+                                                 gemm_blocks, gemm_fast_rows, gemm_filter_layout, gemm_fused,
+                                                 gemm_scratch_bytes)
 from platformio_tinyengine.memory.planner import plan_memory
 from platformio_tinyengine.lowering.elementwise import ADD_TABLE_BYTES, ADD_TABLE_MIN_ELEMENTS, add_table_bytes
 from platformio_tinyengine.pipeline import CompiledModel, compile_model
@@ -36,17 +37,24 @@ def out_size(n: int, k: int, s: int, d: int, padding: int) -> int:
 
 def add_conv(b: ModelBuilder, rng: np.random.Generator, name: str, x: int, in_shape, cout: int, k: int = 1,
              stride: int = 1, dilation: int = 1, padding: int = SAME, activation: int = 0,
-             scales: str = "normal", out_zp: int | None = None) -> tuple[int, tuple]:
+             scales: str = "normal", out_zp: int | None = None, general: int = 0) -> tuple[int, tuple]:
     """A CONV_2D on tensor x; scales picks the effective scales s_in * s_w / s_out:
     normal (below 1/4: te_requant_fast everywhere), mixed: per channel from below 2^-24 to
     above 1 (left shifts, e = 1, e = 0 and the unfolded offset), so that one layer takes every
     requantisation path, or fast_ends: every channel te_gemm_requant's, at both ends of its
-    right shifts (1 and TE_GEMM_REQUANT_MAX_RIGHT) and between."""
+    right shifts (1 and TE_GEMM_REQUANT_MAX_RIGHT) and between. With normal scales, `general`
+    channels spread from the first to the last (adjacent where many) take scales
+    te_gemm_requant does not: right shifts -1 and 0 and a left shift, in turn (a right shift
+    past 23 makes so small a layer's channel constant: channel_requantisation rewrites it)."""
     n, h, w, cin = in_shape
     s_in = b.tensors[x].quantization.scale[0]
     if scales == "normal":
         w_scales = np.array([scale(rng, 0.001, 0.02) for _ in range(cout)], np.float32)
         s_out = scale(rng, 0.02, 0.5)
+        rows = np.unique(np.linspace(0, cout - 1, general).round().astype(int))
+        assert len(rows) == general
+        exponents = np.resize(np.array([-1.0, -1.7, 0.3]), general)
+        w_scales[rows] = (s_out / s_in * 2.0 ** exponents).astype(np.float32)
     else:
         s_out = 0.05
         ends = [-2.5, -24.5, -2.1, -24.1, -11.3] if scales == "fast_ends" else [-27.0, -24.5, -9.0, -1.7, -1.0,
@@ -104,6 +112,12 @@ POINTWISE_CASES = {
     "cin_33_chunks_9": dict(shape=(1, 3, 3, 33), cout=6),
     "mixed_shifts_cout_37": dict(shape=(1, 3, 3, 22), cout=37, scales="mixed"),
     "relu_cout_35": dict(shape=(1, 2, 3, 10), cout=35, activation=1),
+    # Fused rows with channels between them that take the general output stage (first, middle,
+    # last, adjacent), doubled sums and not, and one such channel more than te_gemm takes.
+    "general_rows_4_of_20": dict(shape=(1, 3, 5, 12), cout=20, general=4),
+    "general_rows_3_of_6_undoubled": dict(shape=(1, 3, 3, 96), cout=6, general=3, out_zp=5),
+    "general_rows_16_of_24": dict(shape=(1, 2, 5, 8), cout=24, general=16),
+    "general_rows_17_of_24": dict(shape=(1, 2, 5, 8), cout=24, general=17),
 }
 
 # te_conv_s8: windows of up to 1024 bytes take the im2col GEMM (blocks of 4, 2 and 1 pixels),
@@ -144,9 +158,12 @@ GEMM6_POINTWISE_CASES.update({
     "fast_right_1_and_23": dict(shape=(1, 2, 7, 14), cout=10, scales="fast_ends"),
     "out_zp_minus_128": dict(shape=(1, 3, 5, 20), cout=6, out_zp=-128),
     "out_zp_127": dict(shape=(1, 4, 4, 9), cout=7, out_zp=127),
+    "general_rows_px13": dict(shape=(1, 13, 1, 24), cout=9, general=3),
+    "general_rows_px17_out_zp_minus_128": dict(shape=(1, 17, 1, 20), cout=12, general=5, out_zp=-128),
 })
 GEMM6_CONV_CASES = {
     "rgb_3x3_stride2_px25": dict(shape=(1, 10, 10, 3), cout=16, k=3, stride=2),
+    "rgb_3x3_general_rows": dict(shape=(1, 10, 10, 3), cout=16, k=3, stride=2, general=2),
     "3x3_cin_16_px16": dict(shape=(1, 4, 4, 16), cout=5, k=3),
     "1x1_stride2_px16": dict(shape=(1, 7, 7, 5), cout=4, k=1, stride=2),
     "5x5_cin_13_px12": dict(shape=(1, 3, 4, 13), cout=3, k=5),
@@ -313,6 +330,23 @@ def test_gemm_doubled_only_where_it_pays():
                                             out_zp=0)).kernel_calls[0]
     assert (cheap.params["gemm_double"], dear.params["gemm_double"], clamped.params["gemm_double"]) == (1, 0, 0)
     assert gemm_fused(dear.params) and not gemm_fused(clamped.params)
+
+
+def test_general_rows_between_fused_rows():
+    """Layers with up to GEMM_MAX_GENERAL_ROWS channels the fused rows' output stage does not
+    take keep the fused rows (and blocks of 6, doubled sums where they pay) for the others; one
+    such channel more and the layer takes the grouped rows. test_pointwise and the simulated
+    cores check each against TFLite."""
+    flags = {}
+    for case in ("general_rows_4_of_20", "general_rows_3_of_6_undoubled", "general_rows_16_of_24",
+                 "general_rows_17_of_24"):
+        (call,) = compile_model(conv_case_model(np.random.default_rng(len(case) + 300),
+                                                **POINTWISE_CASES[case])).kernel_calls
+        general = np.count_nonzero(~gemm_fast_rows(call.params))
+        flags[case] = (general, gemm_fused(call.params), call.params["gemm_double"])
+    assert flags == {"general_rows_4_of_20": (4, True, 1), "general_rows_3_of_6_undoubled": (3, True, 0),
+                     "general_rows_16_of_24": (GEMM_MAX_GENERAL_ROWS, True, 1),
+                     "general_rows_17_of_24": (GEMM_MAX_GENERAL_ROWS + 1, False, 0)}
 
 
 @pytest.mark.parametrize("case", list(POINTWISE_CASES), ids=list(POINTWISE_CASES))

@@ -10,9 +10,10 @@
  * the registers for the sums of 4 pixels, and its output stage has one channel's constants.
  * Per row and block, besides: its bias as the first SMLADs' accumulator, its chunks in a loop
  * of 8 bodies entered at the body that leaves whole passes (no odd-chunk branches), and where
- * every channel takes te_gemm_requant, the sums straight into the output stage (conv_1x1_s8.c
- * gemm_fused). Such layers take blocks of 6 pixels (gemm_fused6): 18 instructions per 24 MACs
- * and each row's fixed cost over 6 outputs, with all 14 registers in the dot products. */
+ * the channels take te_gemm_requant (all but a few: te_gemm.fused), the sums straight into the
+ * output stage (conv_1x1_s8.c gemm_fused). Such layers take blocks of 6 pixels (gemm_fused6): 18
+ * instructions per 24 MACs and each row's fixed cost over 6 outputs, with all 14 registers in
+ * the dot products. */
 #ifndef TE_GEMM_S8_H
 #define TE_GEMM_S8_H
 
@@ -237,24 +238,34 @@ static inline void te_gemm_widen_column(const int8_t *x, int32_t len, int16_t *c
 void te_gemm_widen_pairs(const int8_t *x, int32_t stride, int32_t len, int16_t *cols, int32_t block,
                          int32_t doubled);
 
+/* The most rows of a layer with fused rows that do not take te_gemm_requant (lowering/conv.py
+ * GEMM_MAX_GENERAL_ROWS): a few channels of a large scale (right shift 0) are common in the
+ * MCUNet zoo; each runs on its own between runs of fused rows. */
+#define TE_GEMM_MAX_GENERAL_ROWS 16
+
 /* A layer's GEMM: `filter` holds out_c rows of 4 * chunks bytes ([k_h][k_w][in_c] zero-padded,
  * lowering/conv.py gemm_filter_layout), `bias` is folded with the input offset. */
 typedef struct {
     const te_conv_params *p;
     int32_t chunks;
     int32_t full_range; /* [act_min, act_max] covers int8 */
-    int32_t all_fast;   /* full_range and every channel takes te_gemm_requant */
-    int32_t max_block;  /* te_gemm_max_block: 6 only where all_fast and not p->gemm_narrow */
-    int32_t doubled;    /* p->gemm_double: columns widened doubled, the bias doubled */
-    int32_t stage;      /* TE_GEMM_STAGE_*: the fused rows' output stage */
+    /* full_range and at most TE_GEMM_MAX_GENERAL_ROWS channels that do not take te_gemm_requant:
+     * the others run fused rows */
+    int32_t fused;
+    int32_t general_count;                      /* where fused: those channels, ascending */
+    int32_t general[TE_GEMM_MAX_GENERAL_ROWS];
+    int32_t max_block; /* te_gemm_max_block: 6 only where fused and not p->gemm_narrow */
+    int32_t doubled;   /* p->gemm_double: columns widened doubled, the bias doubled */
+    int32_t stage;     /* TE_GEMM_STAGE_*: the fused rows' output stage */
 #if TE_GEMM_ASM
-    /* Where all_fast: te_gemm_requant's start_hi (te_gemm_requant_doubled's start where doubled)
+    /* Where fused: te_gemm_requant's start_hi (te_gemm_requant_doubled's start where doubled)
      * for right = 1 + i, one load a row instead of computing it (conv_1x1_s8.c gemm_fused). */
     int32_t start_hi[TE_GEMM_REQUANT_MAX_RIGHT];
 #endif
 } te_gemm;
 
-/* Columns of len bytes; the caller checks g->max_block > 0. */
+/* Columns of len bytes; the caller checks g->max_block > 0 (0 also where p->gemm_double is set
+ * on a layer without fused rows, which the generator never does). */
 void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len);
 
 /* Every output channel of `block` (6, 4, 2 or 1) pixels whose columns te_gemm_widen put in cols:

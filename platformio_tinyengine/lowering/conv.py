@@ -234,27 +234,35 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     return gemm_narrowable(call, conv_s8_scratch_bytes, window) if window <= CONV_COLUMN_MAX else call
 
 
-# te_gemm_s8.h TE_GEMM_REQUANT_MAX_RIGHT.
+# te_gemm_s8.h TE_GEMM_REQUANT_MAX_RIGHT and TE_GEMM_MAX_GENERAL_ROWS.
 GEMM_REQUANT_MAX_RIGHT = 23
+GEMM_MAX_GENERAL_ROWS = 16
+
+
+def gemm_fast_rows(params: dict) -> np.ndarray:
+    """Per channel, te_gemm_requant_applies: multiplier >= 0, right = ~shift in
+    [1, GEMM_REQUANT_MAX_RIGHT]."""
+    multiplier = np.asarray(params["multiplier"].values, np.int64)
+    right = -1 - np.asarray(params["shift"].values, np.int64)
+    return (multiplier >= 0) & (right >= 1) & (right <= GEMM_REQUANT_MAX_RIGHT)
 
 
 def gemm_fused(params: dict) -> bool:
-    """te_gemm_init's all_fast: the range of int8 and every channel's te_gemm_requant_applies
-    (multiplier >= 0, right = ~shift in [1, GEMM_REQUANT_MAX_RIGHT])."""
-    multiplier = np.asarray(params["multiplier"].values, np.int64)
-    right = -1 - np.asarray(params["shift"].values, np.int64)
-    fast = (multiplier >= 0) & (right >= 1) & (right <= GEMM_REQUANT_MAX_RIGHT)
-    return params["act_min"] <= -128 and params["act_max"] >= 127 and bool(fast.all())
+    """te_gemm_init's fused: the range of int8 and at most GEMM_MAX_GENERAL_ROWS channels that do
+    not take te_gemm_requant (gemm_fast_rows)."""
+    general = np.count_nonzero(~gemm_fast_rows(params))
+    return params["act_min"] <= -128 and params["act_max"] >= 127 and general <= GEMM_MAX_GENERAL_ROWS
 
 
 def gemm_doubled(params: dict, weights: np.ndarray, bias: Tensor | None, input_zp: int, column_bytes: int) -> bool:
     """gemm_double: the GEMM doubles its inputs and bias so that its fused rows requantise with
     SMMLAR (te_gemm_requant_doubled: 5 instructions an output instead of 7, 4 where the output
-    zero point is -128), where every channel takes the fused rows, the saving pays for doubling
-    (one SADD16 per widened word: two per 4 bytes of each column) and the form is exact for
-    every int8 input: twice each channel's accumulator bias + sum((x - input_zp) w) (padding
-    taps add 0) fits int32, and so does SMMLAR's start + h less the sign term at both ends of
-    the accumulator's range (h = floor((acc m + 2^30) / 2^31) grows with acc for m >= 0)."""
+    zero point is -128), where the layer has fused rows, the saving pays for doubling (one
+    SADD16 per widened word: two per 4 bytes of each column) and the form is exact for every
+    int8 input: twice each channel's accumulator bias + sum((x - input_zp) w) (padding taps add
+    0) fits int32 (the general rows halve it back), and for the fused rows so does SMMLAR's
+    start + h less the sign term at both ends of the accumulator's range
+    (h = floor((acc m + 2^30) / 2^31) grows with acc for m >= 0)."""
     saving = params["out_c"] * (3 if params["output_offset"] == -128 else 2)
     if not gemm_fused(params) or 2 * -(-column_bytes // 4) >= saving:
         return False
@@ -263,8 +271,10 @@ def gemm_doubled(params: dict, weights: np.ndarray, bias: Tensor | None, input_z
     low, high = accumulator_range(rows, base, input_zp)
     if low.min() < -(1 << 30) or high.max() > (1 << 30) - 1:
         return False
-    multiplier = np.asarray(params["multiplier"].values, np.int64)
-    right = -1 - np.asarray(params["shift"].values, np.int64)
+    fast = gemm_fast_rows(params)
+    low, high = low[fast], high[fast]
+    multiplier = np.asarray(params["multiplier"].values, np.int64)[fast]
+    right = -1 - np.asarray(params["shift"].values, np.int64)[fast]
     start = (2 * params["output_offset"] + 1) << right
     h_low, h_high = (low * multiplier + (1 << 30)) >> 31, (high * multiplier + (1 << 30)) >> 31
     return bool((start + h_low - 1 >= -(1 << 31)).all() and (start + h_high <= (1 << 31) - 1).all())

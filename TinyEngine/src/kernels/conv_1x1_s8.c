@@ -13,11 +13,12 @@
 #include "te_gemm_s8_mve.h"
 #include "tinyengine.h"
 
-/* Layers whose channels all take te_gemm_requant with the range of int8 run fused rows on the
- * DSP path (gemm_fused: each row's sums go from its dot products to its output stage in
- * registers). The others, and the portable path, run groups of rows: the dot products of a
- * group's rows go to a buffer of 4 x GROUP sums on the stack, then through the output stage;
- * two loops, each with all the registers. */
+/* Layers with the range of int8 whose channels take te_gemm_requant, all but at most
+ * TE_GEMM_MAX_GENERAL_ROWS, run fused rows on the DSP path (gemm_fused: each row's sums go from
+ * its dot products to its output stage in registers; the other channels' rows one at a time in
+ * C). The others, and the portable path, run groups of rows: the dot products of a group's rows
+ * go to a buffer of 4 x GROUP sums on the stack, then through the output stage; two loops, each
+ * with all the registers. */
 #define GROUP 16
 
 /* The assembly (TE_GEMM_ASM, te_gemm_s8.h) needs up to 14 free registers and LDM/STM of fixed
@@ -315,6 +316,34 @@
     "add %[x3], %[x3], %[x2], lsl #1\n\t" RQ("a5") "strb %[x1], [%[x3], %[x2]]\n\t"
 #endif
 
+/* acc[i] = row w . column i + bias for the block's columns (any block): the portable path's
+ * rows, and on the DSP path the few rows of a layer with fused rows that take the general
+ * output stage (te_gemm_block). */
+static void gemm_dot_row(const int16_t *cols, const int8_t *w, int32_t chunks, int32_t block, int32_t bias,
+                         uint32_t *acc)
+{
+    for (int32_t i = 0; i < block; i++) {
+        acc[i] = (uint32_t)bias;
+    }
+    for (int32_t k = 0; k < chunks; k++, w += 4) {
+#if TE_USE_DSP
+        const uint32_t word = te_load4(w), even = __sxtb16(word), odd = te_sxtb16_ror8(word);
+#endif
+        for (int32_t i = 0; i < block; i++) {
+            const int16_t *x = cols + 4 * (k * block + i);
+#if TE_USE_DSP
+            uint32_t x_even, x_odd;
+            memcpy(&x_even, x, 4);
+            memcpy(&x_odd, x + 2, 4);
+            acc[i] = __smlad(x_odd, odd, __smlad(x_even, even, acc[i]));
+#else
+            /* Unsigned: the sums wrap like the hardware's (biases near INT32_MIN on dead channels). */
+            acc[i] += (uint32_t)(x[0] * w[0] + x[1] * w[2]) + (uint32_t)(x[2] * w[1] + x[3] * w[3]);
+#endif
+        }
+    }
+}
+
 /* acc[block r + i] = row r . column i + bias[r] for the `count` rows from *wp (left at the next
  * row) and the block's columns (block: a constant 4, 2 or 1, or 6 on the portable path: blocks
  * of 6 are for layers with fused rows, te_gemm_init). */
@@ -345,20 +374,9 @@ static inline __attribute__((always_inline)) void gemm_dot_rows(const int16_t *c
 #undef GEMM_DOT_OPERANDS
     *wp = w8;
 #else
-    const int8_t *w = *wp;
-    for (int32_t r = 0; r < count; r++, acc += block) {
-        for (int32_t i = 0; i < block; i++) {
-            acc[i] = (uint32_t)bias[r];
-        }
-        for (int32_t k = 0; k < chunks; k++, w += 4) {
-            for (int32_t i = 0; i < block; i++) {
-                const int16_t *x = cols + 4 * (k * block + i);
-                /* Unsigned: the sums wrap like the hardware's (biases near INT32_MIN on dead channels). */
-                acc[i] += (uint32_t)(x[0] * w[0] + x[1] * w[2]) + (uint32_t)(x[2] * w[1] + x[3] * w[3]);
-            }
-        }
+    for (int32_t r = 0; r < count; r++, acc += block, *wp += 4 * chunks) {
+        gemm_dot_row(cols, *wp, chunks, block, bias[r], acc);
     }
-    *wp = w;
 #endif
 }
 
@@ -421,7 +439,9 @@ static inline __attribute__((always_inline)) void gemm_store_fast(const te_conv_
 }
 
 /* The same for any channels: te_gemm_requant where it applies, else te_requantize and the
- * activation range (layers with such channels or a narrower range: out of line). */
+ * activation range (layers with such channels or a narrower range: out of line). Doubled sums
+ * (layers with fused rows only: the assembly's rows that reach here do not take
+ * te_gemm_requant) are even: halved exactly. */
 static void __attribute__((noinline)) gemm_store_general(const te_gemm *g, int32_t oc, int32_t count,
                                                          int32_t block, const uint32_t *acc, int8_t *out)
 {
@@ -429,12 +449,13 @@ static void __attribute__((noinline)) gemm_store_general(const te_gemm *g, int32
     for (int32_t r = 0; r < count; r++, acc += block, out++) {
         const int32_t m = p->multiplier[oc + r], right = ~(int32_t)p->shift[oc + r];
         if (g->full_range && te_gemm_requant_applies(m, right)) {
-            gemm_store_fast(p, oc + r, 1, block, acc, out, TE_GEMM_STAGE_PLAIN);
+            gemm_store_fast(p, oc + r, 1, block, acc, out, g->stage);
             continue;
         }
         const te_requant_channel q = te_requant_prepare(m, p->shift[oc + r], p->output_offset);
         for (int32_t i = 0; i < block; i++) {
-            out[i * p->out_c] = (int8_t)te_clamp(te_requant_apply(&q, (int32_t)acc[i]), p->act_min, p->act_max);
+            const int32_t sum = g->doubled ? (int32_t)acc[i] >> 1 : (int32_t)acc[i];
+            out[i * p->out_c] = (int8_t)te_clamp(te_requant_apply(&q, sum), p->act_min, p->act_max);
         }
     }
 }
@@ -451,8 +472,8 @@ static inline __attribute__((always_inline)) void gemm_rows(const te_gemm *g, co
     for (int32_t oc = 0; oc < cout; oc += group) {
         const int32_t count = cout - oc < group ? cout - oc : group;
         gemm_dot_rows(cols, &w, g->chunks, block, p->bias + oc, count, acc);
-        /* The assembly takes such layers in gemm_fused. */
-        if (!TE_GEMM_ASM && g->all_fast) {
+        /* The assembly takes layers with fused rows in gemm_fused. */
+        if (!TE_GEMM_ASM && g->fused && g->general_count == 0) {
             gemm_store_fast(p, oc, count, block, acc, out + oc, g->stage);
         } else {
             gemm_store_general(g, oc, count, block, acc, out + oc);
@@ -484,14 +505,14 @@ static void __attribute__((noinline)) gemm_rows1(const te_gemm *g, const int16_t
 }
 
 #if TE_GEMM_ASM
-/* Every row of the block (block: a constant 4, 2 or 1) for a layer with g->all_fast (blocks of 6:
- * gemm_fused6). */
+/* Rows first..end - 1 of the block (block: a constant 4, 2 or 1), which take te_gemm_requant,
+ * for a layer with g->fused (blocks of 6: gemm_fused6). */
 static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, const int16_t *cols, int32_t block,
-                                                             int8_t *out)
+                                                             int8_t *out, int32_t first, int32_t end_row)
 {
     const te_conv_params *p = g->p;
-    const int8_t *w8 = p->filter;
-    int8_t *op = out;
+    const int8_t *w8 = p->filter + 4 * g->chunks * first;
+    int8_t *op = out + first;
     /* Row op - out's bias at kb + 4 op, multiplier at km + 4 op, shift at ks + op, start value at
      * hs + 4 right (addresses wrap like the registers), each paired with the next constant the
      * assembly loads. */
@@ -499,7 +520,7 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
     const uintptr_t kb_cols[2] = {(uintptr_t)p->bias - 4u * o, (uintptr_t)cols};
     const uintptr_t km_ks[2] = {(uintptr_t)p->multiplier - 4u * o, (uintptr_t)p->shift - o};
     const uintptr_t hs_cout[2] = {(uintptr_t)g->start_hi - 4u, (uintptr_t)p->out_c};
-    const uintptr_t cout3_end[2] = {3u * (uint32_t)p->out_c, (uintptr_t)(out + p->out_c)};
+    const uintptr_t cout3_end[2] = {3u * (uint32_t)p->out_c, (uintptr_t)(out + end_row)};
     /* On the stack (SP-relative) like the other constants: no register is free for g. */
     const int32_t rest = g->chunks - 1, stage = g->stage;
     uint32_t jump[4];
@@ -534,16 +555,17 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
 #undef GEMM_FUSED_OPERANDS
 }
 
-/* Blocks of 6 for a layer with g->all_fast (GEMM_FUSED6). */
-static void __attribute__((noinline)) gemm_fused6(const te_gemm *g, const int16_t *cols, int8_t *out)
+/* Blocks of 6 (GEMM_FUSED6), rows first..end - 1. */
+static void __attribute__((noinline)) gemm_fused6(const te_gemm *g, const int16_t *cols, int8_t *out, int32_t first,
+                                                  int32_t end_row)
 {
     const te_conv_params *p = g->p;
-    const int8_t *w8 = p->filter;
-    const uintptr_t st[3] = {(uintptr_t)p->bias - 4u * (uintptr_t)out, (uintptr_t)out, (uintptr_t)p->out_c};
+    const int8_t *w8 = p->filter + 4 * g->chunks * first;
+    const uintptr_t st[3] = {(uintptr_t)p->bias - 4u * (uintptr_t)out, (uintptr_t)(out + first), (uintptr_t)p->out_c};
     const uintptr_t km_ks[2] = {(uintptr_t)p->multiplier - 4u * (uintptr_t)out, (uintptr_t)p->shift - (uintptr_t)out};
     const int32_t *hs = g->start_hi - 1;
     const int16_t *cols_end = cols + 24 * g->chunks;
-    const int8_t *w_end = w8 + 4 * g->chunks * p->out_c;
+    const int8_t *w_end = p->filter + 4 * g->chunks * end_row;
     const int32_t rest = g->chunks - 1, stage = g->stage;
     uint32_t jump[2];
     const int16_t *xp;
@@ -561,34 +583,71 @@ static void __attribute__((noinline)) gemm_fused6(const te_gemm *g, const int16_
                      : "cc", "memory");
 }
 
-static void __attribute__((noinline)) gemm_fused4(const te_gemm *g, const int16_t *cols, int8_t *out)
+static void __attribute__((noinline)) gemm_fused4(const te_gemm *g, const int16_t *cols, int8_t *out, int32_t first,
+                                                  int32_t end_row)
 {
-    gemm_fused(g, cols, 4, out);
+    gemm_fused(g, cols, 4, out, first, end_row);
 }
 
-static void __attribute__((noinline)) gemm_fused2(const te_gemm *g, const int16_t *cols, int8_t *out)
+static void __attribute__((noinline)) gemm_fused2(const te_gemm *g, const int16_t *cols, int8_t *out, int32_t first,
+                                                  int32_t end_row)
 {
-    gemm_fused(g, cols, 2, out);
+    gemm_fused(g, cols, 2, out, first, end_row);
 }
 
-static void __attribute__((noinline)) gemm_fused1(const te_gemm *g, const int16_t *cols, int8_t *out)
+static void __attribute__((noinline)) gemm_fused1(const te_gemm *g, const int16_t *cols, int8_t *out, int32_t first,
+                                                  int32_t end_row)
 {
-    gemm_fused(g, cols, 1, out);
+    gemm_fused(g, cols, 1, out, first, end_row);
+}
+
+/* Rows first..end - 1 of the block, which take te_gemm_requant. */
+static inline __attribute__((always_inline)) void gemm_fused_rows(const te_gemm *g, const int16_t *cols, int32_t block, int8_t *out, int32_t first,
+                            int32_t end_row)
+{
+    if (block == 6) {
+        gemm_fused6(g, cols, out, first, end_row);
+    } else if (block == 4) {
+        gemm_fused4(g, cols, out, first, end_row);
+    } else if (block == 2) {
+        gemm_fused2(g, cols, out, first, end_row);
+    } else {
+        gemm_fused1(g, cols, out, first, end_row);
+    }
+}
+
+/* The rows of a layer with fused rows and general ones: runs of fused rows between the
+ * general rows, each of those through gemm_dot_row and the general output stage (out of line:
+ * most layers have none). */
+static void __attribute__((noinline)) gemm_fused_runs(const te_gemm *g, const int16_t *cols, int32_t block,
+                                                      int8_t *out)
+{
+    const te_conv_params *p = g->p;
+    int32_t first = 0;
+    for (int32_t k = 0; k < g->general_count; k++) {
+        const int32_t row = g->general[k];
+        if (row > first) {
+            gemm_fused_rows(g, cols, block, out, first, row);
+        }
+        uint32_t acc[6];
+        gemm_dot_row(cols, p->filter + 4 * g->chunks * row, g->chunks, block, p->bias[row], acc);
+        gemm_store_general(g, row, 1, block, acc, out + row);
+        first = row + 1;
+    }
+    if (first < p->out_c) {
+        gemm_fused_rows(g, cols, block, out, first, p->out_c);
+    }
 }
 #endif
 
 void te_gemm_block(const te_gemm *g, const int16_t *cols, int32_t block, int8_t *out)
 {
 #if TE_GEMM_ASM
-    if (g->all_fast) {
-        if (block == 6) {
-            gemm_fused6(g, cols, out);
-        } else if (block == 4) {
-            gemm_fused4(g, cols, out);
-        } else if (block == 2) {
-            gemm_fused2(g, cols, out);
+    if (g->fused) {
+        if (g->general_count) {
+            gemm_fused_runs(g, cols, block, out);
         } else {
-            gemm_fused1(g, cols, out);
+            gemm_fused_rows(g, cols, block, out, 0, g->p->out_c);
         }
         return;
     }
@@ -612,12 +671,23 @@ void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
     g->p = p;
     g->chunks = (len + 3) >> 2;
     g->full_range = p->act_min <= -128 && p->act_max >= 127;
-    g->all_fast = g->full_range;
-    for (int32_t oc = 0; oc < p->out_c && g->all_fast; oc++) {
-        g->all_fast = te_gemm_requant_applies(p->multiplier[oc], ~(int32_t)p->shift[oc]);
+    g->fused = g->full_range;
+    g->general_count = 0;
+    for (int32_t oc = 0; oc < p->out_c && g->fused; oc++) {
+        if (te_gemm_requant_applies(p->multiplier[oc], ~(int32_t)p->shift[oc])) {
+            continue;
+        }
+        if (g->general_count == TE_GEMM_MAX_GENERAL_ROWS) {
+            g->fused = 0;
+        } else {
+            g->general[g->general_count++] = oc;
+        }
     }
     /* Blocks of 6 only for fused rows (the assembly's other loops take 4, 2 or 1). */
-    g->max_block = te_gemm_max_block(g->chunks, p->gemm_narrow || !g->all_fast);
+    g->max_block = te_gemm_max_block(g->chunks, p->gemm_narrow || !g->fused);
+    if (p->gemm_double && !g->fused) {
+        g->max_block = 0;
+    }
     /* Doubled sums need no sign term where the offset is -128 (te_gemm_requant_doubled). */
     g->doubled = p->gemm_double != 0;
     g->stage = !g->doubled ? TE_GEMM_STAGE_PLAIN
@@ -626,7 +696,7 @@ void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
     /* gemm_store_fast's start_hi = ((2 offset + 1) << right) >> 1 (doubled: start = (2 offset + 1)
      * << right), once per layer. */
     const uint32_t odd_offset = 2u * (uint32_t)p->output_offset + 1u;
-    for (int32_t right = 1; g->all_fast && right <= TE_GEMM_REQUANT_MAX_RIGHT; right++) {
+    for (int32_t right = 1; g->fused && right <= TE_GEMM_REQUANT_MAX_RIGHT; right++) {
         g->start_hi[right - 1] = (int32_t)(odd_offset << right) >> (g->doubled ? 0 : 1);
     }
 #endif
