@@ -116,8 +116,8 @@ POINTWISE_CASES = {
     # last, adjacent), doubled sums and not, and one such channel more than te_gemm takes.
     "general_rows_4_of_20": dict(shape=(1, 3, 5, 12), cout=20, general=4),
     "general_rows_3_of_6_undoubled": dict(shape=(1, 3, 3, 96), cout=6, general=3, out_zp=5),
-    "general_rows_16_of_24": dict(shape=(1, 2, 5, 8), cout=24, general=16),
-    "general_rows_17_of_24": dict(shape=(1, 2, 5, 8), cout=24, general=17),
+    "general_rows_32_of_40": dict(shape=(1, 2, 5, 8), cout=40, general=32),
+    "general_rows_33_of_40": dict(shape=(1, 2, 5, 8), cout=40, general=33),
 }
 
 # te_conv_s8: windows of up to 1024 bytes take the im2col GEMM (blocks of 4, 2 and 1 pixels),
@@ -338,15 +338,15 @@ def test_general_rows_between_fused_rows():
     such channel more and the layer takes the grouped rows. test_pointwise and the simulated
     cores check each against TFLite."""
     flags = {}
-    for case in ("general_rows_4_of_20", "general_rows_3_of_6_undoubled", "general_rows_16_of_24",
-                 "general_rows_17_of_24"):
+    for case in ("general_rows_4_of_20", "general_rows_3_of_6_undoubled", "general_rows_32_of_40",
+                 "general_rows_33_of_40"):
         (call,) = compile_model(conv_case_model(np.random.default_rng(len(case) + 300),
                                                 **POINTWISE_CASES[case])).kernel_calls
         general = np.count_nonzero(~gemm_fast_rows(call.params))
         flags[case] = (general, gemm_fused(call.params), call.params["gemm_double"])
     assert flags == {"general_rows_4_of_20": (4, True, 1), "general_rows_3_of_6_undoubled": (3, True, 0),
-                     "general_rows_16_of_24": (GEMM_MAX_GENERAL_ROWS, True, 1),
-                     "general_rows_17_of_24": (GEMM_MAX_GENERAL_ROWS + 1, False, 0)}
+                     "general_rows_32_of_40": (GEMM_MAX_GENERAL_ROWS, True, 1),
+                     "general_rows_33_of_40": (GEMM_MAX_GENERAL_ROWS + 1, False, 0)}
 
 
 @pytest.mark.parametrize("case", list(POINTWISE_CASES), ids=list(POINTWISE_CASES))

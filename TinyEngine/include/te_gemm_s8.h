@@ -241,7 +241,7 @@ void te_gemm_widen_pairs(const int8_t *x, int32_t stride, int32_t len, int16_t *
 /* The most rows of a layer with fused rows that do not take te_gemm_requant (lowering/conv.py
  * GEMM_MAX_GENERAL_ROWS): a few channels of a large scale (right shift 0) are common in the
  * MCUNet zoo; each runs on its own between runs of fused rows. */
-#define TE_GEMM_MAX_GENERAL_ROWS 16
+#define TE_GEMM_MAX_GENERAL_ROWS 32
 
 /* A layer's GEMM: `filter` holds out_c rows of 4 * chunks bytes ([k_h][k_w][in_c] zero-padded,
  * lowering/conv.py gemm_filter_layout), `bias` is folded with the input offset. */
@@ -249,11 +249,11 @@ typedef struct {
     const te_conv_params *p;
     int32_t chunks;
     int32_t full_range; /* [act_min, act_max] covers int8 */
-    /* full_range and at most TE_GEMM_MAX_GENERAL_ROWS channels that do not take te_gemm_requant:
-     * the others run fused rows */
+    /* full_range, out_c <= INT16_MAX and at most TE_GEMM_MAX_GENERAL_ROWS channels that do not
+     * take te_gemm_requant: the others run fused rows */
     int32_t fused;
     int32_t general_count;                      /* where fused: those channels, ascending */
-    int32_t general[TE_GEMM_MAX_GENERAL_ROWS];
+    int16_t general[TE_GEMM_MAX_GENERAL_ROWS];
     int32_t max_block; /* te_gemm_max_block: 6 only where fused and not p->gemm_narrow */
     int32_t doubled;   /* p->gemm_double: columns widened doubled, the bias doubled */
     int32_t stage;     /* TE_GEMM_STAGE_*: the fused rows' output stage */

@@ -236,7 +236,7 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
 
 # te_gemm_s8.h TE_GEMM_REQUANT_MAX_RIGHT and TE_GEMM_MAX_GENERAL_ROWS.
 GEMM_REQUANT_MAX_RIGHT = 23
-GEMM_MAX_GENERAL_ROWS = 16
+GEMM_MAX_GENERAL_ROWS = 32
 
 
 def gemm_fast_rows(params: dict) -> np.ndarray:
@@ -248,10 +248,11 @@ def gemm_fast_rows(params: dict) -> np.ndarray:
 
 
 def gemm_fused(params: dict) -> bool:
-    """te_gemm_init's fused: the range of int8 and at most GEMM_MAX_GENERAL_ROWS channels that do
-    not take te_gemm_requant (gemm_fast_rows)."""
+    """te_gemm_init's fused: the range of int8, out_c within int16 and at most
+    GEMM_MAX_GENERAL_ROWS channels that do not take te_gemm_requant (gemm_fast_rows)."""
     general = np.count_nonzero(~gemm_fast_rows(params))
-    return params["act_min"] <= -128 and params["act_max"] >= 127 and general <= GEMM_MAX_GENERAL_ROWS
+    return params["act_min"] <= -128 and params["act_max"] >= 127 and params["out_c"] <= 32767 and \
+        general <= GEMM_MAX_GENERAL_ROWS
 
 
 def gemm_doubled(params: dict, weights: np.ndarray, bias: Tensor | None, input_zp: int, column_bytes: int) -> bool:

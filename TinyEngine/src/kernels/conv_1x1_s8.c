@@ -671,7 +671,7 @@ void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
     g->p = p;
     g->chunks = (len + 3) >> 2;
     g->full_range = p->act_min <= -128 && p->act_max >= 127;
-    g->fused = g->full_range;
+    g->fused = g->full_range && p->out_c <= INT16_MAX;
     g->general_count = 0;
     for (int32_t oc = 0; oc < p->out_c && g->fused; oc++) {
         if (te_gemm_requant_applies(p->multiplier[oc], ~(int32_t)p->shift[oc])) {
@@ -680,7 +680,7 @@ void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
         if (g->general_count == TE_GEMM_MAX_GENERAL_ROWS) {
             g->fused = 0;
         } else {
-            g->general[g->general_count++] = oc;
+            g->general[g->general_count++] = (int16_t)oc;
         }
     }
     /* Blocks of 6 only for fused rows (the assembly's other loops take 4, 2 or 1). */
