@@ -335,7 +335,33 @@ def plan_memory_fitting(steps: list[KernelCall | Alias], inputs: list[Tensor], o
             plan, kept = trial, kept | set(group)
         elif len(group) > 1:
             pending += [group[len(group) // 2:], group[:len(group) // 2]]
+    # The placement heuristics can lose more than a scratch's bytes when it joins the plan (a
+    # large one at a step below the peak moved others); a free range at its step in the plan
+    # as it stands takes it without moving anything.
+    for i in candidates:
+        if i not in kept and _fit_scratch(plan, i, steps[i].scratch_bytes):
+            kept.add(i)
     for i in optional:
         if i not in kept:
             drop_scratch(steps[i])
     return plan
+
+
+def _fit_scratch(plan: MemoryPlan, step: int, size: int) -> bool:
+    """Give step `step` a scratch of `size` bytes (instead of its fallback scratch, if any) at
+    the lowest offset free of every other buffer live at that step, if it ends inside the
+    arena."""
+    old = plan.scratch.get(step)
+    live = [b for b in plan.buffers if b.first <= step <= b.last and b is not old]
+    for offset in sorted({0} | {_align(b.offset + b.size) for b in live}):
+        if offset + size > plan.arena_bytes:
+            return False
+        if all(offset >= b.offset + b.size or b.offset >= offset + size for b in live):
+            break
+    plan.live_bytes[step] += size - (old.size if old else 0)
+    if old is None:
+        old = plan.scratch[step] = Buffer(name=f"scratch_{step}", size=size, first=step, last=step,
+                                          index=len(plan.buffers))
+        plan.buffers.append(old)
+    old.size, old.offset = size, offset
+    return True
