@@ -102,6 +102,17 @@ def test_dynamic_shape(tmp_path):
     assert_clean_error(generate(tmp_path, b.finish()), "dynamic shape")
 
 
+def test_convolution_wider_than_int16(tmp_path):
+    """te_conv_params holds sizes in int16: a 1x40000 signal is refused by name, not wrapped."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 1, 40000, 1), "int8", 0.1, 0)
+    w = b.const("w", np.ones((2, 1, 1, 1), np.int8), np.array([0.01, 0.01], np.float32), 0, axis=0)
+    y = b.tensor("y", (1, 1, 40000, 2), "int8", 0.1, 0)
+    b.op("CONV_2D", [x, w], [y], version=3, padding=0, stride_h=1, stride_w=1)
+    b.output(y)
+    assert_clean_error(generate(tmp_path, b.finish()), "in_w 40000", "out_w 40000", "up to 32767")
+
+
 def test_negative_scale_on_activation(tmp_path):
     b = ModelBuilder()
     x = b.input("x", (1, 4), "int8", -0.1, 0)

@@ -685,9 +685,9 @@ int main(int argc, char **argv)
 {
     for (int i = 1; i + 2 < argc; i += 3) {
         te_conv_params p = {0};
-        sscanf(argv[i], "%d", &p.k_h);
+        sscanf(argv[i], "%hd", &p.k_h);
         p.k_w = p.k_h;
-        sscanf(argv[i + 1], "%d", &p.in_c);
+        sscanf(argv[i + 1], "%hd", &p.in_c);
         p.gemm_narrow = argv[i + 2][1] == 'n';
         printf("%d ", (int)(argv[i + 2][0] == 'p' ? te_conv_1x1_s8_get_buffer_size(&p) : te_conv_s8_get_buffer_size(&p)));
     }

@@ -249,8 +249,8 @@ typedef struct {
     const te_conv_params *p;
     int32_t chunks;
     int32_t full_range; /* [act_min, act_max] covers int8 */
-    /* full_range, out_c <= INT16_MAX and at most TE_GEMM_MAX_GENERAL_ROWS channels that do not
-     * take te_gemm_requant: the others run fused rows */
+    /* full_range and at most TE_GEMM_MAX_GENERAL_ROWS channels that do not take
+     * te_gemm_requant: the others run fused rows */
     int32_t fused;
     int32_t general_count;                      /* where fused: those channels, ascending */
     int16_t general[TE_GEMM_MAX_GENERAL_ROWS];

@@ -41,29 +41,31 @@ typedef enum {
 
 /* CONV_2D and DEPTHWISE_CONV_2D. Output channel o of a depthwise layer reads
  * input channel o / depth_multiplier. */
+/* Sizes and offsets in int16 (the generator refuses larger: lowering/conv.py): a model holds one
+ * of these a convolution, in flash. */
 typedef struct {
-    int32_t batches;
-    int32_t in_h, in_w, in_c;
-    int32_t out_h, out_w, out_c;
-    int32_t k_h, k_w;
-    int32_t stride_h, stride_w;
-    int32_t dil_h, dil_w;
-    int32_t pad_top, pad_left;
-    int32_t depth_multiplier;
-    int32_t input_offset;  /* -(input zero point) */
-    int32_t output_offset; /* output zero point */
-    int32_t act_min, act_max;
     const int8_t *filter;  /* conv: [out_c][k_h][k_w][in_c]; depthwise: [k_h][k_w][out_c] */
     const int32_t *bias;   /* [out_c] or NULL */
     const int32_t *multiplier; /* [out_c] */
     const int8_t *shift;       /* [out_c], in [-31, 30] */
+    int16_t batches;
+    int16_t in_h, in_w, in_c;
+    int16_t out_h, out_w, out_c;
+    int16_t k_h, k_w;
+    int16_t stride_h, stride_w;
+    int16_t dil_h, dil_w;
+    int16_t pad_top, pad_left;
+    int16_t depth_multiplier;
+    int16_t input_offset;  /* -(input zero point) */
+    int16_t output_offset; /* output zero point */
+    int16_t act_min, act_max;
     /* te_conv_1x1_s8 and te_conv_s8's GEMM: non-zero for blocks of at most 4 pixels (a smaller
      * scratch, where blocks of 6 would raise the arena: lowering/conv.py), else up to 6. */
-    int32_t gemm_narrow;
+    int16_t gemm_narrow;
     /* The same GEMM: non-zero where `bias` holds the folded bias doubled and the kernel doubles
      * the inputs, so that its output stage takes SMMLAR (te_gemm_s8.h te_gemm_requant_doubled;
      * the generator proves the doubled sums fit int32: lowering/conv.py gemm_doubled). */
-    int32_t gemm_double;
+    int16_t gemm_double;
 } te_conv_params;
 
 /* `bias` folded as for te_conv_1x1_s8 (over the whole window; padding taps count as the

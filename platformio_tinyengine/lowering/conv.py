@@ -208,6 +208,8 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
         filter=ctx.tensor_const(w, f"{name}_filter") if depthwise else conv_filter(ctx, name, w, gemm),
         bias="NULL", multiplier=mult, shift=shift,
     )
+    too_large = [f"{k} {v}" for k, v in params.items() if isinstance(v, int) and not -(1 << 15) <= v < 1 << 15]
+    require(not too_large, f"{', '.join(too_large)}: te_conv_params holds sizes up to 32767")
     macs = n * out_h * out_w * out_c * k_h * k_w * (1 if depthwise else in_c)
     if pointwise:
         params["gemm_double"] = int(gemm_doubled(params, w.data, bias, x.quant.zp, in_c))
@@ -248,11 +250,10 @@ def gemm_fast_rows(params: dict) -> np.ndarray:
 
 
 def gemm_fused(params: dict) -> bool:
-    """te_gemm_init's fused: the range of int8, out_c within int16 and at most
-    GEMM_MAX_GENERAL_ROWS channels that do not take te_gemm_requant (gemm_fast_rows)."""
+    """te_gemm_init's fused: the range of int8 and at most GEMM_MAX_GENERAL_ROWS channels that do
+    not take te_gemm_requant (gemm_fast_rows)."""
     general = np.count_nonzero(~gemm_fast_rows(params))
-    return params["act_min"] <= -128 and params["act_max"] >= 127 and params["out_c"] <= 32767 and \
-        general <= GEMM_MAX_GENERAL_ROWS
+    return params["act_min"] <= -128 and params["act_max"] >= 127 and general <= GEMM_MAX_GENERAL_ROWS
 
 
 def gemm_doubled(params: dict, weights: np.ndarray, bias: Tensor | None, input_zp: int, column_bytes: int) -> bool:

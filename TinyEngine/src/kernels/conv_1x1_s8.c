@@ -671,7 +671,7 @@ void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
     g->p = p;
     g->chunks = (len + 3) >> 2;
     g->full_range = p->act_min <= -128 && p->act_max >= 127;
-    g->fused = g->full_range && p->out_c <= INT16_MAX;
+    g->fused = g->full_range;
     g->general_count = 0;
     for (int32_t oc = 0; oc < p->out_c && g->fused; oc++) {
         if (te_gemm_requant_applies(p->multiplier[oc], ~(int32_t)p->shift[oc])) {
