@@ -44,8 +44,9 @@ def add_conv(b: ModelBuilder, rng: np.random.Generator, name: str, x: int, in_sh
     requantisation path, or fast_ends: every channel te_gemm_requant's, at both ends of its
     right shifts (1 and TE_GEMM_REQUANT_MAX_RIGHT) and between. With normal scales, `general`
     channels spread from the first to the last (adjacent where many) take scales
-    te_gemm_requant does not: right shifts -1 and 0 and a left shift, in turn (a right shift
-    past 23 makes so small a layer's channel constant: channel_requantisation rewrites it)."""
+    te_gemm_requant does not: right shifts -1, -1 (the assembly's runs of their own) and 0 and a
+    left shift (C), in turn (a right shift past 23 makes so small a layer's channel constant:
+    channel_requantisation rewrites it)."""
     n, h, w, cin = in_shape
     s_in = b.tensors[x].quantization.scale[0]
     if scales == "normal":
@@ -53,7 +54,7 @@ def add_conv(b: ModelBuilder, rng: np.random.Generator, name: str, x: int, in_sh
         s_out = scale(rng, 0.02, 0.5)
         rows = np.unique(np.linspace(0, cout - 1, general).round().astype(int))
         assert len(rows) == general
-        exponents = np.resize(np.array([-1.0, -1.7, 0.3]), general)
+        exponents = np.resize(np.array([-1.0, -1.0, -1.7, 0.3]), general)
         w_scales[rows] = (s_out / s_in * 2.0 ** exponents).astype(np.float32)
     else:
         s_out = 0.05

@@ -106,13 +106,28 @@ static inline int32_t te_gemm_requant_doubled(int32_t s2, int32_t multiplier, in
 }
 
 /* The output stages of the fused rows (te_gemm.stage): te_gemm_requant, or doubled sums with
- * and without the sign term. */
-enum { TE_GEMM_STAGE_PLAIN, TE_GEMM_STAGE_DOUBLED, TE_GEMM_STAGE_DOUBLED_NO_SIGN };
+ * and without the sign term; and for the channels of right -1 (te_gemm_unshifted_applies),
+ * te_srdhm (te_fixedpoint.h: floor((x m + 2^30) / 2^31), no rounding shift after it) from
+ * doubled sums by SMMLAR, or from the others in 64 bits. */
+enum {
+    TE_GEMM_STAGE_PLAIN,
+    TE_GEMM_STAGE_DOUBLED,
+    TE_GEMM_STAGE_DOUBLED_NO_SIGN,
+    TE_GEMM_STAGE_UNSHIFTED,
+    TE_GEMM_STAGE_UNSHIFTED_WIDE
+};
 
 /* Whether channel (multiplier, right = ~shift) takes te_gemm_requant. */
 static inline int te_gemm_requant_applies(int32_t multiplier, int32_t right)
 {
     return multiplier >= 0 && (uint32_t)(right - 1) <= (uint32_t)(TE_GEMM_REQUANT_MAX_RIGHT - 1);
+}
+
+/* Whether channel (multiplier, right) is one of right -1 (shift 0: a scale in [1/2, 1)), which
+ * the fused rows' assembly takes in runs of their own (TE_GEMM_STAGE_UNSHIFTED*). */
+static inline int te_gemm_unshifted_applies(int32_t multiplier, int32_t right)
+{
+    return multiplier >= 0 && right == -1;
 }
 
 /* The most int16 values one widened column takes (so the widest column; lowering/conv.py
@@ -239,8 +254,8 @@ void te_gemm_widen_pairs(const int8_t *x, int32_t stride, int32_t len, int16_t *
                          int32_t doubled);
 
 /* The most rows of a layer with fused rows that do not take te_gemm_requant (lowering/conv.py
- * GEMM_MAX_GENERAL_ROWS): a few channels of a large scale (right shift 0) are common in the
- * MCUNet zoo; each runs on its own between runs of fused rows. */
+ * GEMM_MAX_GENERAL_ROWS): a few channels of a large scale (right -1) are common in the MCUNet
+ * zoo; they run between runs of the others, in runs of their own or one at a time in C. */
 #define TE_GEMM_MAX_GENERAL_ROWS 32
 
 /* A layer's GEMM: `filter` holds out_c rows of 4 * chunks bytes ([k_h][k_w][in_c] zero-padded,
@@ -254,13 +269,17 @@ typedef struct {
     int32_t fused;
     int32_t general_count;                      /* where fused: those channels, ascending */
     int16_t general[TE_GEMM_MAX_GENERAL_ROWS];
+    int32_t unshifted_stage; /* TE_GEMM_STAGE_UNSHIFTED(_WIDE): those of right -1 */
     int32_t max_block; /* te_gemm_max_block: 6 only where fused and not p->gemm_narrow */
     int32_t doubled;   /* p->gemm_double: columns widened doubled, the bias doubled */
     int32_t stage;     /* TE_GEMM_STAGE_*: the fused rows' output stage */
 #if TE_GEMM_ASM
-    /* Where fused: te_gemm_requant's start_hi (te_gemm_requant_doubled's start where doubled)
-     * for right = 1 + i, one load a row instead of computing it (conv_1x1_s8.c gemm_fused). */
-    int32_t start_hi[TE_GEMM_REQUANT_MAX_RIGHT];
+    /* Where fused, per right from -1 (start[right + 1]), one load a row instead of computing it
+     * (conv_1x1_s8.c gemm_fused): te_gemm_requant's start_hi (te_gemm_requant_doubled's start
+     * where doubled) for right >= 1; for right -1 the offset where doubled, else the high word
+     * of offset 2^31 + 2^30, whose low word is unshifted_lo. */
+    int32_t start[2 + TE_GEMM_REQUANT_MAX_RIGHT];
+    uint32_t unshifted_lo;
 #endif
 } te_gemm;
 

@@ -148,6 +148,20 @@
     "asr %[" V "], %[" V "], %[" R "]\n\t"             \
     "ssat %[" V "], #8, %[" V "], asr #1\n\t"
 
+/* A channel of right -1 (te_gemm.h te_gemm_unshifted_applies): te_srdhm(x, M) + offset, saturated
+ * into V, from the doubled sum X by SMMLAR onto the offset S; or (WIDE, sums not doubled) from X
+ * by SMLAL onto the 64-bit offset 2^31 + 2^30 (LO, HI: LO_INIT, S), then bits 31..62. */
+#define GEMM_UNSHIFTED_IN(X, V, S, M) \
+    "smmlar %[" V "], %[" X "], %[" M "], %[" S "]\n\t" \
+    "ssat %[" V "], #8, %[" V "]\n\t"
+#define GEMM_UNSHIFTED_WIDE_IN(X, LO, HI, LO_INIT, S, M)         \
+    "mov %[" LO "], %[" LO_INIT "]\n\t"                           \
+    "mov %[" HI "], %[" S "]\n\t"                                 \
+    "smlal %[" LO "], %[" HI "], %[" X "], %[" M "]\n\t"          \
+    "lsl %[" HI "], %[" HI "], #1\n\t"                            \
+    "orr %[" HI "], %[" HI "], %[" LO "], lsr #31\n\t"            \
+    "ssat %[" HI "], #8, %[" HI "]\n\t"
+
 /* The fused rows: each row's sums go from its dot products to its output stage in registers.
  * Once per call, before the rows (temporaries: the sums), `entry`: the address (Thumb bit set)
  * of the body past which a row's rest = chunks - 1 chunks after its first start, body
@@ -205,12 +219,8 @@
     "adreq.w %[a2], 2f + 1\n\t"                        \
     "str %[a2], %[entry]\n\t"                      \
     "ldr %[a0], %[stage]\n\t"                      \
-    "adr.w %[a1], 5f + 1\n\t"                          \
-    "cmp %[a0], #1\n\t"                            \
-    "it eq\n\t"                                    \
-    "adreq.w %[a1], 6f + 1\n\t"                        \
-    "it gt\n\t"                                    \
-    "adrgt.w %[a1], 7f + 1\n\t"                        \
+    "adr.w %[a1], 11f\n\t"                          \
+    "ldr %[a1], [%[a1], %[a0], lsl #2]\n\t"        \
     "str %[a1], %[stage_pc]\n\t"
 /* Each row (from label 0: ROW loads the bias, FIRST accumulates the first chunk onto it): its
  * chunks, EPILOGUE (the row's multiplier, right and start value), a jump to its output stage.
@@ -239,12 +249,19 @@
     "subs %[n], %[n], #1\n\t"                                                        \
     "bne 13b\n"                                                                      \
     "2:\n\t" EPILOGUE "ldr pc, %[stage_pc]\n"
-/* The rows (DOT) and their output stages: OUT with the requantisation PLAIN, DOUBLED or
- * NO_SIGN, then NEXT (to label 0 for the next row). */
-#define GEMM_FUSED_ROWS(DOT, OUT, PLAIN, DOUBLED, NO_SIGN, NEXT) \
-    DOT "5:\n\t" OUT(PLAIN) NEXT "b 9f\n"                       \
-    "6:\n\t" OUT(DOUBLED) NEXT "b 9f\n"                         \
-    "7:\n\t" OUT(NO_SIGN) NEXT "\n"                             \
+/* The rows (DOT) and their output stages: OUT with the requantisation PLAIN, DOUBLED, NO_SIGN,
+ * UNSHIFTED (right -1, doubled sums) or UNSHIFTED_WIDE (right -1: WIDE_ROW, then per output
+ * the 64-bit form), then NEXT (to label 0 for the next row); label 11 holds their addresses in
+ * TE_GEMM_STAGE_* order. */
+#define GEMM_FUSED_ROWS(DOT, OUT, PLAIN, DOUBLED, NO_SIGN, UNSHIFTED, WIDE_ROW, UNSHIFTED_WIDE, NEXT) \
+    DOT "5:\n\t" OUT(PLAIN) NEXT "b 9f\n"                                                        \
+    "6:\n\t" OUT(DOUBLED) NEXT "b 9f\n"                                                          \
+    "7:\n\t" OUT(NO_SIGN) NEXT "b 9f\n"                                                          \
+    "8:\n\t" OUT(UNSHIFTED) NEXT "b 9f\n"                                                        \
+    "10:\n\t" WIDE_ROW OUT(UNSHIFTED_WIDE) NEXT "b 9f\n"                                         \
+    ".p2align 2\n"                                                                              \
+    "11:\n\t"                                                                                   \
+    ".word 5b + 1, 6b + 1, 7b + 1, 8b + 1, 10b + 1\n"                                            \
     "9:\n\t"
 
 /* Blocks of 4, 2 and 1: 14 registers hold the dot's operands and op, the row's output pointer,
@@ -254,8 +271,9 @@
  * (OUT loads it), 3 cout in x3, until op reaches `end`. The constants come from the stack in
  * pairs, one LDRD each. */
 #define GEMM_FUSED_ROW "ldrd %[n], %[xp], %[kb_cols]\n\tldr %[n], [%[n], %[op], lsl #2]\n\t"
-#define GEMM_FUSED(DOT, OUT) \
-    GEMM_FUSED_ROWS(DOT, OUT, GEMM_FUSED_REQUANT, GEMM_FUSED_DOUBLED, GEMM_FUSED_NO_SIGN, GEMM_FUSED_NEXT)
+#define GEMM_FUSED(DOT, OUT)                                                                          \
+    GEMM_FUSED_ROWS(DOT, OUT, GEMM_FUSED_REQUANT, GEMM_FUSED_DOUBLED, GEMM_FUSED_NO_SIGN, GEMM_FUSED_UNSHIFTED, \
+                    "ldr %[we], %[lo_init]\n\t", GEMM_FUSED_UNSHIFTED_WIDE, GEMM_FUSED_NEXT)
 #define GEMM_FUSED_EPILOGUE                  \
     "ldrd %[w], %[we], %[km_ks]\n\t"         \
     "ldr %[w], [%[w], %[op], lsl #2]\n\t"    \
@@ -270,6 +288,8 @@
 #define GEMM_FUSED_REQUANT(X) GEMM_REQUANT_IN(X, "xp", "x0", "n", "w", "we")
 #define GEMM_FUSED_DOUBLED(X) GEMM_DOUBLED_IN(X, "x0", "n", "w", "we", "1")
 #define GEMM_FUSED_NO_SIGN(X) GEMM_DOUBLED_IN(X, "x0", "n", "w", "we", "0")
+#define GEMM_FUSED_UNSHIFTED(X) GEMM_UNSHIFTED_IN(X, "x0", "n", "w")
+#define GEMM_FUSED_UNSHIFTED_WIDE(X) GEMM_UNSHIFTED_WIDE_IN(X, "xp", "x0", "we", "n", "w")
 #define GEMM_FUSED_OUT4(RQ)                                                              \
     "ldrd %[x3], %[x2], %[cout3_end]\n\t" RQ("a0") "strb %[x0], [%[op]]\n\t" RQ("a1")       \
     "strb %[x0], [%[op], %[x1]]\n\t" RQ("a2") "strb %[x0], [%[op], %[x1], lsl #1]\n\t" RQ("a3") \
@@ -290,6 +310,7 @@
                                    GEMM_BODY6_FROM("a5", "a5", "a5", "a5", "a5", "a5"), GEMM_BODY6,     \
                                    GEMM_MORE6_8, GEMM_FUSED6_EPILOGUE),                                 \
                     GEMM_FUSED6_OUT, GEMM_FUSED6_REQUANT, GEMM_FUSED6_DOUBLED, GEMM_FUSED6_NO_SIGN,      \
+                    GEMM_FUSED6_UNSHIFTED, "ldr %[we], %[lo_init]\n\t", GEMM_FUSED6_UNSHIFTED_WIDE,       \
                     GEMM_FUSED6_NEXT)
 #define GEMM_FUSED6_EPILOGUE                  \
     "ldrd %[w], %[we], %[km_ks]\n\t"          \
@@ -308,6 +329,8 @@
 #define GEMM_FUSED6_REQUANT(X) GEMM_REQUANT_IN(X, "x0", "x1", "xp", "w", "we")
 #define GEMM_FUSED6_DOUBLED(X) GEMM_DOUBLED_IN(X, "x1", "xp", "w", "we", "1")
 #define GEMM_FUSED6_NO_SIGN(X) GEMM_DOUBLED_IN(X, "x1", "xp", "w", "we", "0")
+#define GEMM_FUSED6_UNSHIFTED(X) GEMM_UNSHIFTED_IN(X, "x1", "xp", "w")
+#define GEMM_FUSED6_UNSHIFTED_WIDE(X) GEMM_UNSHIFTED_WIDE_IN(X, "x0", "x1", "we", "xp", "w")
 #define GEMM_FUSED6_OUT(RQ)                                                                        \
     RQ("a0") "strb %[x1], [%[x3]]\n\t" RQ("a1") "strb %[x1], [%[x3], %[x2]]\n\t" RQ("a2")             \
     "strb %[x1], [%[x3], %[x2], lsl #1]\n\t"                                                      \
@@ -505,10 +528,11 @@ static void __attribute__((noinline)) gemm_rows1(const te_gemm *g, const int16_t
 }
 
 #if TE_GEMM_ASM
-/* Rows first..end - 1 of the block (block: a constant 4, 2 or 1), which take te_gemm_requant,
- * for a layer with g->fused (blocks of 6: gemm_fused6). */
+/* Rows first..end - 1 of the block (block: a constant 4, 2 or 1) through output stage `stage`
+ * (TE_GEMM_STAGE_*), for a layer with g->fused (blocks of 6: gemm_fused6). */
 static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, const int16_t *cols, int32_t block,
-                                                             int8_t *out, int32_t first, int32_t end_row)
+                                                             int8_t *out, int32_t first, int32_t end_row,
+                                                             int32_t stage)
 {
     const te_conv_params *p = g->p;
     const int8_t *w8 = p->filter + 4 * g->chunks * first;
@@ -519,10 +543,11 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
     const uintptr_t o = (uintptr_t)out;
     const uintptr_t kb_cols[2] = {(uintptr_t)p->bias - 4u * o, (uintptr_t)cols};
     const uintptr_t km_ks[2] = {(uintptr_t)p->multiplier - 4u * o, (uintptr_t)p->shift - o};
-    const uintptr_t hs_cout[2] = {(uintptr_t)g->start_hi - 4u, (uintptr_t)p->out_c};
+    const uintptr_t hs_cout[2] = {(uintptr_t)(g->start + 1), (uintptr_t)p->out_c};
     const uintptr_t cout3_end[2] = {3u * (uint32_t)p->out_c, (uintptr_t)(out + end_row)};
     /* On the stack (SP-relative) like the other constants: no register is free for g. */
-    const int32_t rest = g->chunks - 1, stage = g->stage;
+    const int32_t rest = g->chunks - 1;
+    const uint32_t lo_init = g->unshifted_lo;
     uint32_t jump[4];
     const int16_t *xp;
     uint32_t a0, a1, a2, a3, n, w, we;
@@ -536,7 +561,7 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
       [op] "+r"(op), [entry] "=m"(jump[0]), [stage_pc] "=m"(jump[1]), [iters] "=m"(jump[2]),                   \
       [entry2] "=m"(jump[3])                                                                                    \
     : [kb_cols] "m"(kb_cols), [rest] "m"(rest), [km_ks] "m"(km_ks), [hs_cout] "m"(hs_cout),                      \
-      [cout3_end] "m"(cout3_end), [end] "m"(cout3_end[1]), [stage] "m"(stage)                                     \
+      [cout3_end] "m"(cout3_end), [end] "m"(cout3_end[1]), [stage] "m"(stage), [lo_init] "m"(lo_init)             \
     : "cc", "memory"
     if (block == 4) {
         __asm__ volatile(GEMM_FUSED(GEMM_FUSED_TWO_COUNTED("8", "3", GEMM_FUSED_ROW,
@@ -555,18 +580,19 @@ static inline __attribute__((always_inline)) void gemm_fused(const te_gemm *g, c
 #undef GEMM_FUSED_OPERANDS
 }
 
-/* Blocks of 6 (GEMM_FUSED6), rows first..end - 1. */
+/* Blocks of 6 (GEMM_FUSED6), rows first..end - 1 through output stage `stage`. */
 static void __attribute__((noinline)) gemm_fused6(const te_gemm *g, const int16_t *cols, int8_t *out, int32_t first,
-                                                  int32_t end_row)
+                                                  int32_t end_row, int32_t stage)
 {
     const te_conv_params *p = g->p;
     const int8_t *w8 = p->filter + 4 * g->chunks * first;
     const uintptr_t st[3] = {(uintptr_t)p->bias - 4u * (uintptr_t)out, (uintptr_t)(out + first), (uintptr_t)p->out_c};
     const uintptr_t km_ks[2] = {(uintptr_t)p->multiplier - 4u * (uintptr_t)out, (uintptr_t)p->shift - (uintptr_t)out};
-    const int32_t *hs = g->start_hi - 1;
+    const int32_t *hs = g->start + 1;
     const int16_t *cols_end = cols + 24 * g->chunks;
     const int8_t *w_end = p->filter + 4 * g->chunks * end_row;
-    const int32_t rest = g->chunks - 1, stage = g->stage;
+    const int32_t rest = g->chunks - 1;
+    const uint32_t lo_init = g->unshifted_lo;
     uint32_t jump[2];
     const int16_t *xp;
     uint32_t a0, a1, a2, a3, a4, a5, w, we;
@@ -579,63 +605,75 @@ static void __attribute__((noinline)) gemm_fused6(const te_gemm *g, const int16_
                        [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [we] "=&r"(we),
                        [xp] "=&r"(xp), [wp] "+r"(w8), [entry] "=m"(jump[0]), [stage_pc] "=m"(jump[1])
                      : [kb_op] "m"(st), [op_cout] "m"(st[1]), [km_ks] "m"(km_ks), [hs] "m"(hs), [cols] "m"(cols),
-                       [cols_end] "m"(cols_end), [w_end] "m"(w_end), [rest] "m"(rest), [stage] "m"(stage)
+                       [cols_end] "m"(cols_end), [w_end] "m"(w_end), [rest] "m"(rest), [stage] "m"(stage),
+                       [lo_init] "m"(lo_init)
                      : "cc", "memory");
 }
 
 static void __attribute__((noinline)) gemm_fused4(const te_gemm *g, const int16_t *cols, int8_t *out, int32_t first,
-                                                  int32_t end_row)
+                                                  int32_t end_row, int32_t stage)
 {
-    gemm_fused(g, cols, 4, out, first, end_row);
+    gemm_fused(g, cols, 4, out, first, end_row, stage);
 }
 
 static void __attribute__((noinline)) gemm_fused2(const te_gemm *g, const int16_t *cols, int8_t *out, int32_t first,
-                                                  int32_t end_row)
+                                                  int32_t end_row, int32_t stage)
 {
-    gemm_fused(g, cols, 2, out, first, end_row);
+    gemm_fused(g, cols, 2, out, first, end_row, stage);
 }
 
 static void __attribute__((noinline)) gemm_fused1(const te_gemm *g, const int16_t *cols, int8_t *out, int32_t first,
-                                                  int32_t end_row)
+                                                  int32_t end_row, int32_t stage)
 {
-    gemm_fused(g, cols, 1, out, first, end_row);
+    gemm_fused(g, cols, 1, out, first, end_row, stage);
 }
 
-/* Rows first..end - 1 of the block, which take te_gemm_requant. */
-static inline __attribute__((always_inline)) void gemm_fused_rows(const te_gemm *g, const int16_t *cols, int32_t block, int8_t *out, int32_t first,
-                            int32_t end_row)
+/* Rows first..end - 1 of the block through output stage `stage`. */
+static inline __attribute__((always_inline)) void gemm_fused_rows(const te_gemm *g, const int16_t *cols,
+                                                                  int32_t block, int8_t *out, int32_t first,
+                                                                  int32_t end_row, int32_t stage)
 {
     if (block == 6) {
-        gemm_fused6(g, cols, out, first, end_row);
+        gemm_fused6(g, cols, out, first, end_row, stage);
     } else if (block == 4) {
-        gemm_fused4(g, cols, out, first, end_row);
+        gemm_fused4(g, cols, out, first, end_row, stage);
     } else if (block == 2) {
-        gemm_fused2(g, cols, out, first, end_row);
+        gemm_fused2(g, cols, out, first, end_row, stage);
     } else {
-        gemm_fused1(g, cols, out, first, end_row);
+        gemm_fused1(g, cols, out, first, end_row, stage);
     }
 }
 
-/* The rows of a layer with fused rows and general ones: runs of fused rows between the
- * general rows, each of those through gemm_dot_row and the general output stage (out of line:
- * most layers have none). */
+/* The rows of a layer with fused rows and others: runs of fused rows between them; those of
+ * right -1 in runs of their own stage, each other one through gemm_dot_row and the general
+ * output stage (out of line: most layers have none). */
 static void __attribute__((noinline)) gemm_fused_runs(const te_gemm *g, const int16_t *cols, int32_t block,
                                                       int8_t *out)
 {
     const te_conv_params *p = g->p;
     int32_t first = 0;
-    for (int32_t k = 0; k < g->general_count; k++) {
-        const int32_t row = g->general[k];
+    for (int32_t k = 0; k < g->general_count;) {
+        const int32_t row = g->general[k++];
         if (row > first) {
-            gemm_fused_rows(g, cols, block, out, first, row);
+            gemm_fused_rows(g, cols, block, out, first, row, g->stage);
         }
-        uint32_t acc[6];
-        gemm_dot_row(cols, p->filter + 4 * g->chunks * row, g->chunks, block, p->bias[row], acc);
-        gemm_store_general(g, row, 1, block, acc, out + row);
-        first = row + 1;
+        int32_t end_row = row + 1;
+        if (te_gemm_unshifted_applies(p->multiplier[row], ~(int32_t)p->shift[row])) {
+            while (k < g->general_count && g->general[k] == end_row &&
+                   te_gemm_unshifted_applies(p->multiplier[end_row], ~(int32_t)p->shift[end_row])) {
+                k++;
+                end_row++;
+            }
+            gemm_fused_rows(g, cols, block, out, row, end_row, g->unshifted_stage);
+        } else {
+            uint32_t acc[6];
+            gemm_dot_row(cols, p->filter + 4 * g->chunks * row, g->chunks, block, p->bias[row], acc);
+            gemm_store_general(g, row, 1, block, acc, out + row);
+        }
+        first = end_row;
     }
     if (first < p->out_c) {
-        gemm_fused_rows(g, cols, block, out, first, p->out_c);
+        gemm_fused_rows(g, cols, block, out, first, p->out_c, g->stage);
     }
 }
 #endif
@@ -647,7 +685,7 @@ void te_gemm_block(const te_gemm *g, const int16_t *cols, int32_t block, int8_t 
         if (g->general_count) {
             gemm_fused_runs(g, cols, block, out);
         } else {
-            gemm_fused_rows(g, cols, block, out, 0, g->p->out_c);
+            gemm_fused_rows(g, cols, block, out, 0, g->p->out_c, g->stage);
         }
         return;
     }
@@ -692,13 +730,16 @@ void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
     g->doubled = p->gemm_double != 0;
     g->stage = !g->doubled ? TE_GEMM_STAGE_PLAIN
                            : (p->output_offset == -128 ? TE_GEMM_STAGE_DOUBLED_NO_SIGN : TE_GEMM_STAGE_DOUBLED);
+    g->unshifted_stage = g->doubled ? TE_GEMM_STAGE_UNSHIFTED : TE_GEMM_STAGE_UNSHIFTED_WIDE;
 #if TE_GEMM_ASM
     /* gemm_store_fast's start_hi = ((2 offset + 1) << right) >> 1 (doubled: start = (2 offset + 1)
-     * << right), once per layer. */
+     * << right), once per layer; for right -1 the offset, or offset 2^31 + 2^30 in two words. */
     const uint32_t odd_offset = 2u * (uint32_t)p->output_offset + 1u;
     for (int32_t right = 1; g->fused && right <= TE_GEMM_REQUANT_MAX_RIGHT; right++) {
-        g->start_hi[right - 1] = (int32_t)(odd_offset << right) >> (g->doubled ? 0 : 1);
+        g->start[right + 1] = (int32_t)(odd_offset << right) >> (g->doubled ? 0 : 1);
     }
+    g->start[0] = g->doubled ? p->output_offset : p->output_offset >> 1;
+    g->unshifted_lo = 0x40000000u | (uint32_t)p->output_offset << 31;
 #endif
 }
 
