@@ -215,11 +215,17 @@ def test_constant_extreme_inputs(fill):
     assert_bit_exact(model, rng, inputs=inputs)
 
 
-def test_patched_stage_bit_exact():
+# A layer of listed blocks (right 0 and -1, a left shift) cut into patches.
+LISTED_PATCHED = dict(h=12, w=11, c=10, k=(5, 5), out_zp=-128, special={2: "right_0", 5: "left_1", 9: "right_-1"})
+
+
+@pytest.mark.parametrize("case", [dict(h=12, w=11, c=8, k=(5, 5), stride=1), LISTED_PATCHED],
+                         ids=["ordinary", "listed"])
+def test_patched_stage_bit_exact(case):
     """Patch-based inference rewrites the kernel's padding per tile, negative included."""
     rng = np.random.default_rng(41)
     b = ModelBuilder()
-    x, _ = add_depthwise(b, rng, "dw", h=12, w=11, c=8, k=(5, 5), stride=1)
+    x, _ = add_depthwise(b, rng, "dw", **case)
     model = b.finish()
     assert_bit_exact(model, rng, input_sets=1, patch="3x2@0")
 

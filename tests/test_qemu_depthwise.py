@@ -15,7 +15,7 @@ from platformio_tinyengine.lowering.depthwise import FLAG_SHIFT_0, FLAG_SHIFT_1,
 from platformio_tinyengine.memory.planner import plan_memory
 from platformio_tinyengine.pipeline import compile_model
 from tests.model_builder import ModelBuilder
-from tests.test_kernel_depthwise import CASES, FAST, SAME, VALID, add_depthwise
+from tests.test_kernel_depthwise import CASES, FAST, LISTED_PATCHED, SAME, VALID, add_depthwise
 from tests.test_qemu import BOARDS, assert_matches_reference, requires_qemu, run_firmware
 
 
@@ -151,3 +151,21 @@ def test_depthwise_band_in_place(board_id, case, tmp_path):
     model, inputs = band_model(np.random.default_rng(29), {case: BAND_CASES[case]})
     calls = run_band(model, inputs, board_id, tmp_path)
     assert len(calls) == 2 and any(0 <= distance < call.inputs[0].nbytes for call, distance in calls)
+
+
+@requires_qemu
+@pytest.mark.parametrize("board_id", BOARDS)
+def test_depthwise_listed_blocks_in_patches_bit_exact(board_id, tmp_path):
+    """A layer with listed blocks cut into patches (each tile a call, its paddings below 0 inside
+    the map), against TFLite."""
+    rng = np.random.default_rng(31)
+    b = ModelBuilder()
+    _, shape = add_depthwise(b, rng, "dw", **LISTED_PATCHED)
+    model = b.finish()
+    inputs = [rng.integers(-128, 128, size=shape, dtype=np.int8)]
+    compiled = compile_model(model, patch="3x2@0")
+    tiles = [call for call in compiled.kernel_calls if call.kernel == FAST]
+    assert len(tiles) == 6 and min(call.params["pad_top"] for call in tiles) < 0
+    board = resolve_board(board_id)
+    result = qemu.run(firmware.build(compiled, board, tmp_path, inputs=inputs).elf, board)
+    assert_matches_reference(model, inputs, result)
