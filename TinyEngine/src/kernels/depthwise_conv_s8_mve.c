@@ -378,11 +378,11 @@ static int left_shifts(const dw_layer *l, const te_dw_params *p)
     return 0;
 }
 
-/* The assembly for the plan: DW_OUTPUT_FAST's layers and windows of one group take the forms
- * with the offsets in registers. */
-static dw_run_fn pick(const dw_plan *t, dw_run_fn any)
+/* The assembly for the plan: DW_OUTPUT_FAST's layers (fast) and windows of one group take the
+ * forms with the offsets in registers. */
+static dw_run_fn pick(const dw_plan *t, dw_run_fn any, int32_t fast)
 {
-    if (any == dw_any_fast && t->full + t->partial == 1 && t->singles <= 1) {
+    if (fast && t->full + t->partial == 1 && t->singles <= 1) {
         return t->partial ? dw_one_partial : (t->singles ? dw_one_single : dw_one);
     }
     return any;
@@ -399,9 +399,9 @@ te_status te_depthwise_conv_s8_mve(const te_dw_params *p, const int8_t *input, i
     };
     const int32_t k_h = p->k_h, k_w = p->k_w, in_h = p->in_h, in_w = p->in_w, channels = p->channels;
     const int32_t stride_w = p->stride_w, whole = channels >> 2, tail = channels & 3;
-    const dw_run_fn any = (p->flags & (TE_DW_SIGNED | TE_DW_CLAMP)) || ((p->flags & TE_DW_EXACT) && left_shifts(&l, p))
-                              ? dw_any_exact
-                              : dw_any_fast;
+    const int32_t fast =
+        !(p->flags & (TE_DW_SIGNED | TE_DW_CLAMP)) && !((p->flags & TE_DW_EXACT) && left_shifts(&l, p));
+    const dw_run_fn any = fast ? dw_any_fast : dw_any_exact;
     dw_plan t;
     t.shape = -1;
     t.blocks = l.blocks;
@@ -445,7 +445,7 @@ te_status te_depthwise_conv_s8_mve(const te_dw_params *p, const int8_t *input, i
                 }
                 if (whole > 0) {
                     t.pixels = n;
-                    pick(&t, any)(&t, q, out, l.input_offset);
+                    pick(&t, any, fast)(&t, q, out, l.input_offset);
                 }
                 if (tail > 0) {
                     dw_tail(&l, &t, q + 4 * whole, tail_w, out + 4 * whole, tail);
