@@ -8,9 +8,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from platformio_tinyengine.lowering.depthwise import (FLAG_CLAMP, FLAG_EXACT, FLAG_SHIFT_1, FLAG_SIGNED, RIGHT_MAX,
-                                                     RIGHT_MIN, band_cols, band_pays, band_words,
-                                                     pack_rows, scratch_bytes, wide_words)
+from platformio_tinyengine.lowering.depthwise import (FLAG_CLAMP, FLAG_EXACT, FLAG_SHIFT_0, FLAG_SHIFT_1, FLAG_SIGNED,
+                                                     NOT_BAND, NOT_WIDE, RIGHT_MAX, RIGHT_MIN, band_cols,
+                                                     band_pays, band_words, pack_rows, scratch_bytes, wide_words)
 from platformio_tinyengine.memory.planner import plan_memory
 from platformio_tinyengine.pipeline import compile_model
 from platformio_tinyengine.quantization import quantize_multipliers
@@ -33,7 +33,9 @@ FAST, GENERIC = "te_depthwise_conv_s8_fast", "te_depthwise_conv_s8"
 # the 4-channel blocks), extreme input zero points, per-channel scales giving negative, zero and
 # positive shifts, dead channels (biases near +-2^31, zero multipliers), the ends of the fast
 # requantisation's shift range, layers needing gemmlowp's arithmetic in C (TE_DW_EXACT), windows
-# entirely in a fused PAD's padding.
+# entirely in a fused PAD's padding. Layers mixing ordinary channels with ones the assembly does not
+# requantise (right 0 and -1, a left shift, right 23: SPECIAL) in their first, middle and last
+# blocks and in a last block of fewer than 4 channels, which the kernel requantises in C alone.
 CASES = {
     "3x3_same_c16": dict(h=9, w=8, c=16, k=(3, 3)),
     "3x3_stride2_odd_c7_zp127": dict(h=9, w=11, c=7, k=(3, 3), stride=2, zp=127),
@@ -81,7 +83,31 @@ CASES = {
                                           out_zp=-128),
     "3x3_sums_at_the_wide_bound_c8": dict(h=6, w=7, c=8, k=(3, 3), zp=-128, out_zp=-128, sums_bound=-1),
     "3x3_sums_over_the_wide_bound_c8": dict(h=6, w=7, c=8, k=(3, 3), zp=-128, out_zp=-128, sums_bound=0),
+    "3x3_listed_first_middle_last_c15": dict(h=8, w=9, c=15, k=(3, 3), out_zp=-128,
+                                             special={0: "right_0", 6: "right_-1", 11: "left_1", 13: "right_0"}),
+    "3x3_listed_middle_stride2_fused_pad_c12": dict(h=7, w=8, c=12, k=(3, 3), stride=2, padding=VALID,
+                                                    pad_op=((1, 2), (2, 0)), out_zp=-128, special={5: "right_0"}),
+    "3x3_listed_every_block_c8": dict(h=6, w=7, c=8, k=(3, 3), zp=127, out_zp=-128,
+                                      special={1: "right_0", 6: "right_-1"}),
+    "3x3_listed_c3": dict(h=5, w=6, c=3, k=(3, 3), out_zp=-128, special={1: "left_1"}),
+    "3x3_shift_1_on_wide_blocks_c16": dict(h=9, w=10, c=16, k=(3, 3), out_zp=-128,
+                                           special={4: "right_0", 15: "right_0"}),
+    "3x3_listed_windows_in_the_padding_c8": dict(h=2, w=2, c=8, k=(3, 3), padding=VALID, pad_op=((3, 4), (5, 0)),
+                                                 out_zp=-128, special={6: "right_-1"}),
+    "5x5_listed_partial_block_alone_stride2_c9": dict(h=9, w=11, c=9, k=(5, 5), stride=2, out_zp=-128,
+                                                      special={8: "left_1"}),
+    "5x5_shift_1_on_wide_blocks_c8": dict(h=9, w=9, c=8, k=(5, 5), zp=-128, out_zp=-128, special={7: "right_0"}),
+    "7x7_listed_middle_last_c12": dict(h=9, w=10, c=12, k=(7, 7), out_zp=-128,
+                                       special={4: "right_23", 9: "right_0"}),
+    "5x3_listed_kernel_stride_2x1_c8": dict(h=9, w=7, c=8, k=(5, 3), stride=(2, 1), out_zp=-128,
+                                            special={3: "right_-1"}),
+    "3x3_listed_and_signed_c8": dict(h=5, w=6, c=8, k=(3, 3), out_zp=11, special={2: "right_0"}),
 }
+
+# Effective scales s_in * s_w / s_out of the channels outside the assembly's requantisation, by
+# right = -shift - 1: 0 (TE_DW_SHIFT_1), -1 (TE_DW_SHIFT_0), -2 and 23 (TE_DW_EXACT; right 23
+# with a bias at a rounding step, so that the output still moves and the channel stays as it is).
+SPECIAL = {"right_0": 0.3, "right_-1": 0.7, "left_1": 1.5, "right_23": 0.9 * 2.0 ** -24}
 
 
 def out_size(n: int, k: int, s: int, padding: int) -> int:
@@ -111,12 +137,13 @@ def weight_scales(rng: np.random.Generator, c: int, shifts: str, s_in: float, s_
 
 def add_depthwise(b: ModelBuilder, rng: np.random.Generator, name: str, h: int, w: int, c: int, k=(3, 3),
                   stride=1, padding=SAME, zp=None, activation=0, pad_op=None, batch=1, shifts="",
-                  dead_bias=False, with_bias=True, out_zp=None, sums_bound=None, chain=False) -> tuple[int, tuple]:
+                  dead_bias=False, with_bias=True, out_zp=None, sums_bound=None, chain=False,
+                  special=None) -> tuple[int, tuple]:
     """An input -> [PAD ->] DEPTHWISE_CONV_2D -> output branch; returns its input and shape.
     sums_bound: biases of alternating signs making |bias| + 255 * sum |weights| = 2^30 + sums_bound
     (the largest sum the kernel's wide blocks take is 2^30 - 1). chain: a second DEPTHWISE_CONV_2D,
     3x3 SAME with output zero point -128, after the first (its input dies there: the planner may
-    place its output over it)."""
+    place its output over it). special: channel -> SPECIAL's kind."""
     sh, sw = (stride, stride) if isinstance(stride, int) else stride
     s_in = scale(rng, 0.01, 0.1)
     z_in = int(rng.integers(-128, 128)) if zp is None else zp
@@ -130,6 +157,8 @@ def add_depthwise(b: ModelBuilder, rng: np.random.Generator, name: str, h: int, 
         b.op("PAD", [x, pads], [conv_in], version=2)
     s_out = scale(rng, 0.02, 0.5)
     w_scales = weight_scales(rng, c, shifts, s_in, s_out)
+    for channel, kind in (special or {}).items():
+        w_scales[channel] = np.float32(SPECIAL[kind] * s_out / s_in)
     w_data = weights(rng, (1, k[0], k[1], c))
     w_data[0, 0, 0, : min(3, c)] = [-127, 127, -128][: min(3, c)]
     inputs = [conv_in, b.const(f"{name}_w", w_data, w_scales, 0, axis=3)]
@@ -141,6 +170,9 @@ def add_depthwise(b: ModelBuilder, rng: np.random.Generator, name: str, h: int, 
         if sums_bound is not None:
             sums = 255 * np.abs(w_data.astype(np.int64)).reshape(-1, c).sum(0)
             bias = (((1 << 30) + sums_bound - sums) * (-1) ** np.arange(c)).astype(np.int32)
+        for channel, kind in (special or {}).items():
+            if kind == "right_23":
+                bias[channel] = round(0.5 / SPECIAL[kind])
         inputs.append(b.const(f"{name}_b", bias, bias_scales, 0))
     y = b.tensor(f"{name}_y", (batch, out_size(ch, k[0], sh, padding), out_size(cw, k[1], sw, padding), c),
                  "int8", s_out, int(rng.integers(-128, 128)) if out_zp is None else out_zp)
@@ -183,11 +215,17 @@ def test_constant_extreme_inputs(fill):
     assert_bit_exact(model, rng, inputs=inputs)
 
 
-def test_patched_stage_bit_exact():
+# A layer of listed blocks (right 0 and -1, a left shift) cut into patches.
+LISTED_PATCHED = dict(h=12, w=11, c=10, k=(5, 5), out_zp=-128, special={2: "right_0", 5: "left_1", 9: "right_-1"})
+
+
+@pytest.mark.parametrize("case", [dict(h=12, w=11, c=8, k=(5, 5), stride=1), LISTED_PATCHED],
+                         ids=["ordinary", "listed"])
+def test_patched_stage_bit_exact(case):
     """Patch-based inference rewrites the kernel's padding per tile, negative included."""
     rng = np.random.default_rng(41)
     b = ModelBuilder()
-    x, _ = add_depthwise(b, rng, "dw", h=12, w=11, c=8, k=(5, 5), stride=1)
+    x, _ = add_depthwise(b, rng, "dw", **case)
     model = b.finish()
     assert_bit_exact(model, rng, input_sets=1, patch="3x2@0")
 
@@ -234,9 +272,11 @@ def test_one_input_channel_runs_as_a_convolution(options):
 
 def test_cases_cover_every_variant():
     """The cases reach the unrolled windows, each combination of TE_DW_SIGNED and TE_DW_CLAMP,
-    the assembly's requantisation (with both ends of its shift range), TE_DW_SHIFT_1 and
-    TE_DW_EXACT."""
-    flags, unrolled, rights = set(), set(), set()
+    the assembly's requantisation (with both ends of its shift range), TE_DW_SHIFT_1,
+    TE_DW_SHIFT_0 and TE_DW_EXACT, and listed blocks first, in the middle and last among the
+    whole ones of layers with a last block of fewer than 4 channels, that block's channels alone,
+    and every block."""
+    flags, unrolled, rights, listed = set(), set(), set(), set()
     for case in CASES.values():
         b = ModelBuilder()
         add_depthwise(b, np.random.default_rng(0), "dw", **case)
@@ -244,13 +284,25 @@ def test_cases_cover_every_variant():
         flags.add(p["flags"])
         if p["flags"] == 0 and p["k_h"] == p["k_w"] in (3, 5, 7) and min(p["in_h"], p["in_w"]) >= p["k_h"]:
             unrolled.add(p["k_h"])
-        if not p["flags"] & (FLAG_EXACT | FLAG_SHIFT_1):
+        if not p["flags"] & (FLAG_EXACT | FLAG_SHIFT_1 | FLAG_SHIFT_0):
             rights.update(block_fields(p)[3].reshape(-1)[:p["channels"]].tolist())
+        blocks, whole = block_list(p), p["channels"] // 4
+        if p["channels"] % 4 and blocks is not None:
+            listed.update({"first"} if 0 in blocks else set())
+            listed.update({"middle"} if set(blocks) & set(range(1, whole - 1)) else set())
+            listed.update({"last"} if whole - 1 in blocks else set())
+            own = block_fields(p)[3].reshape(-1)[:p["channels"]]
+            if not blocks and not ((own >= RIGHT_MIN) & (own <= RIGHT_MAX)).all():
+                listed.add("partial alone")
+        if blocks is not None and whole > 1 and blocks == list(range(whole)):
+            listed.add("every")
     assert {f & (FLAG_SIGNED | FLAG_CLAMP) for f in flags} == {0, FLAG_SIGNED, FLAG_CLAMP, FLAG_SIGNED | FLAG_CLAMP}
     assert {f & FLAG_EXACT for f in flags} == {0, FLAG_EXACT}
     assert {f & FLAG_SHIFT_1 for f in flags} == {0, FLAG_SHIFT_1}
+    assert {f & FLAG_SHIFT_0 for f in flags} == {0, FLAG_SHIFT_0}
     assert unrolled == {3, 5, 7}
     assert {RIGHT_MIN, RIGHT_MAX} <= rights and min(rights) >= RIGHT_MIN and max(rights) <= RIGHT_MAX
+    assert listed == {"first", "middle", "last", "partial alone", "every"}
 
 
 def test_wide_blocks_where_they_pay_and_the_doubled_sums_fit():
@@ -268,11 +320,15 @@ def test_wide_blocks_where_they_pay_and_the_doubled_sums_fit():
         assert call.scratch_bytes == 0 and call.args[-1] == "NULL"
         if call.scratch_declined:
             p = call.params
-            assert p["flags"] == 0 and p["k_h"] == p["k_w"] in (3, 5, 7)
-            assert call.scratch_declined == scratch_bytes(p["channels"], p["k_h"], p["k_w"], 0, band_pays(p),
+            band = band_pays(p)
+            assert not p["flags"] & (NOT_BAND if band else NOT_WIDE) and p["k_h"] == p["k_w"] in (3, 5, 7)
+            assert call.scratch_declined == scratch_bytes(p["channels"], p["k_h"], p["k_w"], p["flags"], band,
                                                           p["out_w"], p["stride_w"])
     assert asked["3x3_sums_at_the_wide_bound_c8"] and not asked["3x3_sums_over_the_wide_bound_c8"]
     assert asked["3x3_unrolled_c20"] and asked["5x5_unrolled_c12_zp_minus128"] and asked["7x7_unrolled_c8"]
+    # The wide blocks take right 0 (TE_DW_SHIFT_1), the band right -1 too (TE_DW_SHIFT_0).
+    assert asked["3x3_shift_1_on_wide_blocks_c16"] and asked["5x5_shift_1_on_wide_blocks_c8"]
+    assert asked["3x3_listed_every_block_c8"]
     # No whole window (the kernel is larger than the map): widening would not pay.
     assert not asked["7x7_on_3x3_map_c8"]
 
@@ -361,8 +417,11 @@ def test_scratch_size_equals_the_kernels(tmp_path):
     cases = [(k, k, c, 0, 0, 9, 1) for k in (3, 5, 7) for c in (3, 4, 7, 8, 144, 481)]
     cases += [(3, 3, 16, FLAG_SIGNED, 0, 9, 1), (5, 5, 8, FLAG_EXACT, 0, 9, 1), (3, 5, 8, 0, 0, 9, 1),
               (4, 4, 8, 0, 0, 9, 1), (1, 1, 8, 0, 0, 9, 1), (3, 1, 8, 0, 0, 9, 1)]
+    # Listed blocks: the wide blocks with right 0 only, the band with right 0 or -1 too.
+    cases += [(3, 3, 16, FLAG_SHIFT_1, 0, 9, 1), (7, 7, 8, FLAG_SHIFT_0, 0, 9, 1), (5, 5, 8, FLAG_CLAMP, 0, 9, 1),
+              (3, 3, 8, FLAG_SHIFT_1 | FLAG_SHIFT_0, 1, 8, 1), (5, 5, 8, FLAG_SHIFT_1 | FLAG_EXACT, 1, 8, 1)]
     # The band (3x3 and 5x5 of stride 1, 7x7 of stride 2, rows of at least 4 outputs): channel
-    # counts and row widths, never with flags.
+    # counts and row widths.
     cases += [(3, 3, c, 0, 1, w, 1) for c in (1, 2, 5, 9, 480) for w in (4, 5, 8, 9, 40)]
     cases += [(k, k, c, 0, 1, w, s) for k, s in ((5, 1), (7, 2)) for c in (3, 8) for w in (4, 7, 10)]
     # Where it does not apply: the wide blocks (or nothing).
@@ -371,17 +430,32 @@ def test_scratch_size_equals_the_kernels(tmp_path):
     args = [str(v) for case in cases for v in case]
     got = [int(v) for v in subprocess.run([str(exe), *args], capture_output=True, text=True, check=True).stdout.split()]
     assert got == [scratch_bytes(c, k_h, k_w, f, band, w, s) for k_h, k_w, c, f, band, w, s in cases]
-    assert sum(map(bool, got)) == 15 + 25 + 12 + 5
+    assert sum(map(bool, got)) == 15 + 2 + 25 + 12 + 5
     assert got[-6:] == [0, 4 * 2 * wide_words(5), 4 * 2 * wide_words(3), 4 * 2 * wide_words(3),
                         4 * 2 * wide_words(7), 4 * 3 * band_words(7) + 4 * 7 * 3 * band_cols(8, 7, 2)]
+    assert got[24:29] == [4 * 4 * wide_words(3), 0, 0, 4 * 8 * band_words(3) + 4 * 3 * 8 * band_cols(8, 3, 1), 0]
+
+
+def block_words(p: dict) -> int:
+    return 4 + p["k_h"] * (2 * (p["k_w"] // 2) + p["k_w"] % 2) + 5
+
+
+def block_list(p: dict) -> list[int] | None:
+    """The blocks listed after the last one (requantised in C), or None where there is no list."""
+    words = p["blocks"].values[-(-p["channels"] // 4) * block_words(p):]
+    if not words:
+        return None
+    assert words[-1] == -1 and -1 not in words[:-1]
+    return list(words[:-1])
 
 
 def block_fields(p: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The `blocks` words of a call split per block of 4 channels: biases, weight bytes,
     multipliers, rights."""
     row_bytes = 4 * (2 * (p["k_w"] // 2) + p["k_w"] % 2)
-    words = np.array(p["blocks"].values, dtype="<i4")
-    raw = words.view(np.uint8).reshape(-(-p["channels"] // 4), -1)
+    blocks = -(-p["channels"] // 4)
+    words = np.array(p["blocks"].values[:blocks * block_words(p)], dtype="<i4")
+    raw = words.view(np.uint8).reshape(blocks, -1)
     assert raw.shape[1] == 16 + p["k_h"] * row_bytes + 20  # no more than TFLite's own parameters
     weights_end = 16 + p["k_h"] * row_bytes
     return (raw[:, :16].copy().view("<i4"), raw[:, 16:weights_end].view(np.int8),
@@ -428,3 +502,22 @@ def test_pack_rows_order():
                 assert row[8 * pair:8 * pair + 8] == [tap(ky, a, 0), tap(ky, a, 1), tap(ky, b_, 0), tap(ky, b_, 1),
                                                       tap(ky, a, 2), tap(ky, a, 3), tap(ky, b_, 2), tap(ky, b_, 3)]
             assert row[16:] == [tap(ky, 4, j) for j in range(4)]
+
+
+def test_listed_blocks_follow_the_last():
+    """The whole blocks holding a channel whose right the assembly does not take (from RIGHT_MIN to
+    RIGHT_MAX) follow the last block, ascending, then -1; the flags say which rights there are.
+    A last block of fewer than 4 channels is never listed (C requantises it anyway); a layer
+    whose every right the assembly takes has no list."""
+    expected = {"3x3_listed_first_middle_last_c15": (FLAG_SHIFT_1 | FLAG_SHIFT_0 | FLAG_EXACT, [0, 1, 2]),
+                "3x3_listed_middle_stride2_fused_pad_c12": (FLAG_SHIFT_1, [1]),
+                "3x3_listed_c3": (FLAG_EXACT, []),
+                "5x5_listed_partial_block_alone_stride2_c9": (FLAG_EXACT, []),
+                "7x7_listed_middle_last_c12": (FLAG_SHIFT_1 | FLAG_EXACT, [1, 2]),
+                "3x3_listed_and_signed_c8": (FLAG_SHIFT_1 | FLAG_SIGNED, [0]),
+                "3x3_unrolled_c20": (0, None)}
+    for name, (flags, listed) in expected.items():
+        b = ModelBuilder()
+        add_depthwise(b, np.random.default_rng(sum(map(ord, name))), "dw", **CASES[name])
+        p = compile_model(b.finish()).kernel_calls[0].params
+        assert (p["flags"], block_list(p)) == (flags, listed), name

@@ -11,11 +11,11 @@ import pytest
 
 from platformio_tinyengine import firmware, qemu
 from platformio_tinyengine.boards import resolve_board
-from platformio_tinyengine.lowering.depthwise import band_applies, scratch_bytes
+from platformio_tinyengine.lowering.depthwise import FLAG_SHIFT_0, FLAG_SHIFT_1, NOT_BAND, band_applies, scratch_bytes
 from platformio_tinyengine.memory.planner import plan_memory
 from platformio_tinyengine.pipeline import compile_model
 from tests.model_builder import ModelBuilder
-from tests.test_kernel_depthwise import CASES, FAST, SAME, VALID, add_depthwise
+from tests.test_kernel_depthwise import CASES, FAST, LISTED_PATCHED, SAME, VALID, add_depthwise
 from tests.test_qemu import BOARDS, assert_matches_reference, requires_qemu, run_firmware
 
 
@@ -58,7 +58,8 @@ def test_depthwise_edge_shapes_bit_exact(board_id, portable, tmp_path):
 @pytest.mark.parametrize("board_id", BOARDS)
 def test_depthwise_wide_blocks_bit_exact(board_id, tmp_path):
     """Every layer that asks for the optional scratch granted it (the planner grants it only
-    where the arena does not grow): the DSP path's whole windows on wide blocks, against TFLite."""
+    where the arena does not grow): the DSP path's whole windows on wide blocks (right 0 among
+    them), against TFLite."""
     model, inputs = edge_model(np.random.default_rng(19))
     compiled = compile_model(model)
     wide = [call for call in compiled.kernel_calls if call.scratch_bytes or call.scratch_declined]
@@ -66,18 +67,18 @@ def test_depthwise_wide_blocks_bit_exact(board_id, tmp_path):
         if call.scratch_declined:
             call.scratch_bytes, call.args = call.scratch_declined, call.args[:-1]
             call.params["band"] = int("band" in call.params_declined)
-    assert len(wide) >= 8
+    assert len(wide) >= 8 and any(call.params["flags"] & FLAG_SHIFT_1 and not call.params["band"] for call in wide)
     compiled.plan = plan_memory(compiled.steps, compiled.graph.inputs, compiled.graph.outputs)
     board = resolve_board(board_id)
     result = qemu.run(firmware.build(compiled, board, tmp_path, inputs=inputs).elf, board)
     assert_matches_reference(model, inputs, result, names=list(CASES))
 
 
-# The band (3x3 and 5x5 of stride 1, 7x7 of stride 2, no flags: output zero point -128): channels 2
-# to 9, 12 and 16, rows of 4 to 10 and 40 outputs (4 a step, the last step overlapping the one
-# before), 1 to 20 input rows, top and bottom padding, VALID and fused asymmetric PADs, input zero
-# points -128 and 127, ReLU, two batches. Each case chains a second band layer (3x3) whose input
-# dies there.
+# The band (3x3 and 5x5 of stride 1, 7x7 of stride 2, output zero point -128): channels 2 to 9, 12
+# and 16, rows of 4 to 10 and 40 outputs (4 a step, the last step overlapping the one before), 1 to
+# 20 input rows, top and bottom padding, VALID and fused asymmetric PADs, input zero points -128 and
+# 127, ReLU, two batches, channels of right 0 and -1 (TE_DW_SHIFT_1, TE_DW_SHIFT_0) beside
+# ordinary ones. Each case chains a second band layer (3x3) whose input dies there.
 BAND_CASES = {
     "c2_w4_h3": dict(h=3, w=4, c=2),
     "c3_w5_zp127": dict(h=4, w=5, c=3, zp=127),
@@ -96,6 +97,9 @@ BAND_CASES = {
     "7x7_stride_2_c12_w10_zp127": dict(h=20, w=20, c=12, k=(7, 7), stride=2, zp=127),
     "7x7_stride_2_c7_w5_valid": dict(h=9, w=15, c=7, k=(7, 7), stride=2, padding=VALID),
     "7x7_stride_2_c4_w6_fused_pad": dict(h=4, w=10, c=4, k=(7, 7), stride=2, padding=VALID, pad_op=((3, 2), (1, 6))),
+    "c7_w8_right_0_and_minus_1": dict(h=4, w=8, c=7, special={0: "right_0", 5: "right_-1", 6: "right_-1"}),
+    "5x5_c9_w6_right_minus_1": dict(h=5, w=6, c=9, k=(5, 5), zp=-128, special={3: "right_-1"}),
+    "7x7_stride_2_c8_w5_right_0": dict(h=9, w=10, c=8, k=(7, 7), stride=2, special={7: "right_0"}),
 }
 
 
@@ -115,9 +119,11 @@ def run_band(model: bytes, inputs: list[np.ndarray], board_id: str, tmp_path) ->
     band = []
     for call in compiled.kernel_calls:
         p = call.params
-        if band_applies(p["k_h"], p["k_w"], p["stride_w"]) and p["stride_h"] == p["stride_w"] and p["flags"] == 0:
+        if band_applies(p["k_h"], p["k_w"], p["stride_w"]) and p["stride_h"] == p["stride_w"] and \
+                not p["flags"] & NOT_BAND:
             p["band"] = 1
-            call.scratch_bytes = scratch_bytes(p["channels"], p["k_h"], p["k_w"], 0, 1, p["out_w"], p["stride_w"])
+            call.scratch_bytes = scratch_bytes(p["channels"], p["k_h"], p["k_w"], p["flags"], 1, p["out_w"],
+                                               p["stride_w"])
             call.args = call.args[:2]
             band.append(call)
     plan = compiled.plan = plan_memory(compiled.steps, compiled.graph.inputs, compiled.graph.outputs)
@@ -131,7 +137,9 @@ def run_band(model: bytes, inputs: list[np.ndarray], board_id: str, tmp_path) ->
 @pytest.mark.parametrize("board_id", BOARDS)
 def test_depthwise_band_bit_exact(board_id, tmp_path):
     model, inputs = band_model(np.random.default_rng(23), BAND_CASES)
-    assert len(run_band(model, inputs, board_id, tmp_path)) == 2 * len(BAND_CASES)
+    calls = run_band(model, inputs, board_id, tmp_path)
+    assert len(calls) == 2 * len(BAND_CASES)
+    assert all(any(call.params["flags"] & flag for call, _ in calls) for flag in (FLAG_SHIFT_1, FLAG_SHIFT_0))
 
 
 @requires_qemu
@@ -143,3 +151,21 @@ def test_depthwise_band_in_place(board_id, case, tmp_path):
     model, inputs = band_model(np.random.default_rng(29), {case: BAND_CASES[case]})
     calls = run_band(model, inputs, board_id, tmp_path)
     assert len(calls) == 2 and any(0 <= distance < call.inputs[0].nbytes for call, distance in calls)
+
+
+@requires_qemu
+@pytest.mark.parametrize("board_id", BOARDS)
+def test_depthwise_listed_blocks_in_patches_bit_exact(board_id, tmp_path):
+    """A layer with listed blocks cut into patches (each tile a call, its paddings below 0 inside
+    the map), against TFLite."""
+    rng = np.random.default_rng(31)
+    b = ModelBuilder()
+    _, shape = add_depthwise(b, rng, "dw", **LISTED_PATCHED)
+    model = b.finish()
+    inputs = [rng.integers(-128, 128, size=shape, dtype=np.int8)]
+    compiled = compile_model(model, patch="3x2@0")
+    tiles = [call for call in compiled.kernel_calls if call.kernel == FAST]
+    assert len(tiles) == 6 and min(call.params["pad_top"] for call in tiles) < 0
+    board = resolve_board(board_id)
+    result = qemu.run(firmware.build(compiled, board, tmp_path, inputs=inputs).elf, board)
+    assert_matches_reference(model, inputs, result)

@@ -77,12 +77,16 @@ te_status te_depthwise_conv_s8(const te_conv_params *p, const int8_t *input, int
 
 /* DEPTHWISE_CONV_2D with depth multiplier 1, dilation 1 and kernels up to 7 columns wide (any
  * height, stride and padding). The generator lays out `blocks` in the order the kernel reads
- * it; see depthwise_conv_s8_fast.c. */
+ * it; see depthwise_conv_s8_fast.c. TE_DW_SIGNED and TE_DW_CLAMP hold for the whole layer: every
+ * block is requantised in C. The others flag channels whose shift the DSP path's assembly does
+ * not take (it takes -23 to -2): `blocks` then lists the blocks holding them, and only those are
+ * requantised in C. */
 #define TE_DW_SIGNED 1 /* output_offset > act_min: rounding needs the accumulator's sign */
 #define TE_DW_CLAMP 2  /* [act_min, act_max] narrower than int8 */
-#define TE_DW_EXACT 4  /* a shift outside te_requant_fast's range: te_requantize in C */
-#define TE_DW_SHIFT_1 8 /* a channel with shift -1 (right 0), which the assembly does not take:
-                           te_requant_fast in C */
+#define TE_DW_EXACT 4  /* a shift outside [-23, 0] (left, or beyond te_requant_fast): te_requantize */
+#define TE_DW_SHIFT_1 8 /* a shift -1 (right 0): te_requant_fast's other start value; the wide
+                           blocks and the band take it */
+#define TE_DW_SHIFT_0 16 /* a shift 0 (right -1): no rounding shift; the band takes it */
 typedef struct {
     int32_t batches, in_h, in_w, channels, out_h, out_w;
     int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;

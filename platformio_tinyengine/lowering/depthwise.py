@@ -6,8 +6,10 @@ board runs out of first): per block of 4 channels the biases, the int8 weights (
 row, per pair of columns, two words that SXTB16 splits into each channel's pair of taps) and
 per channel the requantisation multiplier and shift. The kernel requantises with one 64-bit
 multiply-accumulate (te_requant_fast in TinyEngine/include/te_fixedpoint.h, exact for every
-accumulator) where every channel's shift allows it; a layer with a channel outside that range
-keeps gemmlowp's arithmetic in C (TE_DW_EXACT). Depth multipliers other than 1, dilation and
+accumulator) in assembly where a block's four shifts allow it; the blocks holding a channel
+outside that range (TE_DW_SHIFT_1, TE_DW_SHIFT_0, TE_DW_EXACT) are listed after the last block
+and requantised in C (te_requantize where the shift is beyond te_requant_fast), but where the
+band or the wide blocks below take their shifts. Depth multipliers other than 1, dilation and
 kernels wider than 7 columns stay on te_depthwise_conv_s8.
 
 The kernel also takes an optional arena scratch (KernelCall.scratch_optional: the planner
@@ -28,10 +30,11 @@ from ..quantization import quantize_multipliers
 from .base import KernelCall, LoweringContext
 
 KERNEL = "te_depthwise_conv_s8_fast"
-# TE_DW_SIGNED, TE_DW_CLAMP, TE_DW_EXACT, TE_DW_SHIFT_1 in tinyengine.h
-FLAG_SIGNED, FLAG_CLAMP, FLAG_EXACT, FLAG_SHIFT_1 = 1, 2, 4, 8
+# TE_DW_SIGNED, TE_DW_CLAMP, TE_DW_EXACT, TE_DW_SHIFT_1, TE_DW_SHIFT_0 in tinyengine.h
+FLAG_SIGNED, FLAG_CLAMP, FLAG_EXACT, FLAG_SHIFT_1, FLAG_SHIFT_0 = 1, 2, 4, 8, 16
 # te_requant_fast's range of right = -shift - 1 (TE_REQUANT_FOLD_MAX_RIGHT in te_fixedpoint.h);
-# the kernel's assembly takes it from RIGHT_MIN (right 0 needs another start value).
+# the kernel's assembly takes it from RIGHT_MIN (right 0 needs another start value), the wide
+# blocks from 0, the band from -1 (shift 0: no rounding shift).
 RIGHT_MIN, RIGHT_MAX = 1, 22
 
 
@@ -43,14 +46,23 @@ def channel_rights(mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
 
 def layer_flags(rights: np.ndarray, output_offset: int, act_min: int, act_max: int) -> int:
     """TE_DW_SIGNED where rounding needs the accumulator's sign (an output offset above act_min:
-    otherwise a negative accumulator clamps to act_min either way), TE_DW_CLAMP for activations
-    narrower than int8, TE_DW_EXACT where a shift is outside te_requant_fast's range,
-    TE_DW_SHIFT_1 where a channel has right 0 (shift -1), which only the C path takes."""
+    otherwise a negative accumulator clamps to act_min either way) and TE_DW_CLAMP for activations
+    narrower than int8, both for the whole layer; per channel outside the assembly's range,
+    TE_DW_SHIFT_1 for right 0 (shift -1), TE_DW_SHIFT_0 for right -1 (shift 0) and TE_DW_EXACT for
+    the others (left shifts, rights beyond te_requant_fast's)."""
     flags = FLAG_SIGNED if output_offset > act_min else 0
     flags |= FLAG_CLAMP if (act_min, act_max) != (-128, 127) else 0
-    if ((rights < 0) | (rights > RIGHT_MAX)).any():
-        return flags | FLAG_EXACT
-    return flags | (FLAG_SHIFT_1 if (rights == 0).any() else 0)
+    flags |= FLAG_SHIFT_1 if (rights == 0).any() else 0
+    flags |= FLAG_SHIFT_0 if (rights == -1).any() else 0
+    return flags | (FLAG_EXACT if ((rights < -1) | (rights > RIGHT_MAX)).any() else 0)
+
+
+def listed_blocks(rights: np.ndarray) -> np.ndarray:
+    """The whole blocks of 4 channels holding a channel whose right the assembly does not take
+    (the kernel requantises them in C; a last block of fewer channels is C's anyway)."""
+    blocks = rights.size // 4
+    outside = (rights[:4 * blocks] < RIGHT_MIN) | (rights[:4 * blocks] > RIGHT_MAX)
+    return np.flatnonzero(outside.reshape(blocks, 4).any(axis=1))
 
 
 def pack_rows(weights: np.ndarray, k_h: int, k_w: int) -> np.ndarray:
@@ -74,7 +86,8 @@ def pack_blocks(weights: np.ndarray, biases: np.ndarray, mult: np.ndarray, right
                 k_h: int, k_w: int) -> np.ndarray:
     """The kernel's `blocks` as int32 words: per block of 4 channels (zero past the last
     channel) the biases, the weight rows (int8, little-endian in the words), the multipliers,
-    the rights as 4 bytes."""
+    the rights as 4 bytes; then, where a channel's right is outside [RIGHT_MIN, RIGHT_MAX] (the
+    flags say so), listed_blocks and -1."""
     channels = biases.size
     blocks = -(-channels // 4)
 
@@ -85,7 +98,10 @@ def pack_blocks(weights: np.ndarray, biases: np.ndarray, mult: np.ndarray, right
 
     parts = [per_block(biases, "<i4"), pack_rows(weights, k_h, k_w).view(np.uint8),
              per_block(mult, "<i4"), per_block(rights, np.int8)]
-    return np.concatenate(parts, axis=1).reshape(-1).view("<i4").astype(np.int32)
+    words = np.concatenate(parts, axis=1).reshape(-1).view("<i4").astype(np.int32)
+    if ((rights < RIGHT_MIN) | (rights > RIGHT_MAX)).any():
+        words = np.concatenate([words, listed_blocks(rights).astype(np.int32), np.int32([-1])])
+    return words
 
 
 def wide_words(k: int) -> int:
@@ -109,16 +125,23 @@ def band_applies(k_h: int, k_w: int, stride: int) -> bool:
     return k_h == k_w and (k_h, stride) in ((3, 1), (5, 1), (7, 2))
 
 
+# The flags that keep a layer off the band and off the wide blocks (their requantisation takes
+# neither the sign nor a clamp, the band rights from -1 and the wide blocks from 0).
+NOT_BAND = FLAG_SIGNED | FLAG_CLAMP | FLAG_EXACT
+NOT_WIDE = NOT_BAND | FLAG_SHIFT_0
+
+
 def scratch_bytes(channels: int, k_h: int, k_w: int, flags: int, band: int = 0, out_w: int = 0,
                   stride: int = 1) -> int:
-    """te_depthwise_conv_s8_fast_get_buffer_size: for square 3x3, 5x5 and 7x7 windows of layers
-    without flags, the band (band_applies, rows of at least 4 outputs, paddings >= 0 as the
-    caller sets band: per channel a record and 2 k rows of the ring) or the wide blocks."""
-    if k_h != k_w or k_h not in (3, 5, 7) or flags:
-        return 0
-    if band and band_applies(k_h, k_w, stride) and out_w >= 4:
+    """te_depthwise_conv_s8_fast_get_buffer_size: the band (band_applies, rows of at least 4
+    outputs, paddings >= 0 as the caller sets band, no flag of NOT_BAND: per channel a record and
+    2 k rows of the ring), else for square 3x3, 5x5 and 7x7 windows of at least 4 channels and no
+    flag of NOT_WIDE the wide blocks."""
+    if band and band_applies(k_h, k_w, stride) and out_w >= 4 and not flags & NOT_BAND:
         return 4 * channels * band_words(k_h) + 4 * k_h * channels * band_cols(out_w, k_h, stride)
-    return 4 * (channels // 4) * wide_words(k_h) if channels >= 4 else 0
+    if k_h != k_w or k_h not in (3, 5, 7) or channels < 4 or flags & NOT_WIDE:
+        return 0
+    return 4 * (channels // 4) * wide_words(k_h)
 
 
 # Per block of 4 channels, measured on the M7 (vww): instructions dw_widen takes, and
@@ -152,7 +175,7 @@ def optional_scratch(p: dict) -> int:
     sets): the band where it pays, else the wide blocks where the call's whole windows save
     more than widening costs, else 0."""
     k = p["k_h"]
-    p["band"] = int(band_pays(p) and p["flags"] == 0)
+    p["band"] = int(band_pays(p) and not p["flags"] & NOT_BAND)
     size = scratch_bytes(p["channels"], k, p["k_w"], p["flags"], p["band"], p["out_w"], p["stride_w"])
     if not size or p["band"]:
         return size

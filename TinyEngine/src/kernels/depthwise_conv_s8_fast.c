@@ -28,9 +28,13 @@
  * - per kernel row, per pair of columns (a, b) = (2j, 2j + 1), the int8 weights as two words
  *   of bytes c0a c1a c0b c1b and c2a c3a c2b c3b (little-endian), then for an odd k_w the last
  *   column's weights c0 c1 c2 c3 as one word;
- * - the 4 multipliers, then the 4 shifts as bytes, each stored as right = -shift - 1. Unless
- *   the layer has TE_DW_EXACT, every right is in [0, TE_REQUANT_FOLD_MAX_RIGHT], and unless
- *   it has TE_DW_SHIFT_1 in [1, TE_REQUANT_FOLD_MAX_RIGHT] (what the assembly takes). */
+ * - the 4 multipliers, then the 4 shifts as bytes, each stored as right = -shift - 1: in
+ *   [1, TE_REQUANT_FOLD_MAX_RIGHT] (what the assembly takes) unless the layer has TE_DW_SHIFT_1
+ *   (a right 0), TE_DW_SHIFT_0 (-1) or TE_DW_EXACT (any other).
+ * With any of these three flags, after the last block: the indices of the whole blocks holding
+ * such a channel, ascending, then -1. The DSP path requantises those blocks in C and the others
+ * in assembly, in the clipped windows' loop, which then takes the whole windows too, unless the
+ * band or the wide blocks take every shift of the layer. */
 #include <stdint.h>
 #include <string.h>
 
@@ -83,47 +87,58 @@ static inline int32_t dw_band_cols(const te_dw_params *p)
     return ((p->out_w - 1) * p->stride_w + p->k_w + 2) & ~1;
 }
 
-/* The layers the band takes: 3x3 and 5x5 of stride 1, 7x7 of stride 2, no flags, paddings >= 0,
- * rows of at least 4 outputs. */
+/* The layers the band takes: 3x3 and 5x5 of stride 1, 7x7 of stride 2, shifts from -23 to 0
+ * (dw_band_records) requantised without the sign or a clamp, paddings >= 0, rows of at least 4
+ * outputs. */
 static inline int dw_band_applies(const te_dw_params *p)
 {
     const int32_t k = p->k_h, s = p->stride_w;
     return p->band && p->k_w == k && p->stride_h == s && ((s == 1 && (k == 3 || k == 5)) || (s == 2 && k == 7)) &&
-           p->flags == 0 && p->pad_top >= 0 && p->pad_left >= 0 && p->out_w >= 4;
+           (p->flags & (TE_DW_SIGNED | TE_DW_CLAMP | TE_DW_EXACT)) == 0 && p->pad_top >= 0 && p->pad_left >= 0 &&
+           p->out_w >= 4;
+}
+
+/* The layers the wide blocks take: square 3x3, 5x5 and 7x7 windows, shifts from -23 to -1
+ * (DW16_REQUANTIZE's) requantised without the sign or a clamp, at least 4 channels. */
+static inline int dw_wide_applies(const te_dw_params *p)
+{
+    const int32_t k = p->k_h;
+    return p->k_w == k && (k == 3 || k == 5 || k == 7) && p->channels >= 4 &&
+           (p->flags & (TE_DW_SIGNED | TE_DW_CLAMP | TE_DW_EXACT | TE_DW_SHIFT_0)) == 0;
 }
 
 int32_t te_depthwise_conv_s8_fast_get_buffer_size(const te_dw_params *p)
 {
     const int32_t k = p->k_h;
-    if (p->k_w != k || (k != 3 && k != 5 && k != 7) || p->flags != 0) {
-        return 0;
-    }
     if (dw_band_applies(p)) {
         return 4 * p->channels * dw_band_words(k) + 4 * k * p->channels * dw_band_cols(p);
     }
-    return p->channels >= 4 ? 4 * (p->channels >> 2) * dw_wide_words(k) : 0;
+    return dw_wide_applies(p) ? 4 * (p->channels >> 2) * dw_wide_words(k) : 0;
 }
 
 /* The layer's constants, copied once per call into locals: the compiler need not reload them
  * after every int8 store. */
 typedef struct {
     int32_t channels, k_w, row_stride, row_words, block_words;
-    int32_t input_offset, output_offset, act_min, act_max, flags;
+    int32_t input_offset, output_offset, act_min, act_max;
     const int32_t *blocks;
 #if DW_DSP
     int32_t k_h;
     int32_t pixel_stride; /* input bytes from one output pixel's window to the next */
     uint32_t off2;        /* the input offset in both halves (SXTAB16) */
+    const int32_t *stop;  /* the records of the first block requantised in C, or NULL */
+    const int32_t *listed; /* the generator's list from that block's index on, or NULL where every
+                              block is requantised in C (TE_DW_SIGNED, TE_DW_CLAMP) or none */
 #endif
 } dw_layer;
 
 /* Channel j's requantised accumulator plus the output offset, from the block's records rec:
  * te_requant_fast with its start value built from the shift as the convolutions build it
- * (te_conv_store_pair), or gemmlowp's steps for a TE_DW_EXACT layer. */
+ * (te_conv_store_pair) where the right shift is in its range, else gemmlowp's steps. */
 static inline int32_t dw_requantize(const dw_layer *l, int32_t acc, const int32_t *rec, int32_t j)
 {
     const int32_t m = rec[j], right = ((const int8_t *)(rec + 4))[j];
-    if (l->flags & TE_DW_EXACT) {
+    if ((uint32_t)right > TE_REQUANT_FOLD_MAX_RIGHT) {
         return te_wrapping_add(te_requantize(acc, m, ~right), l->output_offset);
     }
     /* te_requant_prepare's start value (the assembly takes right >= 1 only: 2^30 low). */
@@ -295,7 +310,8 @@ DW_NOINLINE void dw_channels(const dw_layer *l, const int8_t *in, int32_t ky0, i
 /* dw_requantize of the doubled sum S: with P = S * m / 2, the SMLAL form's
  * (P + 2^30 + 2^32 * start_hi) >> (32 + right) is (2P + 2^31 + 2^32 * 2 start_hi) >> (33 + right),
  * SMMLAR's rounded high word with 2 start_hi = (2 * output offset + 1) << right added, shifted
- * by right + 1 (exact while the doubled sum fits: the generator checks the biases and weights).
+ * by right + 1 (exact while the doubled sum fits: the generator checks the biases and weights;
+ * for right 0, the 2^31 of te_requant_fast's start value is the 1 of 2 * output offset + 1).
  * w at the multiplier, u the output offset times 2 plus 1, v's low byte the right. */
 #define DW16_REQUANTIZE(S)                    \
     "ldr %[t], [%[w]], #4\n\t"                \
@@ -434,10 +450,13 @@ static void dw_widen(const dw_layer *l, int32_t k, int32_t *restrict wide)
 /* Per channel: the doubled bias, per kernel row its doubled weights as the int16 pairs of columns
  * [w0 w1] [w2 w3] ... (k / 2 of them), then for stride 1 the same shifted by a column,
  * [w1 w2] [w3 w4] ..., for stride 2 the last column [w_{k-1} 0]; then the multiplier, the start
- * value (2 output offset + 1) << right and right + 1 (DW16_REQUANTIZE's). */
+ * value (2 output offset + 1) 2^right rounded down and right + 1 (DW16_REQUANTIZE's). For right -1
+ * (shift 0) that is the output offset and no shift: the rounded high word of the doubled sum
+ * times the multiplier is te_srdhm's, te_requantize's result. */
 DW_NOINLINE void dw_band_records(const dw_layer *l, int32_t k, uint32_t *restrict d)
 {
     const int32_t pairs = k >> 1, row = k == 7 ? pairs + 1 : 2 * pairs;
+    const uint32_t odd = 2u * (uint32_t)l->output_offset + 1u;
     for (int32_t c = 0; c < l->channels; c++) {
         const int32_t *block = l->blocks + (c >> 2) * l->block_words, j = c & 3;
         const int32_t *r = block + l->block_words - DW_REC_WORDS;
@@ -461,7 +480,7 @@ DW_NOINLINE void dw_band_records(const dw_layer *l, int32_t k, uint32_t *restric
             }
         }
         *d++ = (uint32_t)r[j];
-        *d++ = (2u * (uint32_t)l->output_offset + 1u) << right;
+        *d++ = (uint32_t)((int32_t)(odd << (right + 1)) >> 1);
         *d++ = (uint32_t)right + 1u;
     }
 }
@@ -682,10 +701,10 @@ typedef struct {
     int32_t to_records; /* bytes from the weights after the last row to the records */
     int32_t back;   /* bytes from the input after the last row back to the next block's */
     int32_t span;   /* bytes from the window's first row to after its last (kh rows) */
-    int32_t general; /* the layer's flags: requantised in C */
+    const int32_t *stop; /* the records of the next block requantised in C, or NULL */
     int32_t odd;     /* the output offset times 2 plus 1 (DW_REQUANTIZE4) */
     uint32_t to_out; /* a block's output from the next block's input (as in dw_whole) */
-    const int32_t *w_end; /* the end of the blocks (a layer without flags loops over all) */
+    const int32_t *w_end; /* the end of the blocks */
 } dw_clip;
 
 /* Row bodies of one tail: entries for 3..0 pairs after an optional lead. */
@@ -703,17 +722,17 @@ typedef struct {
     ".hword (.Ldw%=h0" N " - .Ldw%=tbl) / 2, (.Ldw%=h1" N " - .Ldw%=tbl) / 2\n\t"                   \
     ".hword (.Ldw%=h2" N " - .Ldw%=tbl) / 2, (.Ldw%=h3" N " - .Ldw%=tbl) / 2\n\t"
 
-/* After a clipped window's rows: w to the records, q to the next block's input; for a layer
- * without flags (d->general 0) the requantisation and the store too, then the next block until
- * the last (a layer with flags leaves with the sums, w at the records). */
+/* After a clipped window's rows: w to the records, q to the next block's input; unless these
+ * records are d->stop (a block requantised in C: it leaves with the sums, w at the records), the
+ * requantisation and the store too, then the next block until the last. */
 #define DW_CLIPPED_END                 \
     "ldr %[t], %[rec]\n\t"             \
     "add %[w], %[w], %[t]\n\t"         \
     "ldr %[t], %[back]\n\t"            \
     "sub %[q], %[q], %[t]\n\t"         \
-    "ldr %[t], %[general]\n\t"         \
-    "cmp %[t], #0\n\t"                 \
-    "bne .Ldw%=sums\n\t" DW_REQUANTIZE4 \
+    "ldr %[t], %[stop]\n\t"            \
+    "cmp %[w], %[t]\n\t"               \
+    "beq .Ldw%=sums\n\t" DW_REQUANTIZE4 \
     "ldr %[t], %[to_out]\n\t"          \
     "str %[s0], [%[q], %[t]]\n\t"      \
     "ldr %[t], %[w_end]\n\t"           \
@@ -758,7 +777,7 @@ DW_ALWAYS_INLINE dw_acc dw_clipped_sums(const int8_t **qp, const int32_t **wp, i
             "bne .Ldw%=row\n\t" DW_CLIPPED_END
             : DW_SUMS, [q] "+r"(q), [w] "+r"(w), [e] "=&r"(q_end), DW_TEMPS
             : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [skip] "m"(d->skip),
-              [rec] "m"(d->to_records), [back] "m"(d->back), [span] "m"(d->span), [general] "m"(d->general),
+              [rec] "m"(d->to_records), [back] "m"(d->back), [span] "m"(d->span), [stop] "m"(d->stop),
               [odd] "m"(d->odd), [to_out] "m"(d->to_out), [w_end] "m"(d->w_end)
             : "cc", "memory");
     *qp = q;
@@ -799,7 +818,7 @@ DW_ALWAYS_INLINE dw_acc dw_clipped3_sums(const int8_t **qp, const int32_t **wp, 
             ".Ldw%=end:\n\t" DW_CLIPPED_END
             : DW_SUMS, [q] "+r"(q), [w] "+r"(w), DW_TEMPS
             : [c] "r"(step), [o] "r"(off2), [shape] "m"(d->shape), [first] "m"(d->first), [qs] "r"(d->skip.q),
-              [rec] "m"(d->to_records), [back] "m"(d->back), [general] "m"(d->general), [odd] "m"(d->odd),
+              [rec] "m"(d->to_records), [back] "m"(d->back), [stop] "m"(d->stop), [odd] "m"(d->odd),
               [to_out] "m"(d->to_out), [w_end] "m"(d->w_end)
             : "cc", "memory");
     *qp = q;
@@ -807,9 +826,9 @@ DW_ALWAYS_INLINE dw_acc dw_clipped3_sums(const int8_t **qp, const int32_t **wp, 
     return s;
 }
 
-/* The four sums requantised with the layer's flags (dw_requantize, clamped to [act_min,
- * act_max]) from the block's records r, packed. Out of line, the sums as arguments: the
- * common path keeps them in registers. */
+/* The four sums requantised in C (dw_requantize, clamped to [act_min, act_max]) from the
+ * block's records r, packed. Out of line, the sums as arguments: the common path keeps them in
+ * registers. */
 DW_NOINLINE uint32_t dw_requantize4_general(int32_t a0, int32_t a1, int32_t a2, int32_t a3, const dw_layer *l,
                                             const int32_t *r)
 {
@@ -826,8 +845,8 @@ DW_NOINLINE uint32_t dw_requantize4_general(int32_t a0, int32_t a1, int32_t a2, 
     return __sel(packed, hi);
 }
 
-/* A clipped block's four output bytes for a layer with flags, from its sums (w at the records,
- * left at the next block). */
+/* The four output bytes of a block requantised in C, from its sums (w at the records, left at
+ * the next block). */
 DW_ALWAYS_INLINE void dw_store(const dw_layer *l, dw_acc s, const int32_t **w, int8_t *out)
 {
     const uint32_t packed =
@@ -836,14 +855,20 @@ DW_ALWAYS_INLINE void dw_store(const dw_layer *l, dw_acc s, const int32_t **w, i
     memcpy(out, &packed, 4);
 }
 
+/* Block i's records, or NULL for i = -1 (the end of the generator's list). */
+static inline const int32_t *dw_stop_at(const int32_t *blocks, int32_t block_words, int32_t i)
+{
+    return i < 0 ? NULL : blocks + (i + 1) * block_words - DW_REC_WORDS;
+}
+
 /* Every block of a pixel whose window is kernel rows [ky0, ky0 + kh) and columns [kx0, kx1)
  * (q: the window's first input pixel; none if either range is empty). */
 static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t ky0, int32_t kh, int32_t kx0,
                        int32_t kx1)
 {
     const int32_t step = l->channels, row_bytes = 4 * l->row_words;
-    int32_t c = 0;
     if (kh == 0 || kx1 <= kx0) {
+        int32_t c = 0;
         /* A window entirely in the padding (patch-based tiles): the biases alone. */
         for (const int32_t *b = l->blocks; c + 4 <= step; c += 4, b += l->block_words) {
             const uint32_t packed = dw_requantize4_general(b[0], b[1], b[2], b[3], l, b + l->block_words - DW_REC_WORDS);
@@ -870,36 +895,34 @@ static void dw_clipped(const dw_layer *l, const int8_t *q, int8_t *out, int32_t 
         .to_records = 4 * (l->block_words - DW_REC_WORDS) - first - kh * row_bytes,
         .back = kh * l->row_stride - 4,
         .span = kh * l->row_stride,
-        .general = l->flags,
+        .stop = l->stop,
         .odd = 2 * l->output_offset + 1,
         .to_out = (uint32_t)(uintptr_t)out - (uint32_t)(uintptr_t)q - 4u,
         .w_end = l->blocks + (step >> 2) * l->block_words,
     };
     const int32_t *w = l->blocks;
     const int8_t *x = q;
-    /* SMLAD wraps like TFLite's int32 arithmetic: the bias may start the sums. */
-    /* A layer without flags: one call for every block, which stores them. */
-    if (three) {
-        for (; c + 4 <= step; c += 4) {
-            const dw_acc s = dw_clipped3_sums(&x, &w, step, l->off2, &d);
-            if (!l->flags) {
-                c = step & ~3;
+    const int32_t *listed = l->listed;
+    /* SMLAD wraps like TFLite's int32 arithmetic: the bias may start the sums. Each call stores
+     * the blocks before d.stop's and returns its sums, or stores them all. */
+    if (step >= 4) {
+        for (;;) {
+            const dw_acc s = three ? dw_clipped3_sums(&x, &w, step, l->off2, &d)
+                                   : dw_clipped_sums(&x, &w, step, l->off2, &d);
+            if (d.stop == NULL) {
                 break;
             }
-            dw_store(l, s, &w, out + c);
-        }
-    } else {
-        for (; c + 4 <= step; c += 4) {
-            const dw_acc s = dw_clipped_sums(&x, &w, step, l->off2, &d);
-            if (!l->flags) {
-                c = step & ~3;
+            /* x is at the next block's input. */
+            dw_store(l, s, &w, out + (x - q) - 4);
+            if (w == d.w_end) {
                 break;
             }
-            dw_store(l, s, &w, out + c);
+            d.stop = listed != NULL ? dw_stop_at(l->blocks, l->block_words, *++listed)
+                                    : w + l->block_words - DW_REC_WORDS;
         }
     }
-    if (c < step) {
-        dw_channels(l, q, ky0, kh, kx0, kx1, c, out);
+    if (step & 3) {
+        dw_channels(l, q, ky0, kh, kx0, kx1, step & ~3, out);
     }
 }
 #endif
@@ -915,30 +938,41 @@ te_status te_depthwise_conv_s8_fast(const te_dw_params *p, const int8_t *input, 
     }
 #endif
     const int32_t row_words = 2 * (p->k_w >> 1) + (p->k_w & 1);
+    const int32_t block_words = DW_BIAS_WORDS + p->k_h * row_words + DW_REC_WORDS;
+#if DW_DSP
+    /* The blocks requantised in C: every one with TE_DW_SIGNED or TE_DW_CLAMP, else those the
+     * generator lists after the last block. */
+    const int32_t general = p->flags & (TE_DW_SIGNED | TE_DW_CLAMP);
+    const int32_t *const listed = general || !(p->flags & (TE_DW_EXACT | TE_DW_SHIFT_1 | TE_DW_SHIFT_0))
+                                      ? NULL
+                                      : p->blocks + ((p->channels + 3) >> 2) * block_words;
+    const int32_t *const stop = dw_stop_at(p->blocks, block_words, general ? 0 : listed ? *listed : -1);
+#endif
     const dw_layer l = {
         .channels = p->channels, .k_w = p->k_w, .row_stride = p->in_w * p->channels, .row_words = row_words,
-        .block_words = DW_BIAS_WORDS + p->k_h * row_words + DW_REC_WORDS, .input_offset = p->input_offset,
-        .output_offset = p->output_offset, .act_min = p->act_min, .act_max = p->act_max, .flags = p->flags,
-        .blocks = p->blocks,
+        .block_words = block_words, .input_offset = p->input_offset, .output_offset = p->output_offset,
+        .act_min = p->act_min, .act_max = p->act_max, .blocks = p->blocks,
 #if DW_DSP
         .k_h = p->k_h, .pixel_stride = p->stride_w * p->channels,
-        .off2 = ((uint32_t)p->input_offset & 0xffffu) * 0x10001u,
+        .off2 = ((uint32_t)p->input_offset & 0xffffu) * 0x10001u, .stop = stop, .listed = listed,
 #endif
     };
     const int32_t k_h = p->k_h, k_w = p->k_w, in_h = p->in_h, in_w = p->in_w, channels = p->channels;
     const int32_t stride_w = p->stride_w;
 #if DW_DSP
-    /* Whole windows of these sizes run unrolled (layers without flags: requantised in assembly). */
-    const int32_t unrolled = k_h == k_w && (k_h == 3 || k_h == 5 || k_h == 7) && p->flags == 0;
     if (dw_band_applies(p) && scratch != NULL) {
         dw_band(&l, p, input, output, scratch);
         return TE_OK;
     }
-    /* With a scratch their weights are widened once per call (fewer instructions a window). */
-    int32_t *const wide = unrolled && p->channels >= 4 ? (int32_t *)scratch : NULL;
+    /* Square 3x3, 5x5 and 7x7 windows: with a scratch their weights are widened once per call
+     * (fewer instructions a window). */
+    int32_t *const wide = dw_wide_applies(p) ? (int32_t *)scratch : NULL;
     if (wide != NULL) {
         dw_widen(&l, k_h, wide);
     }
+    /* Their whole windows run unrolled, every block requantised in assembly: on the wide blocks,
+     * which take every listed block's shifts, or without a block for C. */
+    const int32_t unrolled = k_h == k_w && (k_h == 3 || k_h == 5 || k_h == 7) && (wide != NULL || stop == NULL);
 #else
     (void)scratch;
 #endif

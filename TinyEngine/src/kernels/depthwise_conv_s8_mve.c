@@ -184,10 +184,10 @@ static void make_plan(dw_plan *t, const dw_layer *l, int32_t ky0, int32_t kh, in
 
 /* The requantisation of acc by the block's records at R (shifts stored as right = -shift - 1),
  * plus the output offset OO, clamped and stored at out (moved on by 4). FAST, for a layer
- * without flags (every shift below -1, act_min = -128 = output offset): te_mve_requantize
- * without its left shift and its borrow (a negative high half rounds to an output at or below
- * act_min either way) and a saturating narrowing for the clamp. EXACT: te_mve_requantize and
- * the clamp to [act_min, act_max]. */
+ * without TE_DW_SIGNED, TE_DW_CLAMP or a left shift (every shift at most 0, act_min = -128 =
+ * output offset): te_mve_requantize without its left shift and its borrow (a negative high half
+ * rounds to an output at or below act_min either way) and a saturating narrowing for the clamp.
+ * EXACT: te_mve_requantize and the clamp to [act_min, act_max]. */
 #define DW_OUTPUT_FAST(R, OO)                        \
     "vldrw.u32 %q[in], [" R "]\n\t"                  \
     "vldrb.s32 %q[wt], [" R ", #16]\n\t"             \
@@ -362,11 +362,27 @@ static void __attribute__((noinline)) dw_tail(const dw_layer *l, const dw_plan *
 
 typedef void (*dw_run_fn)(dw_plan *, const int8_t *, int8_t *, int32_t);
 
-/* The assembly for the plan: a layer without flags and windows of one group takes the forms
- * with the offsets in registers. */
-static dw_run_fn pick(const dw_plan *t, dw_run_fn any, int32_t flags)
+/* Whether a block the generator lists after the last one (TE_DW_EXACT) holds a left shift
+ * (right below -1), which DW_OUTPUT_FAST does not take. */
+static int left_shifts(const dw_layer *l, const te_dw_params *p)
 {
-    if (flags == 0 && t->full + t->partial == 1 && t->singles <= 1) {
+    const int32_t blocks = (p->channels + 3) >> 2;
+    for (const int32_t *listed = p->blocks + blocks * (l->block_bytes >> 2); *listed >= 0; listed++) {
+        const int8_t *rights = l->blocks + (*listed + 1) * l->block_bytes - 4;
+        for (int32_t j = 0; j < 4; j++) {
+            if (rights[j] < -1) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The assembly for the plan: DW_OUTPUT_FAST's layers (fast) and windows of one group take the
+ * forms with the offsets in registers. */
+static dw_run_fn pick(const dw_plan *t, dw_run_fn any, int32_t fast)
+{
+    if (fast && t->full + t->partial == 1 && t->singles <= 1) {
         return t->partial ? dw_one_partial : (t->singles ? dw_one_single : dw_one);
     }
     return any;
@@ -383,7 +399,9 @@ te_status te_depthwise_conv_s8_mve(const te_dw_params *p, const int8_t *input, i
     };
     const int32_t k_h = p->k_h, k_w = p->k_w, in_h = p->in_h, in_w = p->in_w, channels = p->channels;
     const int32_t stride_w = p->stride_w, whole = channels >> 2, tail = channels & 3;
-    const dw_run_fn any = p->flags ? dw_any_exact : dw_any_fast;
+    const int32_t fast =
+        !(p->flags & (TE_DW_SIGNED | TE_DW_CLAMP)) && !((p->flags & TE_DW_EXACT) && left_shifts(&l, p));
+    const dw_run_fn any = fast ? dw_any_fast : dw_any_exact;
     dw_plan t;
     t.shape = -1;
     t.blocks = l.blocks;
@@ -427,7 +445,7 @@ te_status te_depthwise_conv_s8_mve(const te_dw_params *p, const int8_t *input, i
                 }
                 if (whole > 0) {
                     t.pixels = n;
-                    pick(&t, any, p->flags)(&t, q, out, l.input_offset);
+                    pick(&t, any, fast)(&t, q, out, l.input_offset);
                 }
                 if (tail > 0) {
                     dw_tail(&l, &t, q + 4 * whole, tail_w, out + 4 * whole, tail);
