@@ -103,7 +103,8 @@ def test_dynamic_shape(tmp_path):
 
 
 def test_convolution_wider_than_int16(tmp_path):
-    """te_conv_params holds sizes in int16: a 1x40000 signal is refused by name, not wrapped."""
+    """The convolutions' parameters hold sizes in int16: a 1x40000 signal is refused by name, not
+    wrapped."""
     b = ModelBuilder()
     x = b.input("x", (1, 1, 40000, 1), "int8", 0.1, 0)
     w = b.const("w", np.ones((2, 1, 1, 1), np.int8), np.array([0.01, 0.01], np.float32), 0, axis=0)

@@ -391,13 +391,13 @@ int main(int argc, char **argv)
 {
     for (int i = 1; i + 6 < argc; i += 7) {
         te_dw_params p = {0};
-        sscanf(argv[i], "%d", &p.k_h);
-        sscanf(argv[i + 1], "%d", &p.k_w);
-        sscanf(argv[i + 2], "%d", &p.channels);
-        sscanf(argv[i + 3], "%d", &p.flags);
-        sscanf(argv[i + 4], "%d", &p.band);
-        sscanf(argv[i + 5], "%d", &p.out_w);
-        sscanf(argv[i + 6], "%d", &p.stride_w);
+        sscanf(argv[i], "%hd", &p.k_h);
+        sscanf(argv[i + 1], "%hd", &p.k_w);
+        sscanf(argv[i + 2], "%hd", &p.channels);
+        sscanf(argv[i + 3], "%hd", &p.flags);
+        sscanf(argv[i + 4], "%hd", &p.band);
+        sscanf(argv[i + 5], "%hd", &p.out_w);
+        sscanf(argv[i + 6], "%hd", &p.stride_w);
         p.stride_h = p.stride_w;
         printf("%d ", (int)te_depthwise_conv_s8_fast_get_buffer_size(&p));
     }

@@ -88,11 +88,12 @@ te_status te_depthwise_conv_s8(const te_conv_params *p, const int8_t *input, int
                            blocks and the band take it */
 #define TE_DW_SHIFT_0 16 /* a shift 0 (right -1): no rounding shift; the band takes it */
 typedef struct {
-    int32_t batches, in_h, in_w, channels, out_h, out_w;
-    int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
-    int32_t input_offset, output_offset, act_min, act_max, flags;
     const int32_t *blocks; /* per 4 channels: biases, int8 weight rows, multipliers, shifts */
-    int32_t band; /* non-zero: the scratch holds the band (input rows widened), not the wide blocks */
+    /* int16 as te_conv_params' (the generator refuses larger) */
+    int16_t batches, in_h, in_w, channels, out_h, out_w;
+    int16_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
+    int16_t input_offset, output_offset, act_min, act_max, flags;
+    int16_t band; /* non-zero: the scratch holds the band (input rows widened), not the wide blocks */
 } te_dw_params;
 
 /* `scratch`: te_depthwise_conv_s8_fast_get_buffer_size(p) bytes, 8-byte aligned, or NULL (it

@@ -180,6 +180,10 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     pad_top = extra_top + padding_before(padding, virt_h, out_h, stride_h, dil_h, k_h)
     pad_left = extra_left + padding_before(padding, virt_w, out_w, stride_w, dil_w, k_w)
     act_min, act_max = activation_range(o.get("fused_activation_function", 0), y.quant.s, y.quant.zp)
+    sizes = dict(batches=n, in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c, k_h=k_h, k_w=k_w,
+                 stride_h=stride_h, stride_w=stride_w, dil_h=dil_h, dil_w=dil_w, pad_top=pad_top, pad_left=pad_left)
+    too_large = [f"{k} {v}" for k, v in sizes.items() if not -(1 << 15) <= v < 1 << 15]
+    require(not too_large, f"{', '.join(too_large)}: the convolution kernels hold sizes up to 32767")
     w_scales = per_channel_scales(w, out_c, "filter")
     check_bias(bias, out_c)
     if depthwise:
@@ -208,8 +212,6 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
         filter=ctx.tensor_const(w, f"{name}_filter") if depthwise else conv_filter(ctx, name, w, gemm),
         bias="NULL", multiplier=mult, shift=shift,
     )
-    too_large = [f"{k} {v}" for k, v in params.items() if isinstance(v, int) and not -(1 << 15) <= v < 1 << 15]
-    require(not too_large, f"{', '.join(too_large)}: te_conv_params holds sizes up to 32767")
     macs = n * out_h * out_w * out_c * k_h * k_w * (1 if depthwise else in_c)
     if pointwise:
         params["gemm_double"] = int(gemm_doubled(params, w.data, bias, x.quant.zp, in_c))
