@@ -253,23 +253,19 @@ static inline void te_gemm_widen_column(const int8_t *x, int32_t len, int16_t *c
 void te_gemm_widen_pairs(const int8_t *x, int32_t stride, int32_t len, int16_t *cols, int32_t block,
                          int32_t doubled);
 
-/* The most rows of a layer with fused rows that do not take te_gemm_requant (lowering/conv.py
- * GEMM_MAX_GENERAL_ROWS): a few channels of a large scale (right -1) are common in the MCUNet
- * zoo; they run between runs of the others, in runs of their own or one at a time in C. */
-#define TE_GEMM_MAX_GENERAL_ROWS 32
-
 /* A layer's GEMM: `filter` holds out_c rows of 4 * chunks bytes ([k_h][k_w][in_c] zero-padded,
  * lowering/conv.py gemm_filter_layout), `bias` is folded with the input offset. */
 typedef struct {
     const te_conv_params *p;
     int32_t chunks;
     int32_t full_range; /* [act_min, act_max] covers int8 */
-    /* full_range and at most TE_GEMM_MAX_GENERAL_ROWS channels that do not take
-     * te_gemm_requant: the others run fused rows */
+    /* full_range, and every channel takes te_gemm_requant or p->gemm_rows lists those that do
+     * not: the others run fused rows */
     int32_t fused;
-    int32_t general_count;                      /* where fused: those channels, ascending */
-    int16_t general[TE_GEMM_MAX_GENERAL_ROWS];
-    int32_t unshifted_stage; /* TE_GEMM_STAGE_UNSHIFTED(_WIDE): those of right -1 */
+    /* Where fused, p->gemm_rows or NULL: channels of right -1 run in runs of their own
+     * (unshifted_stage: TE_GEMM_STAGE_UNSHIFTED(_WIDE)), the others one at a time in C. */
+    const int16_t *general;
+    int32_t unshifted_stage;
     int32_t max_block; /* te_gemm_max_block: 6 only where fused and not p->gemm_narrow */
     int32_t doubled;   /* p->gemm_double: columns widened doubled, the bias doubled */
     int32_t stage;     /* TE_GEMM_STAGE_*: the fused rows' output stage */

@@ -48,6 +48,10 @@ typedef struct {
     const int32_t *bias;   /* [out_c] or NULL */
     const int32_t *multiplier; /* [out_c] */
     const int8_t *shift;       /* [out_c], in [-31, 30] */
+    /* te_conv_1x1_s8 and te_conv_s8's GEMM: the channels that do not take its fused rows' output
+     * stage (te_gemm_s8.h te_gemm_requant_applies), ascending, then -1; NULL where there are none
+     * or where the grouped rows are faster (lowering/conv.py gemm_rows). */
+    const int16_t *gemm_rows;
     int16_t batches;
     int16_t in_h, in_w, in_c;
     int16_t out_h, out_w, out_c;

@@ -10,7 +10,7 @@ import numpy as np
 from ..ir import Operator, Tensor
 from ..memory.overlap import pixel_block_gap, window_kernel_gap
 from ..quantization import accumulator_range, activation_range, quantize_multipliers
-from .base import KernelCall, LoweringContext, int8_activation, lowers, require
+from .base import Const, KernelCall, LoweringContext, int8_activation, lowers, require
 from .depthwise import lower_depthwise_fast
 
 SAME, VALID = 0, 1
@@ -212,6 +212,8 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
         filter=ctx.tensor_const(w, f"{name}_filter") if depthwise else conv_filter(ctx, name, w, gemm),
         bias="NULL", multiplier=mult, shift=shift,
     )
+    if gemm:
+        params["gemm_rows"] = gemm_rows(ctx, name, params)
     macs = n * out_h * out_w * out_c * k_h * k_w * (1 if depthwise else in_c)
     if pointwise:
         params["gemm_double"] = int(gemm_doubled(params, w.data, bias, x.quant.zp, in_c))
@@ -238,9 +240,8 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
     return gemm_narrowable(call, conv_s8_scratch_bytes, window) if window <= CONV_COLUMN_MAX else call
 
 
-# te_gemm_s8.h TE_GEMM_REQUANT_MAX_RIGHT and TE_GEMM_MAX_GENERAL_ROWS.
+# te_gemm_s8.h TE_GEMM_REQUANT_MAX_RIGHT.
 GEMM_REQUANT_MAX_RIGHT = 23
-GEMM_MAX_GENERAL_ROWS = 32
 
 
 def gemm_fast_rows(params: dict) -> np.ndarray:
@@ -251,11 +252,28 @@ def gemm_fast_rows(params: dict) -> np.ndarray:
     return (multiplier >= 0) & (right >= 1) & (right <= GEMM_REQUANT_MAX_RIGHT)
 
 
+def gemm_rows(ctx: LoweringContext, name: str, params: dict) -> Const | str:
+    """te_conv_params.gemm_rows: the channels that do not take te_gemm_requant (gemm_fast_rows),
+    then -1, where the fused rows take the layer with them: the range of int8, and at most a
+    quarter of the channels one at a time in C (those of right -1 run in the assembly, in runs of
+    their own stage); else NULL, the grouped rows."""
+    fast = gemm_fast_rows(params)
+    multiplier = np.asarray(params["multiplier"].values, np.int64)
+    right = -1 - np.asarray(params["shift"].values, np.int64)
+    one_at_a_time = ~fast & ~((multiplier >= 0) & (right == -1))
+    if fast.all() or not _full_range(params) or 4 * np.count_nonzero(one_at_a_time) > params["out_c"]:
+        return "NULL"
+    return ctx.const(np.append(np.flatnonzero(~fast), -1), "int16_t", f"{name}_gemm_rows")
+
+
+def _full_range(params: dict) -> bool:
+    return params["act_min"] <= -128 and params["act_max"] >= 127
+
+
 def gemm_fused(params: dict) -> bool:
-    """te_gemm_init's fused: the range of int8 and at most GEMM_MAX_GENERAL_ROWS channels that do
-    not take te_gemm_requant (gemm_fast_rows)."""
-    general = np.count_nonzero(~gemm_fast_rows(params))
-    return params["act_min"] <= -128 and params["act_max"] >= 127 and general <= GEMM_MAX_GENERAL_ROWS
+    """te_gemm_init's fused: the range of int8, and every channel takes te_gemm_requant or
+    gemm_rows lists those that do not."""
+    return _full_range(params) and (bool(gemm_fast_rows(params).all()) or params.get("gemm_rows", "NULL") != "NULL")
 
 
 def gemm_doubled(params: dict, weights: np.ndarray, bias: Tensor | None, input_zp: int, column_bytes: int) -> bool:

@@ -13,12 +13,12 @@
 #include "te_gemm_s8_mve.h"
 #include "tinyengine.h"
 
-/* Layers with the range of int8 whose channels take te_gemm_requant, all but at most
- * TE_GEMM_MAX_GENERAL_ROWS, run fused rows on the DSP path (gemm_fused: each row's sums go from
- * its dot products to its output stage in registers; the other channels' rows one at a time in
- * C). The others, and the portable path, run groups of rows: the dot products of a group's rows
- * go to a buffer of 4 x GROUP sums on the stack, then through the output stage; two loops, each
- * with all the registers. */
+/* Layers with the range of int8 whose channels take te_gemm_requant, all but those
+ * p->gemm_rows lists, run fused rows on the DSP path (gemm_fused: each row's sums go from its
+ * dot products to its output stage in registers; the listed channels in runs of their own
+ * stage where of right -1, else one at a time in C). The others, and the portable path, run
+ * groups of rows: the dot products of a group's rows go to a buffer of 4 x GROUP sums on the
+ * stack, then through the output stage; two loops, each with all the registers. */
 #define GROUP 16
 
 /* The assembly (TE_GEMM_ASM, te_gemm_s8.h) needs up to 14 free registers and LDM/STM of fixed
@@ -496,7 +496,7 @@ static inline __attribute__((always_inline)) void gemm_rows(const te_gemm *g, co
         const int32_t count = cout - oc < group ? cout - oc : group;
         gemm_dot_rows(cols, &w, g->chunks, block, p->bias + oc, count, acc);
         /* The assembly takes layers with fused rows in gemm_fused. */
-        if (!TE_GEMM_ASM && g->fused && g->general_count == 0) {
+        if (!TE_GEMM_ASM && g->fused && g->general == NULL) {
             gemm_store_fast(p, oc, count, block, acc, out + oc, g->stage);
         } else {
             gemm_store_general(g, oc, count, block, acc, out + oc);
@@ -652,16 +652,15 @@ static void __attribute__((noinline)) gemm_fused_runs(const te_gemm *g, const in
 {
     const te_conv_params *p = g->p;
     int32_t first = 0;
-    for (int32_t k = 0; k < g->general_count;) {
-        const int32_t row = g->general[k++];
+    for (const int16_t *next = g->general; *next >= 0;) {
+        const int32_t row = *next++;
         if (row > first) {
             gemm_fused_rows(g, cols, block, out, first, row, g->stage);
         }
         int32_t end_row = row + 1;
         if (te_gemm_unshifted_applies(p->multiplier[row], ~(int32_t)p->shift[row])) {
-            while (k < g->general_count && g->general[k] == end_row &&
-                   te_gemm_unshifted_applies(p->multiplier[end_row], ~(int32_t)p->shift[end_row])) {
-                k++;
+            while (*next == end_row && te_gemm_unshifted_applies(p->multiplier[end_row], ~(int32_t)p->shift[end_row])) {
+                next++;
                 end_row++;
             }
             gemm_fused_rows(g, cols, block, out, row, end_row, g->unshifted_stage);
@@ -682,7 +681,7 @@ void te_gemm_block(const te_gemm *g, const int16_t *cols, int32_t block, int8_t 
 {
 #if TE_GEMM_ASM
     if (g->fused) {
-        if (g->general_count) {
+        if (g->general != NULL) {
             gemm_fused_runs(g, cols, block, out);
         } else {
             gemm_fused_rows(g, cols, block, out, 0, g->p->out_c, g->stage);
@@ -709,18 +708,17 @@ void te_gemm_init(te_gemm *g, const te_conv_params *p, int32_t len)
     g->p = p;
     g->chunks = (len + 3) >> 2;
     g->full_range = p->act_min <= -128 && p->act_max >= 127;
+    /* Fused rows where p->gemm_rows lists every channel that does not take them (else the
+     * grouped rows, which take any). */
+    const int16_t *next = p->gemm_rows;
     g->fused = g->full_range;
-    g->general_count = 0;
     for (int32_t oc = 0; oc < p->out_c && g->fused; oc++) {
-        if (te_gemm_requant_applies(p->multiplier[oc], ~(int32_t)p->shift[oc])) {
-            continue;
-        }
-        if (g->general_count == TE_GEMM_MAX_GENERAL_ROWS) {
-            g->fused = 0;
-        } else {
-            g->general[g->general_count++] = (int16_t)oc;
+        if (!te_gemm_requant_applies(p->multiplier[oc], ~(int32_t)p->shift[oc])) {
+            g->fused = next != NULL && *next++ == oc;
         }
     }
+    g->fused = g->fused && (next == NULL || *next == -1);
+    g->general = g->fused ? p->gemm_rows : NULL;
     /* Blocks of 6 only for fused rows (the assembly's other loops take 4, 2 or 1). */
     g->max_block = te_gemm_max_block(g->chunks, p->gemm_narrow || !g->fused);
     if (p->gemm_double && !g->fused) {
