@@ -340,10 +340,11 @@
 #endif
 
 /* acc[i] = row w . column i + bias for the block's columns (any block): the portable path's
- * rows, and on the DSP path the few rows of a layer with fused rows that take the general
- * output stage (te_gemm_block). */
-static void gemm_dot_row(const int16_t *cols, const int8_t *w, int32_t chunks, int32_t block, int32_t bias,
-                         uint32_t *acc)
+ * rows (inlined where the block size is a constant), and on the DSP path the few rows of a
+ * layer with fused rows that take the general output stage (te_gemm_block). */
+static inline __attribute__((always_inline)) void gemm_dot_row(const int16_t *cols, const int8_t *w,
+                                                               int32_t chunks, int32_t block, int32_t bias,
+                                                               uint32_t *acc)
 {
     for (int32_t i = 0; i < block; i++) {
         acc[i] = (uint32_t)bias;
