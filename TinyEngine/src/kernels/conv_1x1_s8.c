@@ -148,7 +148,7 @@
     "asr %[" V "], %[" V "], %[" R "]\n\t"             \
     "ssat %[" V "], #8, %[" V "], asr #1\n\t"
 
-/* A channel of right -1 (te_gemm.h te_gemm_unshifted_applies): te_srdhm(x, M) + offset, saturated
+/* A channel of right -1 (te_gemm_s8.h te_gemm_unshifted_applies): te_srdhm(x, M) + offset, saturated
  * into V, from the doubled sum X by SMMLAR onto the offset S; or (WIDE, sums not doubled) from X
  * by SMLAL onto the 64-bit offset 2^31 + 2^30 (LO, HI: LO_INIT, S), then bits 31..62. */
 #define GEMM_UNSHIFTED_IN(X, V, S, M) \
