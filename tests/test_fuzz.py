@@ -394,13 +394,14 @@ def test_shape_mutations_are_refused_or_match_tflite(seed):
 
 
 def test_long_convolution_plans_in_bounded_time():
-    """A 4-million-row depthwise convolution (16 MB of activations, inside the limit): the
-    overlap proof walked it row by row in Python for about a minute; now blocks of rows."""
-    rows = 1 << 22
+    """A depthwise convolution as long and wide as the kernels' int16 sizes take (16 MB of
+    activations, inside the limit): the overlap proof walked such layers row by row in Python
+    for about a minute; now blocks of rows."""
+    rows, cols = (1 << 15) - 1, 128
     b = ModelBuilder()
-    x = b.input("x", (1, rows, 1, 2), "int8", 0.1, 0)
+    x = b.input("x", (1, rows, cols, 2), "int8", 0.1, 0)
     w = b.const("w", np.ones((1, 3, 1, 2), np.int8), [0.01, 0.01], 0, axis=3)
-    y = b.tensor("y", (1, rows, 1, 2), "int8", 0.2, 0)
+    y = b.tensor("y", (1, rows, cols, 2), "int8", 0.2, 0)
     b.op("DEPTHWISE_CONV_2D", [x, w], [y], version=3, padding=0, stride_h=1, stride_w=1, depth_multiplier=1)
     b.output(y)
     start = time.perf_counter()
