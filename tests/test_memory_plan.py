@@ -39,6 +39,21 @@ def test_optional_scratch_fitted_in_a_free_range():
     check_plan(model)
 
 
+@requires_shared_models
+def test_declined_band_gets_the_widened_weights_instead():
+    """tflm_person_detect's layer 5 (3x3 depthwise, 32 channels): its band (12 KB) is declined at
+    the arena it has, and the smaller scratch of widened weights it takes instead fits a free
+    range there (KernelCall.scratch_alternative); the arena stays that of no optional scratch."""
+    model = compile_model(SHARED_MODELS / "tflm_person_detect.tflite")
+    call = model.steps[5]
+    assert call.kernel == "te_depthwise_conv_s8_fast" and call.params["band"] == 0
+    assert call.scratch_declined > call.scratch_bytes == call.scratch_alternative > 0
+    assert "NULL" not in call.args and model.plan.scratch[5].size == call.scratch_bytes
+    bound = plan_memory(model.steps, model.graph.inputs, model.graph.outputs, optional=())
+    assert bound.arena_bytes == model.plan.arena_bytes
+    check_plan(model)
+
+
 def random_graph(draw_ops, rng) -> bytes:
     """A chain of convolutions, depthwise convolutions, pools and residual adds."""
     b = ModelBuilder()

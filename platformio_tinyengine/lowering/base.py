@@ -61,6 +61,9 @@ class KernelCall:
     # NULL in its place) and the params that tell it so.
     scratch_fallback: int = 0
     params_declined: dict[str, object] = field(default_factory=dict)
+    # Where the optional scratch is left out: a smaller optional one the kernel takes instead
+    # with params_declined (the depthwise band's widened weights), where it fits beside the plan.
+    scratch_alternative: int = 0
     macs: int = 0
     op: Operator | None = None
     # Inputs the output may overlap where they die here, with the gap (input offset minus

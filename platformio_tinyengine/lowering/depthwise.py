@@ -172,13 +172,21 @@ def band_pays(p: dict) -> bool:
 
 def optional_scratch(p: dict) -> int:
     """The scratch worth asking the planner for (te_dw_params' fields in p, whose `band` it
-    sets): the band where it pays, else the wide blocks where the call's whole windows save
-    more than widening costs, else 0."""
-    k = p["k_h"]
+    sets): the band where it pays, else wide_scratch."""
     p["band"] = int(band_pays(p) and not p["flags"] & NOT_BAND)
-    size = scratch_bytes(p["channels"], k, p["k_w"], p["flags"], p["band"], p["out_w"], p["stride_w"])
-    if not size or p["band"]:
-        return size
+    if p["band"]:
+        return scratch_bytes(p["channels"], p["k_h"], p["k_w"], p["flags"], 1, p["out_w"], p["stride_w"])
+    return wide_scratch(p)
+
+
+def wide_scratch(p: dict) -> int:
+    """The wide blocks' scratch where the call's whole windows save more than widening costs,
+    else 0 (also what a call whose band the planner declines asks for instead:
+    KernelCall.scratch_alternative)."""
+    k = p["k_h"]
+    size = scratch_bytes(p["channels"], k, p["k_w"], p["flags"])
+    if not size:
+        return 0
     whole = p["batches"] * _whole(p["out_h"], p["stride_h"], p["pad_top"], k, p["in_h"]) * \
         _whole(p["out_w"], p["stride_w"], p["pad_left"], k, p["in_w"])
     return size if whole * WIDE_SAVING[k] > WIDEN_COST[k] else 0
@@ -215,4 +223,5 @@ def lower_depthwise_fast(ctx: LoweringContext, name: str, x: Tensor, y: Tensor, 
     scratch = optional_scratch(params) if doubled.max() < 1 << 30 else 0
     return KernelCall(kernel=KERNEL, params_type="te_dw_params", params=params, args=[x, y] if scratch else [x, y, "NULL"],
                       inputs=[x], outputs=[y], macs=macs, overlaps=[(x, overlap)], scratch_bytes=scratch,
-                      scratch_optional=bool(scratch), params_declined={"band": 0} if params["band"] else {})
+                      scratch_optional=bool(scratch), params_declined={"band": 0} if params["band"] else {},
+                      scratch_alternative=wide_scratch(params) if params["band"] else 0)

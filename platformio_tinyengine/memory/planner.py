@@ -310,7 +310,8 @@ def plan_memory_fitting(steps: list[KernelCall | Alias], inputs: list[Tensor], o
                         stage_overlaps: list[tuple[Tensor, Tensor, int, bool]] = ()) -> MemoryPlan:
     """plan_memory, after dropping the optional scratch buffers (they only save time) that
     would raise the arena above its size without any: all kept if they fit, else the largest
-    layers' first while the arena holds.
+    layers' first while the arena holds; a dropped one's smaller alternative
+    (KernelCall.scratch_alternative) where it fits a free range.
 
     Candidates are tried in groups, halved where a group does not fit: a patched graph has
     hundreds of them and only a few that do not fit, so this takes a few dozen plans where
@@ -342,8 +343,13 @@ def plan_memory_fitting(steps: list[KernelCall | Alias], inputs: list[Tensor], o
         if i not in kept and _fit_scratch(plan, i, steps[i].scratch_bytes):
             kept.add(i)
     for i in optional:
-        if i not in kept:
-            drop_scratch(steps[i])
+        if i in kept:
+            continue
+        alternative = steps[i].scratch_alternative
+        drop_scratch(steps[i])
+        if alternative and _fit_scratch(plan, i, alternative):
+            steps[i].scratch_bytes, steps[i].scratch_optional = alternative, True
+            steps[i].args.remove("NULL")
     return plan
 
 

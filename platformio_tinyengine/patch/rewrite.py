@@ -145,16 +145,17 @@ def _window_call(call: KernelCall, patch: _Patch, out_t: Tensor, out: Region, ou
                                               p["stride_h"], p["stride_w"], p["pad_top"], p["pad_left"],
                                               p.get("dil_h", 1), p.get("dil_w", 1)))]
     scratch, optional, extra = call.scratch_bytes, call.scratch_optional, call.args[2:]
-    declined = call.params_declined
+    declined, alternative = call.params_declined, call.scratch_alternative
     if call.kernel == depthwise.KERNEL and (call.scratch_optional or call.scratch_declined):
         # The tile's own shape decides whether the band or widening the weights pays.
         scratch = depthwise.optional_scratch(p)
         optional, extra = bool(scratch), [] if scratch else ["NULL"]
         declined = {"band": 0} if p["band"] else {}
+        alternative = depthwise.wide_scratch(p) if p["band"] else 0
     return KernelCall(kernel=call.kernel, params_type=call.params_type, params=p, args=[store, out_arg, *extra],
                       inputs=[store], outputs=[out_t], scratch_bytes=scratch, scratch_optional=optional,
                       scratch_fallback=call.scratch_fallback, params_declined=declined,
-                      macs=_scaled_macs(call, out), op=call.op, overlaps=overlaps)
+                      scratch_alternative=alternative, macs=_scaled_macs(call, out), op=call.op, overlaps=overlaps)
 
 
 def _pointwise_call(call: KernelCall, patch: _Patch, out_t: Tensor, out: Region, out_arg) -> KernelCall:
