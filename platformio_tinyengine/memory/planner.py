@@ -349,7 +349,7 @@ def plan_memory_fitting(steps: list[KernelCall | Alias], inputs: list[Tensor], o
         drop_scratch(steps[i])
         if alternative and _fit_scratch(plan, i, alternative):
             steps[i].scratch_bytes, steps[i].scratch_optional = alternative, True
-            steps[i].args.remove("NULL")
+            steps[i].args = [a for a in steps[i].args if a != "NULL"]
     return plan
 
 
