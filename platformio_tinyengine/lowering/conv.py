@@ -244,11 +244,15 @@ def lower_conv(op: Operator, ctx: LoweringContext, name: str) -> KernelCall:
 GEMM_REQUANT_MAX_RIGHT = 23
 
 
+def _multipliers_and_rights(params: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel the multiplier and right = ~shift, as te_gemm_init reads them."""
+    return (np.asarray(params["multiplier"].values, np.int64), -1 - np.asarray(params["shift"].values, np.int64))
+
+
 def gemm_fast_rows(params: dict) -> np.ndarray:
     """Per channel, te_gemm_requant_applies: multiplier >= 0, right = ~shift in
     [1, GEMM_REQUANT_MAX_RIGHT]."""
-    multiplier = np.asarray(params["multiplier"].values, np.int64)
-    right = -1 - np.asarray(params["shift"].values, np.int64)
+    multiplier, right = _multipliers_and_rights(params)
     return (multiplier >= 0) & (right >= 1) & (right <= GEMM_REQUANT_MAX_RIGHT)
 
 
@@ -258,8 +262,7 @@ def gemm_rows(ctx: LoweringContext, name: str, params: dict) -> Const | str:
     quarter of the channels one at a time in C (those of right -1 run in the assembly, in runs of
     their own stage); else NULL, the grouped rows."""
     fast = gemm_fast_rows(params)
-    multiplier = np.asarray(params["multiplier"].values, np.int64)
-    right = -1 - np.asarray(params["shift"].values, np.int64)
+    multiplier, right = _multipliers_and_rights(params)
     one_at_a_time = ~fast & ~((multiplier >= 0) & (right == -1))
     if fast.all() or not _full_range(params) or 4 * np.count_nonzero(one_at_a_time) > params["out_c"]:
         return "NULL"
@@ -295,8 +298,7 @@ def gemm_doubled(params: dict, weights: np.ndarray, bias: Tensor | None, input_z
         return False
     fast = gemm_fast_rows(params)
     low, high = low[fast], high[fast]
-    multiplier = np.asarray(params["multiplier"].values, np.int64)[fast]
-    right = -1 - np.asarray(params["shift"].values, np.int64)[fast]
+    multiplier, right = (values[fast] for values in _multipliers_and_rights(params))
     start = (2 * params["output_offset"] + 1) << right
     h_low, h_high = (low * multiplier + (1 << 30)) >> 31, (high * multiplier + (1 << 30)) >> 31
     return bool((start + h_low - 1 >= -(1 << 31)).all() and (start + h_high <= (1 << 31) - 1).all())
